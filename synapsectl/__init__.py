@@ -1,0 +1,1 @@
+"""synapsectl: the thin command-line client of synapsed."""

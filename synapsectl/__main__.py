@@ -1,0 +1,5 @@
+import sys
+
+from synapsectl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,136 @@
+"""Typed JSON-RPC client over the daemon's Unix socket (stdlib http.client + msgspec).
+
+Used by the CLI and by the tests. Deliberately small: one fresh connection per call, so a
+request is never silently re-sent on a reused keep-alive connection (no hidden retry).
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import socket
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from synapsed import protocol as p
+
+T = TypeVar("T")
+
+
+class DaemonNotRunning(Exception):
+    def __init__(self, socket_path: Path, reason: str) -> None:
+        super().__init__(f"synapsed is not running (no daemon answers on {socket_path}: {reason})")
+        self.socket_path = socket_path
+        self.hint = "start it with `synapsed` (foreground) or `make run`; use --home/SYNAPSE_HOME if it runs elsewhere"
+
+
+class RpcError(Exception):
+    """A JSON-RPC error reply: `kind` and `hint` come from the daemon's error taxonomy."""
+
+    def __init__(self, code: int, message: str, data: dict[str, Any] | None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data or {}
+        self.kind: str = self.data.get("kind", "internal")
+        self.hint: str = self.data.get("hint", "")
+
+
+class ProtocolError(Exception):
+    """The daemon answered something that is not a JSON-RPC response."""
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path: Path, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._path = path
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            sock.connect(str(self._path))
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+_ids = itertools.count(1)
+_response_decoder = msgspec.json.Decoder(p.RpcResponse)
+
+
+class Client:
+    def __init__(self, socket_path: Path | str, timeout: float = 30.0) -> None:
+        self.socket_path = Path(socket_path)
+        self.timeout = timeout
+
+    def post(self, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
+        """Send raw bytes to /rpc; the status and body as received (tests use it for bad input)."""
+        conn = _UnixHTTPConnection(self.socket_path, self.timeout)
+        try:
+            try:
+                conn.connect()
+            except (FileNotFoundError, ConnectionRefusedError) as exc:
+                raise DaemonNotRunning(self.socket_path, type(exc).__name__) from None
+            conn.request("POST", p.RPC_PATH, body=body, headers={"Content-Type": content_type})
+            response = conn.getresponse()
+            return response.status, response.read()
+        finally:
+            conn.close()
+
+    def call(self, method: str, params: Any = None, result_type: type[T] = Any) -> T:  # type: ignore[assignment]
+        request = p.RpcRequest(method=method, id=next(_ids), params=msgspec.to_builtins(params) if params is not None else msgspec.UNSET)
+        status, body = self.post(msgspec.json.encode(request))
+        try:
+            response = _response_decoder.decode(body)
+        except msgspec.DecodeError:
+            raise ProtocolError(f"daemon answered HTTP {status} with a non-JSON-RPC body") from None
+        if not isinstance(response.error, msgspec.UnsetType):
+            raise RpcError(response.error.code, response.error.message, response.error.data)
+        return msgspec.convert(response.result, result_type)
+
+    # ---- typed methods ----------------------------------------------------------------------
+
+    def status(self) -> p.DaemonStatus:
+        return self.call("daemon.status", result_type=p.DaemonStatus)
+
+    def reload(self) -> p.ReloadResult:
+        return self.call("daemon.reload", result_type=p.ReloadResult)
+
+    def shutdown(self) -> p.ShutdownResult:
+        return self.call("daemon.shutdown", result_type=p.ShutdownResult)
+
+    def connections(self, with_keys: bool = True) -> p.ConnectionList:
+        return self.call("connections.list", p.ListParams(with_keys=with_keys), p.ConnectionList)
+
+    def connection(self, name: str) -> p.ConnectionResult:
+        return self.call("connections.get", p.NameParams(name=name), p.ConnectionResult)
+
+    def create(self, spec: p.ConnectionSpec, revision: int | None = None) -> p.ConnectionResult:
+        return self.call("connections.create", p.CreateParams(connection=spec, revision=revision), p.ConnectionResult)
+
+    def update(self, name: str, changes: p.ConnectionPatch, revision: int | None = None) -> p.ConnectionResult:
+        return self.call(
+            "connections.update", p.UpdateParams(name=name, changes=changes, revision=revision), p.ConnectionResult
+        )
+
+    def delete(self, name: str, revision: int | None = None, keep_key: bool = False) -> p.DeleteResult:
+        return self.call("connections.delete", p.DeleteParams(name=name, revision=revision, keep_key=keep_key), p.DeleteResult)
+
+    def enable(self, name: str, revision: int | None = None) -> p.ConnectionResult:
+        return self.call("connections.enable", p.NameParams(name=name, revision=revision), p.ConnectionResult)
+
+    def disable(self, name: str, revision: int | None = None) -> p.ConnectionResult:
+        return self.call("connections.disable", p.NameParams(name=name, revision=revision), p.ConnectionResult)
+
+    def set_key(self, name: str, value: str) -> p.KeyStatus:
+        return self.call("secrets.set", p.SecretSetParams(name=name, value=value), p.KeyStatus)
+
+    def delete_key(self, name: str) -> p.SecretDeleteResult:
+        return self.call("secrets.delete", p.SecretNameParams(name=name), p.SecretDeleteResult)
+
+    def key_status(self, name: str | None = None) -> p.SecretStatusList:
+        return self.call("secrets.status", p.SecretStatusParams(name=name), p.SecretStatusList)

@@ -1,0 +1,48 @@
+"""Output: aligned plain-text tables for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import msgspec
+
+
+def emit_json(value: Any, out: TextIO = sys.stdout) -> None:
+    out.write(msgspec.json.format(msgspec.json.encode(value), indent=2).decode() + "\n")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO = sys.stdout) -> None:
+    cells = [[str(h).upper() for h in headers]] + [["-" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+
+
+def fields(pairs: Sequence[tuple[str, Any]], out: TextIO = sys.stdout) -> None:
+    width = max(len(k) for k, _ in pairs)
+    for key, value in pairs:
+        out.write(f"{key + ':':<{width + 1}} {'-' if value is None else value}\n")
+
+
+def duration(seconds: float) -> str:
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes}m"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def key_cell(key: Any) -> str:
+    if key is None:
+        return "-"
+    if key.present:
+        return f"ok {key.fingerprint}"
+    return key.error_kind or "not needed"

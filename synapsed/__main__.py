@@ -1,0 +1,5 @@
+import sys
+
+from synapsed.main import main
+
+sys.exit(main())

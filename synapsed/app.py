@@ -1,0 +1,128 @@
+"""Wiring: builds the daemon from its paths and config, serves its listeners until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from synapsed import __version__, lifecycle
+from synapsed import logging as slog
+from synapsed import protocol as p
+from synapsed import secrets
+from synapsed.config import ConfigStore
+from synapsed.errors import SynapseError
+from synapsed.paths import Paths, ensure_layout
+from synapsed.rpc import connections as rpc_connections
+from synapsed.rpc import daemon as rpc_daemon
+from synapsed.rpc import secrets as rpc_secrets
+from synapsed.rpc.dispatch import Dispatcher
+from synapsed.rpc.server import build_app
+
+
+class Daemon:
+    def __init__(self, paths: Paths, log_level: str | None = None) -> None:
+        self.paths = paths
+        self._cli_log_level = log_level
+        self.config_store = ConfigStore(paths.config_file)
+        self.lock = lifecycle.InstanceLock(paths.lock_file)
+        self.log = slog.get_logger("synapsed")
+        self.started_monotonic = time.monotonic()
+        self.started_at_iso = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.keyring: tuple[str, bool] = ("unknown", False)
+        self.dispatcher = Dispatcher({})
+        self._stop: asyncio.Event | None = None
+        self._reload_task: asyncio.Task[None] | None = None
+
+    @property
+    def log_level(self) -> str:
+        return self._cli_log_level or self.config_store.config.daemon.log_level
+
+    def prepare(self) -> None:
+        """Everything that can fail before listening: layout, logging, the lock, the config."""
+        ensure_layout(self.paths)
+        slog.configure(self._cli_log_level or "info", self.paths.log_file)
+        self.lock.acquire()
+        if lifecycle.clear_stale_socket(self.paths.socket):
+            self.log.info("removed a stale socket left by a previous daemon", socket=str(self.paths.socket))
+        self.config_store.load()
+        slog.set_level(self.log_level)
+        self._register_static_secrets()
+        self.keyring = secrets.keyring_backend()
+        self.dispatcher = Dispatcher(
+            {
+                **rpc_daemon.methods(self),
+                **rpc_connections.methods(self),
+                **rpc_secrets.methods(self),
+            }
+        )
+
+    def _register_static_secrets(self) -> None:
+        # env:/file: keys sit in this process already (environment, page cache); teach the
+        # redactor their values up front. Keyring keys are registered when first read.
+        for name, conn in self.config_store.config.connections.items():
+            if conn.credential != "keyring":
+                with contextlib.suppress(SynapseError):
+                    secrets.resolve(name, conn.credential)
+
+    async def serve(self) -> None:
+        self._stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+
+        drain = self.config_store.config.daemon.drain_timeout_s
+        runner = web.AppRunner(build_app(self.dispatcher), handle_signals=False, shutdown_timeout=drain, access_log=None)
+        await runner.setup()
+        site = web.UnixSite(runner, str(self.paths.socket))
+        await site.start()
+        os.chmod(self.paths.socket, 0o600)
+        self.log.info(
+            "synapsed ready",
+            version=__version__,
+            pid=os.getpid(),
+            socket=str(self.paths.socket),
+            connections=len(self.config_store.config.connections),
+            keyring=self.keyring[0],
+            keyring_usable=self.keyring[1],
+        )
+        lifecycle.sd_notify("READY=1")
+        try:
+            await self._stop.wait()
+        finally:
+            lifecycle.sd_notify("STOPPING=1")
+            self.log.info("synapsed stopping", drain_timeout_s=drain)
+            await runner.cleanup()
+            self.paths.socket.unlink(missing_ok=True)
+            self.lock.release()
+            self.log.info("synapsed stopped")
+
+    def request_stop(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+
+    def _on_sighup(self) -> None:
+        async def reload_from_signal() -> None:
+            try:
+                await self.reload()
+            except SynapseError:
+                pass  # reload() logged it; the running config stays
+
+        self._reload_task = asyncio.create_task(reload_from_signal())
+
+    async def reload(self) -> p.ReloadResult:
+        try:
+            config, changed = await self.config_store.reload()
+        except SynapseError as exc:
+            self.log.error("config reload rejected; the running config stays in force", error=exc.message, **exc.to_data())
+            raise
+        slog.set_level(self.log_level)
+        self._register_static_secrets()
+        self.log.info("config reloaded", revision=config.revision, changed=changed, connections=len(config.connections))
+        return p.ReloadResult(revision=config.revision, changed=changed, connections=len(config.connections))

@@ -1,0 +1,82 @@
+"""Process lifecycle: the single-instance lock, stale-socket cleanup and sd_notify readiness."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import socket
+from pathlib import Path
+
+from synapsed.errors import SynapseError
+
+
+class AlreadyRunning(Exception):
+    def __init__(self, pid: int | None, lock_file: Path) -> None:
+        who = f"pid {pid}" if pid else "another process"
+        super().__init__(f"synapsed is already running for this home ({who}, lock {lock_file})")
+        self.pid = pid
+
+
+class InstanceLock:
+    """An flock on the runtime dir's lock file, held for the daemon's lifetime.
+
+    The kernel drops an flock when its holder dies, so a lock left by `kill -9` is never stale:
+    whoever gets the lock owns the home, and any socket file it finds is a dead daemon's.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            pid = _read_pid(fd)
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EACCES):
+                raise AlreadyRunning(pid, self.path) from None
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        os.fsync(fd)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            os.close(self._fd)
+            self._fd = None
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        return int(os.pread(fd, 32, 0).decode().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def clear_stale_socket(path: Path) -> bool:
+    """Remove a socket file left by a dead daemon (call only while holding the instance lock)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def sd_notify(state: str) -> bool:
+    """Send a systemd notification (READY=1, STOPPING=1, ...) if NOTIFY_SOCKET is set."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return False
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    elif not address.startswith("/"):
+        raise SynapseError("config_invalid", f"NOTIFY_SOCKET {address!r} is neither a path nor an abstract socket")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+        sock.connect(address)
+        sock.sendall(state.encode())
+    return True

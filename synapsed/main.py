@@ -1,0 +1,60 @@
+"""`synapsed`: run the daemon in the foreground (the OS service manager backgrounds it)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from synapsed import __version__
+from synapsed.errors import SynapseError
+from synapsed.lifecycle import AlreadyRunning
+from synapsed.paths import resolve
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="synapsed",
+        description="mcp synapse daemon: holds your LLM provider connections for every MCP-capable IDE.",
+    )
+    parser.add_argument("--home", help="put config, state and socket under this directory (also $SYNAPSE_HOME)")
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], help="override the config's daemon.log_level"
+    )
+    parser.add_argument("--foreground", action="store_true", help="accepted for clarity; synapsed always runs in the foreground")
+    parser.add_argument("--version", action="version", version=f"synapsed {__version__}")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.umask(0o077)  # every file and directory we create is private to the user
+    from synapsed.app import Daemon
+
+    daemon = Daemon(resolve(args.home), args.log_level)
+    try:
+        daemon.prepare()
+    except AlreadyRunning as exc:
+        print(f"synapsed: {exc}", file=sys.stderr)
+        print("hint: stop it with `synapsectl stop`, or use another --home", file=sys.stderr)
+        return 1
+    except SynapseError as exc:
+        print(f"synapsed: {exc.message}", file=sys.stderr)
+        print(f"hint: {exc.hint}", file=sys.stderr)
+        return 1
+    try:
+        asyncio.run(daemon.serve())
+    except OSError as exc:
+        daemon.log.error("cannot serve", error=str(exc))
+        print(f"synapsed: cannot listen on {daemon.paths.socket}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,112 @@
+"""Where synapse keeps its files, and the permission rules for them.
+
+Linux: XDG config/state dirs; socket in $XDG_RUNTIME_DIR/synapse, else /tmp/synapse-$UID.
+macOS: ~/Library/Application Support/synapse, logs in ~/Library/Logs/synapse.
+SYNAPSE_HOME=DIR puts everything under DIR (tests and side-by-side instances).
+Imported by synapsectl: keep it stdlib + platformdirs only.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from synapsed.errors import SynapseError
+
+APP = "synapse"
+HOME_ENV = "SYNAPSE_HOME"
+# sockaddr_un.sun_path is 108 bytes on Linux, 104 on macOS (including the NUL).
+MAX_SOCKET_PATH = 103 if sys.platform == "darwin" else 107
+
+
+@dataclass(frozen=True)
+class Paths:
+    config_dir: Path
+    state_dir: Path
+    log_dir: Path
+    runtime_dir: Path
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def log_file(self) -> Path:
+        return self.log_dir / "synapsed.log"
+
+    @property
+    def socket(self) -> Path:
+        return self.runtime_dir / "synapsed.sock"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.runtime_dir / "synapsed.lock"
+
+    @property
+    def ledger_file(self) -> Path:
+        return self.state_dir / "usage.sqlite3"
+
+    @property
+    def token_file(self) -> Path:
+        return self.state_dir / "mcp.token"
+
+
+def resolve(home: str | os.PathLike[str] | None = None) -> Paths:
+    """The paths for an explicit home, $SYNAPSE_HOME, or the platform defaults."""
+    home = home or os.environ.get(HOME_ENV) or None
+    if home:
+        root = Path(home).expanduser().absolute()
+        return Paths(root, root / "state", root / "state", root / "run")
+    import platformdirs
+
+    if sys.platform == "darwin":
+        support = Path(platformdirs.user_data_dir(APP, appauthor=False))
+        return Paths(support, support, Path(platformdirs.user_log_dir(APP, appauthor=False)), support / "run")
+    state = Path(platformdirs.user_state_dir(APP, appauthor=False))
+    return Paths(
+        Path(platformdirs.user_config_dir(APP, appauthor=False)),
+        state,
+        state,
+        _linux_runtime_dir(),
+    )
+
+
+def _linux_runtime_dir() -> Path:
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / APP
+    return Path(f"/tmp/{APP}-{os.getuid()}")
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` (and parents) 0700; refuse one that another user owns or others can write."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise SynapseError(
+            "permission_denied",
+            f"{path} is not a directory",
+            hint="remove it or point SYNAPSE_HOME elsewhere",
+        )
+    if st.st_uid != os.getuid():
+        raise SynapseError(
+            "permission_denied",
+            f"{path} is owned by uid {st.st_uid}, not by you (uid {os.getuid()})",
+            hint="another user may be trying to intercept the socket; remove the directory or set XDG_RUNTIME_DIR",
+        )
+    if st.st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
+def ensure_layout(paths: Paths) -> None:
+    for directory in {paths.config_dir, paths.state_dir, paths.log_dir, paths.runtime_dir}:
+        ensure_private_dir(directory)
+    if len(os.fsencode(paths.socket)) > MAX_SOCKET_PATH:
+        raise SynapseError(
+            "config_invalid",
+            f"socket path {paths.socket} is longer than the OS allows ({MAX_SOCKET_PATH} bytes)",
+            hint="use a shorter SYNAPSE_HOME or XDG_RUNTIME_DIR",
+        )

@@ -1,0 +1,207 @@
+"""Wire types of the control plane, shared by synapsed and synapsectl.
+
+msgspec Structs only: this module is imported by the CLI on every run and must stay cheap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+JSONRPC_VERSION = "2.0"
+RPC_PATH = "/rpc"
+MAX_RPC_BODY = 256 * 1024
+
+# JSON-RPC 2.0 reserved codes plus one server-defined code for domain errors.
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+DOMAIN_ERROR = -32000
+PEER_REFUSED = -32003
+
+
+class RpcErrorObject(msgspec.Struct, omit_defaults=True):
+    code: int
+    message: str
+    data: dict[str, Any] | None = None
+
+
+class RpcResponse(msgspec.Struct):
+    id: int | str | None  # JSON-RPC requires the member, null when the request's id is unknown
+    jsonrpc: str = JSONRPC_VERSION
+    result: Any = UNSET
+    error: RpcErrorObject | UnsetType = UNSET
+
+
+class RpcRequest(msgspec.Struct, omit_defaults=True):
+    method: str
+    params: dict[str, Any] | UnsetType = UNSET
+    id: int | str | None = None
+    jsonrpc: str = JSONRPC_VERSION
+
+
+# ---- connections -------------------------------------------------------------------------------
+
+
+class ConnectionSpec(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A connection as a client creates it; validated again by the daemon."""
+
+    name: str
+    provider: str
+    model: str
+    base_url: str | None = None
+    credential: str = "keyring"
+    timeout_s: float = 60.0
+    enabled: bool = True
+    options: dict[str, str] = {}
+
+
+class ConnectionPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Fields to change; unset fields stay as they are. base_url "" clears it."""
+
+    provider: str | UnsetType = UNSET
+    model: str | UnsetType = UNSET
+    base_url: str | UnsetType = UNSET
+    credential: str | UnsetType = UNSET
+    timeout_s: float | UnsetType = UNSET
+    enabled: bool | UnsetType = UNSET
+    options: dict[str, str] | UnsetType = UNSET
+
+
+class KeyStatus(msgspec.Struct, omit_defaults=True):
+    """What the daemon may say about a credential: never the value."""
+
+    name: str
+    source: str
+    present: bool
+    fingerprint: str | None = None
+    error_kind: str | None = None
+    hint: str | None = None
+
+
+class ConnectionView(msgspec.Struct, omit_defaults=True):
+    name: str
+    provider: str
+    model: str
+    base_url: str | None
+    effective_base_url: str | None
+    credential: str
+    timeout_s: float
+    enabled: bool
+    options: dict[str, str] = {}
+    key: KeyStatus | None = None
+
+
+class ConnectionList(msgspec.Struct):
+    revision: int
+    connections: list[ConnectionView]
+
+
+class ConnectionResult(msgspec.Struct):
+    revision: int
+    connection: ConnectionView
+
+
+class DeleteResult(msgspec.Struct):
+    revision: int
+    name: str
+    secret_deleted: bool
+
+
+# ---- params ------------------------------------------------------------------------------------
+
+
+class NoParams(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class NameParams(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    revision: int | None = None
+
+
+class DeleteParams(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    revision: int | None = None
+    keep_key: bool = False
+
+
+class CreateParams(msgspec.Struct, forbid_unknown_fields=True):
+    connection: ConnectionSpec
+    revision: int | None = None
+
+
+class UpdateParams(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    changes: ConnectionPatch
+    revision: int | None = None
+
+
+class ListParams(msgspec.Struct, forbid_unknown_fields=True):
+    with_keys: bool = True
+
+
+class SecretSetParams(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    value: str
+
+
+class SecretNameParams(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+
+
+class SecretStatusParams(msgspec.Struct, forbid_unknown_fields=True):
+    name: str | None = None
+
+
+# ---- daemon ------------------------------------------------------------------------------------
+
+
+class PathsView(msgspec.Struct):
+    config_file: str
+    state_dir: str
+    runtime_dir: str
+    socket: str
+    log_file: str
+
+
+class KeyringView(msgspec.Struct):
+    backend: str
+    usable: bool
+
+
+class DaemonStatus(msgspec.Struct):
+    version: str
+    pid: int
+    started_at: str
+    uptime_s: float
+    config_revision: int
+    connections: int
+    enabled_connections: int
+    rpc_requests: int
+    paths: PathsView
+    keyring: KeyringView
+    log_level: str
+
+
+class ReloadResult(msgspec.Struct):
+    revision: int
+    changed: bool
+    connections: int
+
+
+class ShutdownResult(msgspec.Struct):
+    stopping: bool
+
+
+class SecretStatusList(msgspec.Struct):
+    keys: list[KeyStatus]
+
+
+class SecretDeleteResult(msgspec.Struct):
+    name: str
+    deleted: bool

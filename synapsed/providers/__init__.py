@@ -1,0 +1,1 @@
+"""Provider families: the catalog (ids, defaults) now; wire implementations build on it."""

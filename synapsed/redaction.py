@@ -1,0 +1,119 @@
+"""Scrubbing secrets out of text and nested values: the last line of defence for logs and replies.
+
+Three nets, applied together: every secret value the daemon has loaded (and any 8+ character
+piece of one, since providers echo partial keys), well-known key shapes, and keys whose *name*
+says they hold a secret. Pure functions over a process-wide registry of loaded values.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+REDACTED = "[REDACTED]"
+# Substrings of a loaded secret this long or longer are treated as the secret.
+FRAGMENT = 8
+
+KEY_PATTERNS = re.compile(
+    r"sk-ant-[A-Za-z0-9_\-]{8,}"
+    r"|sk-(?:proj-|svcacct-|or-v1-)?[A-Za-z0-9_\-]{12,}"
+    r"|AIza[0-9A-Za-z_\-]{20,}"
+    r"|gsk_[A-Za-z0-9]{12,}"
+    r"|xai-[A-Za-z0-9]{12,}"
+    r"|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}"
+)
+SECRET_KEY_NAMES = re.compile(
+    r"(?i)(^|[_\-.])(api[_\-]?key|apikey|secret|password|passwd|authorization|auth[_\-]?token|access[_\-]?token"
+    r"|bearer|x[_\-]api[_\-]key|x[_\-]goog[_\-]api[_\-]key|api[_\-]?token|token|value)$"
+)
+
+
+class SecretRegistry:
+    """The secret values currently loaded in this process, kept only to recognise them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: frozenset[str] = frozenset()
+        self._fragments: frozenset[str] = frozenset()
+
+    def add(self, value: str) -> None:
+        value = value.strip()
+        if len(value) >= 4 and value not in self._values:
+            self._replace(self._values | {value})
+
+    def discard(self, value: str) -> None:
+        self._replace(self._values - {value.strip()})
+
+    def clear(self) -> None:
+        self._replace(frozenset())
+
+    def _replace(self, values: frozenset[str]) -> None:
+        # Readers take the two frozensets without locking; swap them in one assignment each.
+        fragments = frozenset(v[i : i + FRAGMENT] for v in values for i in range(len(v) - FRAGMENT + 1))
+        with self._lock:
+            self._values, self._fragments = values, fragments
+
+    @property
+    def values(self) -> frozenset[str]:
+        return self._values
+
+    @property
+    def fragments(self) -> frozenset[str]:
+        return self._fragments
+
+
+SECRETS = SecretRegistry()
+
+
+def _fragment_spans(text: str, fragments: frozenset[str]) -> Iterable[tuple[int, int]]:
+    start = end = -1
+    for i in range(len(text) - FRAGMENT + 1):
+        if text[i : i + FRAGMENT] in fragments:
+            if start >= 0 and i <= end:
+                end = i + FRAGMENT
+            else:
+                if start >= 0:
+                    yield start, end
+                start, end = i, i + FRAGMENT
+    if start >= 0:
+        yield start, end
+
+
+def redact_text(text: str, registry: SecretRegistry = SECRETS) -> str:
+    for value in registry.values:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    fragments = registry.fragments
+    if fragments and len(text) >= FRAGMENT:
+        spans = list(_fragment_spans(text, fragments))
+        for start, end in reversed(spans):
+            text = text[:start] + REDACTED + text[end:]
+    return KEY_PATTERNS.sub(REDACTED, text)
+
+
+def is_secret_key(name: str) -> bool:
+    return bool(SECRET_KEY_NAMES.search(name))
+
+
+def redact_value(value: Any, registry: SecretRegistry = SECRETS, _depth: int = 0) -> Any:
+    """Redact inside str / dict / list / tuple / exceptions, to a bounded depth."""
+    if _depth > 12:
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value, registry)
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if isinstance(k, str) and is_secret_key(k) and v not in (None, "") else redact_value(v, registry, _depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, tuple):
+        return tuple(redact_value(v, registry, _depth + 1) for v in value)
+    if isinstance(value, (list, set, frozenset)):
+        return [redact_value(v, registry, _depth + 1) for v in value]
+    if isinstance(value, BaseException):
+        return redact_text(f"{type(value).__name__}: {value}", registry)
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    return redact_text(repr(value), registry)

@@ -1,0 +1,149 @@
+"""connections.* methods: CRUD over the config store."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from synapsed import protocol as p
+from synapsed import secrets
+from synapsed.config import Config, ConnectionConfig, effective_base_url, validate_connection
+from synapsed.errors import SynapseError
+from synapsed.rpc.dispatch import Method
+
+if TYPE_CHECKING:
+    from synapsed.app import Daemon
+
+
+def view(name: str, conn: ConnectionConfig, key: p.KeyStatus | None = None) -> p.ConnectionView:
+    return p.ConnectionView(
+        name=name,
+        provider=conn.provider,
+        model=conn.model,
+        base_url=conn.base_url,
+        effective_base_url=effective_base_url(conn),
+        credential=conn.credential,
+        timeout_s=conn.timeout_s,
+        enabled=conn.enabled,
+        options=dict(conn.options),
+        key=key,
+    )
+
+
+def get_connection(config: Config, name: str) -> ConnectionConfig:
+    conn = config.connections.get(name)
+    if conn is None:
+        raise SynapseError("not_found", f"no connection named {name!r}", name=name)
+    return conn
+
+
+async def key_status(name: str, conn: ConnectionConfig) -> p.KeyStatus:
+    from synapsed.providers.catalog import PROVIDERS
+
+    info = PROVIDERS.get(conn.provider)
+    status = await asyncio.to_thread(secrets.status, name, conn.credential)
+    if not status.present and info is not None and not info.needs_key:
+        return p.KeyStatus(name=name, source=status.source, present=False, hint="this provider needs no key")
+    return status
+
+
+def methods(daemon: Daemon) -> dict[str, Method]:
+    store = daemon.config_store
+
+    async def list_(params: p.ListParams) -> p.ConnectionList:
+        config = store.config
+        names = sorted(config.connections)
+        keys: list[p.KeyStatus | None] = [None] * len(names)
+        if params.with_keys:
+            keys = list(await asyncio.gather(*(key_status(n, config.connections[n]) for n in names)))
+        return p.ConnectionList(
+            revision=config.revision,
+            connections=[view(n, config.connections[n], k) for n, k in zip(names, keys)],
+        )
+
+    async def get(params: p.NameParams) -> p.ConnectionResult:
+        config = store.config
+        conn = get_connection(config, params.name)
+        return p.ConnectionResult(config.revision, view(params.name, conn, await key_status(params.name, conn)))
+
+    async def create(params: p.CreateParams) -> p.ConnectionResult:
+        spec = params.connection
+        conn = validate_connection(
+            spec.name,
+            ConnectionConfig(
+                provider=spec.provider,
+                model=spec.model,
+                base_url=spec.base_url,
+                credential=spec.credential,
+                timeout_s=spec.timeout_s,
+                enabled=spec.enabled,
+                options=dict(spec.options),
+            ),
+        )
+
+        def add(config: Config) -> Config:
+            if spec.name in config.connections:
+                raise SynapseError("already_exists", f"a connection named {spec.name!r} already exists", name=spec.name)
+            return msgspec.structs.replace(config, connections={**config.connections, spec.name: conn})
+
+        config = await store.mutate(add, params.revision)
+        daemon.log.info("connection created", connection=spec.name, provider=conn.provider, revision=config.revision)
+        return p.ConnectionResult(config.revision, view(spec.name, conn, await key_status(spec.name, conn)))
+
+    async def update(params: p.UpdateParams) -> p.ConnectionResult:
+        changes = {k: v for k, v in msgspec.structs.asdict(params.changes).items() if v is not msgspec.UNSET}
+        if "base_url" in changes and changes["base_url"] == "":
+            changes["base_url"] = None
+        if not changes:
+            raise SynapseError("bad_request", "no changes given", hint="pass at least one field to change")
+
+        def edit(config: Config) -> Config:
+            conn = validate_connection(params.name, msgspec.structs.replace(get_connection(config, params.name), **changes))
+            return msgspec.structs.replace(config, connections={**config.connections, params.name: conn})
+
+        config = await store.mutate(edit, params.revision)
+        daemon.log.info("connection updated", connection=params.name, fields=sorted(changes), revision=config.revision)
+        conn = config.connections[params.name]
+        return p.ConnectionResult(config.revision, view(params.name, conn, await key_status(params.name, conn)))
+
+    async def delete(params: p.DeleteParams) -> p.DeleteResult:
+        def drop(config: Config) -> Config:
+            get_connection(config, params.name)
+            return msgspec.structs.replace(
+                config, connections={n: c for n, c in config.connections.items() if n != params.name}
+            )
+
+        before = store.config.connections.get(params.name)
+        config = await store.mutate(drop, params.revision)
+        deleted = False
+        if before is not None and before.credential == "keyring" and not params.keep_key:
+            try:
+                deleted = await asyncio.to_thread(secrets.remove, params.name)
+            except SynapseError as exc:
+                daemon.log.warning("keyring entry not removed", connection=params.name, kind=exc.kind)
+        daemon.log.info("connection deleted", connection=params.name, key_deleted=deleted, revision=config.revision)
+        return p.DeleteResult(config.revision, params.name, deleted)
+
+    def toggle(enabled: bool):
+        async def set_enabled(params: p.NameParams) -> p.ConnectionResult:
+            def edit(config: Config) -> Config:
+                conn = msgspec.structs.replace(get_connection(config, params.name), enabled=enabled)
+                return msgspec.structs.replace(config, connections={**config.connections, params.name: conn})
+
+            config = await store.mutate(edit, params.revision)
+            daemon.log.info("connection " + ("enabled" if enabled else "disabled"), connection=params.name)
+            return p.ConnectionResult(config.revision, view(params.name, config.connections[params.name]))
+
+        return set_enabled
+
+    return {
+        "connections.list": Method(p.ListParams, list_),
+        "connections.get": Method(p.NameParams, get),
+        "connections.create": Method(p.CreateParams, create),
+        "connections.update": Method(p.UpdateParams, update),
+        "connections.delete": Method(p.DeleteParams, delete),
+        "connections.enable": Method(p.NameParams, toggle(True)),
+        "connections.disable": Method(p.NameParams, toggle(False)),
+    }

@@ -1,0 +1,33 @@
+"""Who is on the other end of the Unix socket: only our own uid may drive the daemon."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import sys
+
+_UCRED = struct.Struct("3i")  # struct ucred {pid_t pid; uid_t uid; gid_t gid;}
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The peer's uid from the kernel, or None where the platform cannot say."""
+    if sys.platform.startswith("linux"):
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+        _pid, uid, _gid = _UCRED.unpack(raw)
+        return uid
+    if hasattr(socket, "LOCAL_PEERCRED"):  # macOS / BSD: struct xucred {u_int version; uid_t uid; ...}
+        raw = sock.getsockopt(0, socket.LOCAL_PEERCRED, 76)  # SOL_LOCAL == 0
+        return struct.unpack_from("Ii", raw)[1]
+    return None
+
+
+def peer_allowed(sock: socket.socket | None, own_uid: int | None = None) -> bool:
+    """True for a peer of our own uid; a peer the kernel cannot identify is allowed only off Linux,
+    where the 0700 runtime dir and 0600 socket are the guard."""
+    if sock is None or sock.family != socket.AF_UNIX:
+        return False
+    uid = peer_uid(sock)
+    if uid is None:
+        return not sys.platform.startswith("linux")
+    return uid == (os.getuid() if own_uid is None else own_uid)

@@ -1,0 +1,181 @@
+"""Credential references (keyring / env:VAR / file:PATH), their resolution, and masking.
+
+Values resolved or stored here are registered with the redaction registry the moment they
+enter the process, so no log line or reply can carry them afterwards. Keyring calls may block
+(D-Bus, Keychain prompts): async callers run them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from synapsed.errors import SynapseError
+from synapsed.protocol import KeyStatus
+from synapsed.redaction import SECRETS
+
+KEYRING_SERVICE = "mcp-synapse"
+KNOWN_PREFIXES = ("sk-ant-", "sk-proj-", "sk-or-v1-", "sk-", "AIza", "gsk_", "xai-")
+
+
+def fingerprint(value: str) -> str:
+    """A masked form that identifies a key to its owner without revealing it: sk-…wxyz."""
+    prefix = next((p for p in KNOWN_PREFIXES if value.startswith(p)), "")
+    if len(value) < 16:
+        return f"{prefix}…({len(value)} chars)"
+    return f"{prefix}…{value[-4:]}"
+
+
+def source_of(ref: str) -> str:
+    return "keyring" if ref == "keyring" else ref
+
+
+def _keyring_unavailable(exc: Exception) -> SynapseError:
+    return SynapseError(
+        "keyring_unavailable",
+        f"the OS keyring is not usable here ({type(exc).__name__})",
+        hint="no keyring backend on this machine: point the connection at env:VAR or file:PATH "
+        "(`synapsectl connections edit NAME --credential env:OPENAI_API_KEY`)",
+    )
+
+
+def keyring_backend() -> tuple[str, bool]:
+    """(backend class path, usable) for status output."""
+    try:
+        import keyring
+        from keyring.backends import fail
+
+        backend = keyring.get_keyring()
+    except Exception as exc:  # a broken keyring config must not take the daemon down
+        return (f"error: {type(exc).__name__}", False)
+    name = f"{type(backend).__module__}.{type(backend).__name__}"
+    return (name, not isinstance(backend, fail.Keyring))
+
+
+def _read_keyring(name: str) -> str | None:
+    import keyring
+    from keyring.errors import KeyringError, NoKeyringError
+
+    try:
+        return keyring.get_password(KEYRING_SERVICE, name)
+    except NoKeyringError as exc:
+        raise _keyring_unavailable(exc) from None
+    except (KeyringError, RuntimeError, OSError) as exc:
+        raise SynapseError(
+            "credential_unreadable",
+            f"the keyring refused to return the key for {name!r} ({type(exc).__name__})",
+            hint="unlock the keyring (login keychain / secret service) and retry",
+        ) from None
+
+
+def _read_env(name: str, var: str) -> str | None:
+    return os.environ.get(var)
+
+
+def _read_file(name: str, raw_path: str) -> str | None:
+    path = Path(raw_path).expanduser()
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise SynapseError("credential_unreadable", f"cannot stat {path}: {exc.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise SynapseError("credential_unreadable", f"{path} is not a regular file")
+    if st.st_uid != os.getuid():
+        raise SynapseError(
+            "credential_unreadable",
+            f"{path} is owned by uid {st.st_uid}, not by you",
+            hint=f"a key file must be yours: chown $(id -u) {path}",
+        )
+    if st.st_mode & 0o077:
+        raise SynapseError(
+            "credential_unreadable",
+            f"{path} is readable by other users (mode {stat.S_IMODE(st.st_mode):04o})",
+            hint=f"restrict it: chmod 600 {path}",
+        )
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SynapseError("credential_unreadable", f"cannot read {path} ({type(exc).__name__})") from None
+
+
+def _missing_hint(name: str, ref: str) -> str:
+    if ref == "keyring":
+        return f"store it with `synapsectl key set {name}`"
+    if ref.startswith("env:"):
+        return (
+            f"set {ref[4:]} in the daemon's environment (systemd: Environment= in a drop-in; "
+            "launchd: EnvironmentVariables) and restart synapsed"
+        )
+    return f"create {ref[5:]} (mode 0600) holding only the key"
+
+
+def resolve(name: str, ref: str) -> str:
+    """The key for connection `name` by its reference, or a typed error saying what is wrong."""
+    if ref == "keyring":
+        value = _read_keyring(name)
+    elif ref.startswith("env:"):
+        value = _read_env(name, ref[4:])
+    elif ref.startswith("file:"):
+        value = _read_file(name, ref[5:])
+    else:
+        raise SynapseError("config_invalid", f"connection {name!r} has an unknown credential reference")
+    if value is None:
+        raise SynapseError("credential_missing", f"no key stored for {name!r} ({source_of(ref)})", hint=_missing_hint(name, ref))
+    value = value.strip()
+    if not value:
+        raise SynapseError("credential_empty", f"the key for {name!r} ({source_of(ref)}) is empty", hint=_missing_hint(name, ref))
+    SECRETS.add(value)
+    return value
+
+
+def status(name: str, ref: str) -> KeyStatus:
+    try:
+        value = resolve(name, ref)
+    except SynapseError as exc:
+        return KeyStatus(name=name, source=source_of(ref), present=False, error_kind=exc.kind, hint=exc.hint)
+    return KeyStatus(name=name, source=source_of(ref), present=True, fingerprint=fingerprint(value))
+
+
+def store(name: str, value: str) -> KeyStatus:
+    """Put `value` in the keyring for connection `name`."""
+    import keyring
+    from keyring.errors import KeyringError, NoKeyringError, PasswordSetError
+
+    value = value.strip()
+    if not value:
+        raise SynapseError("credential_empty", "refusing to store an empty key", hint="pass the key on stdin or at the prompt")
+    if any(ch.isspace() for ch in value) or not value.isprintable():
+        raise SynapseError(
+            "bad_request",
+            "the key contains whitespace or control characters",
+            hint="paste only the key itself, on one line",
+        )
+    SECRETS.add(value)
+    try:
+        keyring.set_password(KEYRING_SERVICE, name, value)
+    except NoKeyringError as exc:
+        raise _keyring_unavailable(exc) from None
+    except (PasswordSetError, KeyringError, RuntimeError, OSError) as exc:
+        raise SynapseError(
+            "credential_unreadable",
+            f"the keyring refused to store the key ({type(exc).__name__})",
+            hint="unlock the keyring and retry, or use an env:/file: reference",
+        ) from None
+    return KeyStatus(name=name, source="keyring", present=True, fingerprint=fingerprint(value))
+
+
+def remove(name: str) -> bool:
+    """Delete the keyring entry for `name`; False when there was none."""
+    import keyring
+    from keyring.errors import NoKeyringError, PasswordDeleteError
+
+    try:
+        keyring.delete_password(KEYRING_SERVICE, name)
+    except PasswordDeleteError:
+        return False
+    except NoKeyringError as exc:
+        raise _keyring_unavailable(exc) from None
+    return True

@@ -1,0 +1,171 @@
+"""Validation of the user-supplied parts of a connection, each failure with a specific hint."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from synapsed.errors import SynapseError
+from synapsed.providers.catalog import PROVIDERS, ProviderInfo
+
+NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
+ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MIN_TIMEOUT_S = 1.0
+MAX_TIMEOUT_S = 600.0
+# Path endings people paste from API docs; the provider code appends these itself.
+ENDPOINT_SUFFIXES = ("/chat/completions", "/completions", "/messages", "/api/chat", "/api/generate", "/models")
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.fullmatch(name):
+        raise SynapseError(
+            "config_invalid",
+            f"invalid connection name {name!r}",
+            hint="names are 1-63 chars of a-z, 0-9, '.', '_' or '-', starting with a letter or digit",
+            field="name",
+        )
+    return name
+
+
+def check_provider(provider: str) -> ProviderInfo:
+    info = PROVIDERS.get(provider)
+    if info is None:
+        raise SynapseError(
+            "config_invalid",
+            f"unknown provider {provider!r}",
+            hint="known providers: " + ", ".join(PROVIDERS),
+            field="provider",
+        )
+    return info
+
+
+def check_model(model: str) -> str:
+    if not MODEL_RE.fullmatch(model):
+        raise SynapseError(
+            "config_invalid",
+            f"invalid model id {model!r}",
+            hint="a model id is the provider's id, e.g. gpt-4o-mini or claude-sonnet-4-5: no spaces, at most 200 chars",
+            field="model",
+        )
+    return model
+
+
+def check_timeout(timeout_s: float) -> float:
+    if not (MIN_TIMEOUT_S <= timeout_s <= MAX_TIMEOUT_S):
+        raise SynapseError(
+            "config_invalid",
+            f"timeout {timeout_s:g}s is out of range",
+            hint=f"use a timeout between {MIN_TIMEOUT_S:g} and {MAX_TIMEOUT_S:g} seconds",
+            field="timeout_s",
+        )
+    return timeout_s
+
+
+def check_credential_ref(ref: str) -> str:
+    if ref == "keyring":
+        return ref
+    if ref.startswith("env:"):
+        if not ENV_VAR_RE.fullmatch(ref[4:]):
+            raise SynapseError(
+                "config_invalid",
+                f"invalid environment variable name in {ref!r}",
+                hint="write env:VARNAME, e.g. env:OPENAI_API_KEY",
+                field="credential",
+            )
+        return ref
+    if ref.startswith("file:"):
+        if not ref[5:].startswith(("/", "~")):
+            raise SynapseError(
+                "config_invalid",
+                f"credential file path in {ref!r} is not absolute",
+                hint="write file:/absolute/path (or file:~/path); relative paths depend on where the daemon started",
+                field="credential",
+            )
+        return ref
+    raise SynapseError(
+        "config_invalid",
+        "unknown credential reference (it must be keyring, env:VAR or file:PATH)",
+        hint="keys never go in config.toml: use keyring (then `synapsectl key set NAME`), env:VAR or file:PATH",
+        field="credential",
+    )
+
+
+def check_options(info: ProviderInfo, options: dict[str, str]) -> dict[str, str]:
+    unknown = sorted(set(options) - info.options)
+    if unknown:
+        allowed = ", ".join(sorted(info.options)) or "none"
+        raise SynapseError(
+            "config_invalid",
+            f"provider {info.id} does not take option(s) {', '.join(unknown)}",
+            hint=f"options for {info.id}: {allowed}",
+            field="options",
+        )
+    missing = sorted(info.required_options - {k for k, v in options.items() if v.strip()})
+    if missing:
+        raise SynapseError(
+            "config_invalid",
+            f"provider {info.id} needs option(s) {', '.join(missing)}",
+            hint="give them with --option KEY=VALUE, e.g. --option deployment=my-gpt4o --option api_version=2024-10-21",
+            field="options",
+        )
+    return options
+
+
+def is_loopback_host(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bad_url(message: str, hint: str) -> SynapseError:
+    return SynapseError("base_url_invalid", message, hint=hint, field="base_url")
+
+
+def check_base_url(url: str) -> str:
+    """Return the normalised base URL (no trailing slash) or raise base_url_invalid."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise _bad_url(f"base URL {url!r} is not a valid URL ({exc})", "write it like https://api.example.com/v1")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _bad_url(
+            f"base URL {url!r} is not an absolute http(s) URL",
+            "write it like https://api.example.com/v1, including the scheme",
+        )
+    if parts.username is not None or parts.password is not None:
+        raise _bad_url(
+            "base URL contains credentials (user:password@)",
+            "remove them; keys belong in the keyring or an env:/file: reference, never in the URL",
+        )
+    if parts.query or parts.fragment or url.endswith("?"):
+        raise _bad_url(
+            "base URL contains a query string or fragment",
+            "remove everything from '?' or '#'; API keys in query strings leak into logs",
+        )
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise _bad_url(
+            f"plain http:// to {parts.hostname} would send your key unencrypted",
+            "use https://, or http:// only for a loopback host (127.0.0.1, localhost, [::1])",
+        )
+    path = parts.path.rstrip("/")
+    lowered = path.lower()
+    for suffix in ENDPOINT_SUFFIXES:
+        if lowered.endswith(suffix):
+            base = url[: url.lower().rfind(suffix)]
+            raise _bad_url(
+                f"base URL ends with the endpoint path {suffix!r}",
+                f"give the API root instead (probably {base}); synapse appends {suffix} itself",
+            )
+    if "/v1/v1" in lowered:
+        raise _bad_url("base URL contains a doubled '/v1/v1'", "keep a single /v1 at the end of the base URL")
+    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    return f"{parts.scheme}://{netloc}{path}"
