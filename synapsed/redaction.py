@@ -26,7 +26,7 @@ KEY_PATTERNS = re.compile(
 )
 SECRET_KEY_NAMES = re.compile(
     r"(?i)(^|[_\-.])(api[_\-]?key|apikey|secret|password|passwd|authorization|auth[_\-]?token|access[_\-]?token"
-    r"|bearer|x[_\-]api[_\-]key|x[_\-]goog[_\-]api[_\-]key|api[_\-]?token|token|value)$"
+    r"|bearer|x[_\-]api[_\-]key|x[_\-]goog[_\-]api[_\-]key|api[_\-]?token|token)$"
 )
 
 

@@ -1,0 +1,100 @@
+"""A real synapsed subprocess on a temp home, and synapsectl as a subprocess, for e2e tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synapsectl.client import Client, DaemonNotRunning
+from synapsed.paths import Paths, resolve
+
+REPO = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_S = 15.0
+
+
+@dataclass
+class DaemonProcess:
+    home: Path
+    env: dict[str, str]
+    proc: subprocess.Popen[bytes] | None = None
+    stderr_path: Path = field(init=False)
+    _runs: int = 0
+
+    def __post_init__(self) -> None:
+        self.paths: Paths = resolve(self.home)
+        self.client = Client(self.paths.socket, timeout=20)
+
+    def start(self, *extra: str, wait: bool = True) -> DaemonProcess:
+        self._runs += 1
+        self.stderr_path = self.home.parent / f"{self.home.name}-stderr-{self._runs}.txt"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "synapsed", "--home", str(self.home), *extra],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=self.stderr_path.open("wb"),
+            cwd=REPO,
+        )
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"synapsed exited with {self.proc.returncode}: {self.stderr()}")
+            try:
+                self.client.status()
+                return
+            except (DaemonNotRunning, ConnectionError, OSError):
+                time.sleep(0.05)
+        raise AssertionError(f"synapsed not ready after {READY_TIMEOUT_S}s: {self.stderr()}")
+
+    def stderr(self) -> str:
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted(self.home.parent.glob(f"{self.home.name}-stderr-*.txt"))
+        )
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("synapsed did not stop on SIGTERM") from None
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def ctl(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "synapsectl", "--home", str(self.home), *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            env=env or self.env,
+            cwd=REPO,
+            timeout=30,
+        )
+
+    def all_state_text(self) -> str:
+        """Every file under the home, decoded loosely: for secret scans."""
+        chunks = []
+        for path in self.home.rglob("*"):
+            if path.is_file():
+                chunks.append(path.read_bytes().decode("utf-8", errors="replace"))
+        return "\n".join(chunks)
