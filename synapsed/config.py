@@ -241,6 +241,8 @@ class ConfigStore:
             ) from None
         except UnicodeDecodeError:
             raise _invalid("not UTF-8 text", str(self.path), None, None) from None
+        except OSError as exc:
+            raise _invalid(f"cannot read it ({exc.strerror})", str(self.path), None, None) from None
         return parse(text, str(self.path))
 
     async def reload(self) -> tuple[Config, bool]:

@@ -1,0 +1,173 @@
+"""Control-plane benchmark: daemon.status latency, `synapsectl status` process time, time-to-ready, idle RSS.
+
+Runs a real synapsed subprocess on a temp home. Figures are medians/p99 of one run on this
+machine, compared side by side with a baseline measured in the same run (an empty Python
+process for the CLI; a raw HTTP round trip on the same socket for the RPC path).
+
+    .venv/bin/python bench/control_plane.py [--calls 2000] [--markdown BENCHMARKS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from synapsectl.client import Client, DaemonNotRunning  # noqa: E402
+from synapsed import protocol as p  # noqa: E402
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def start_daemon(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], float]:
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "synapsed", "--home", str(home)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    client = Client(home / "run" / "synapsed.sock")
+    while True:
+        try:
+            client.status()
+            return proc, time.perf_counter() - started
+        except (DaemonNotRunning, OSError):
+            if proc.poll() is not None:
+                raise SystemExit("synapsed exited during start")
+            time.sleep(0.002)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def time_status_calls(client: Client, calls: int) -> list[float]:
+    body = b'{"jsonrpc":"2.0","id":1,"method":"daemon.status"}'
+    samples = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        client.post(body)
+        samples.append(time.perf_counter() - t0)
+    return samples
+
+
+def time_keepalive_calls(socket_path: Path, calls: int, method_body: bytes) -> list[float]:
+    import http.client
+    import socket
+
+    conn = http.client.HTTPConnection("localhost")
+    conn.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.sock.connect(str(socket_path))
+    samples = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        conn.request("POST", p.RPC_PATH, body=method_body, headers={"Content-Type": "application/json"})
+        conn.getresponse().read()
+        samples.append(time.perf_counter() - t0)
+    conn.close()
+    return samples
+
+
+def time_process(argv: list[str], env: dict[str, str], rounds: int) -> list[float]:
+    samples = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, cwd=REPO)
+        samples.append(time.perf_counter() - t0)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="syn-bench-", dir="/tmp"))
+    home = tmp / "h"
+    env = {**os.environ, "SYNAPSE_HOME": str(home), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+           "PYTHONPATH": str(REPO)}
+    results: list[tuple[str, str, str, str]] = []
+    try:
+        ready_times = []
+        for _ in range(5):
+            proc, ready = start_daemon(home, env)
+            ready_times.append(ready)
+            proc.terminate()
+            proc.wait(15)
+        proc, _ = start_daemon(home, env)
+        client = Client(home / "run" / "synapsed.sock")
+        for i in range(10):
+            client.create(p.ConnectionSpec(name=f"c{i}", provider="openai", model="gpt-4o-mini", credential=f"env:K{i}"))
+        time.sleep(0.5)
+        idle_rss = rss_mb(proc.pid)
+
+        time_status_calls(client, 200)  # warm-up
+        per_call = time_status_calls(client, args.calls)
+        keepalive = time_keepalive_calls(home / "run" / "synapsed.sock", args.calls,
+                                         b'{"jsonrpc":"2.0","id":1,"method":"daemon.status"}')
+        rss_after = rss_mb(proc.pid)
+        ctl = time_process([sys.executable, "-m", "synapsectl", "status"], env, args.rounds)
+        bare = time_process([sys.executable, "-c", "pass"], env, args.rounds)
+        proc.terminate()
+        proc.wait(15)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    ms = lambda s: f"{s * 1000:.3f} ms"  # noqa: E731
+    results = [
+        ("daemon.status, keep-alive connection (p50 / p99)", "p50 ≤ 0.5 ms",
+         f"{ms(statistics.median(keepalive))} / {ms(pct(keepalive, 0.99))}",
+         "met" if statistics.median(keepalive) <= 0.0005 else "missed"),
+        ("daemon.status, new connection per call as synapsectl does (p50 / p99)", "(informative)",
+         f"{ms(statistics.median(per_call))} / {ms(pct(per_call, 0.99))}", "-"),
+        ("`synapsectl status` process (median / p99)", "≤ 150 ms",
+         f"{ms(statistics.median(ctl))} / {ms(pct(ctl, 0.99))} (bare `python -c pass`: {ms(statistics.median(bare))})",
+         "met" if statistics.median(ctl) <= 0.150 else "missed"),
+        ("daemon time-to-ready (median of 5)", "≤ 0.5 s", f"{statistics.median(ready_times):.3f} s",
+         "met" if statistics.median(ready_times) <= 0.5 else "missed"),
+        ("idle RSS with 10 connections", "≤ 60 MB", f"{idle_rss:.1f} MB", "met" if idle_rss <= 60 else "missed"),
+        (f"RSS growth over {2 * args.calls + 200} control-plane calls", "(informative)", f"{rss_after - idle_rss:+.1f} MB", "-"),
+    ]
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    lines = [
+        "| measure | target | result | verdict |",
+        "|---|---|---|---|",
+        *[f"| {m} | {t} | {r} | {v} |" for m, t, r, v in results],
+    ]
+    table = "\n".join(lines)
+    print(table)
+    print(f"\nmachine: {machine}")
+    if args.markdown:
+        write_section(args.markdown, "control-plane", table, machine, " ".join(["python", "bench/control_plane.py", *sys.argv[1:]]))
+
+
+def write_section(path: Path, name: str, table: str, machine: str, command: str) -> None:
+    """Replace this benchmark's section in BENCHMARKS.md, leaving the others as they are."""
+    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+    stamp = time.strftime("%Y-%m-%d")
+    section = f"{start}\n## {name}\n\nCommand: `{command}` — {stamp}, {machine}\n\n{table}\n{end}"
+    text = path.read_text() if path.exists() else "# Benchmarks\n\nFigures from `make bench` on the machine named in each section.\n"
+    if start in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""Config parsing with file/line/field detail, and the atomic revisioned store."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from synapsed.config import Config, ConfigStore, ConnectionConfig, parse, render, write_atomic
+from synapsed.errors import SynapseError
+
+GOOD = """schema_version = 1
+revision = 7
+
+[daemon]
+log_level = "debug"
+
+[connections.main]
+provider = "openai"
+model = "gpt-4o-mini"
+
+[connections.local]
+provider = "ollama"
+model = "llama3.2"
+enabled = false
+"""
+
+
+def _error(text: str) -> SynapseError:
+    with pytest.raises(SynapseError) as caught:
+        parse(text, "config.toml")
+    return caught.value
+
+
+def test_parse_reads_connections_and_settings() -> None:
+    config = parse(GOOD)
+    assert config.revision == 7
+    assert config.daemon.log_level == "debug"
+    assert config.connections["local"].enabled is False
+    assert config.connections["main"].credential == "keyring"
+
+
+def test_render_then_parse_round_trips() -> None:
+    config = parse(GOOD)
+    assert parse(render(config)) == config
+    assert render(config).startswith("# mcp synapse configuration")
+
+
+def test_toml_syntax_error_names_the_line() -> None:
+    error = _error(GOOD.replace('model = "llama3.2"', 'model = "llama3.2'))
+    assert error.kind == "config_invalid"
+    assert error.detail["line"] == 13
+    assert "config.toml:13" in error.message
+
+
+def test_wrong_type_names_connection_field_and_line() -> None:
+    error = _error(GOOD.replace("enabled = false", 'enabled = "no"'))
+    assert error.detail["field"] == "connections.local.enabled"
+    assert error.detail["line"] == 14
+
+
+def test_unknown_field_in_connection_is_rejected() -> None:
+    error = _error(GOOD.replace("enabled = false", 'api_key = "sk-oops"'))
+    assert error.detail["field"] == "connections.local.api_key"
+    assert "sk-oops" not in error.message
+
+
+def test_unknown_top_level_field_is_rejected() -> None:
+    error = _error("mystery = 1\n" + GOOD)
+    assert error.detail["field"] == "mystery"
+    assert error.detail["line"] == 1
+
+
+def test_semantic_error_points_at_the_field_line_with_its_hint() -> None:
+    error = _error(GOOD + '\n[connections.bad]\nprovider = "openai"\nmodel = "gpt-4o"\nbase_url = "http://evil.example/v1"\n')
+    assert error.detail["field"] == "connections.bad.base_url"
+    assert error.detail["line"] == GOOD.count("\n") + 5
+    assert "loopback" in error.hint
+
+
+def test_newer_schema_version_is_refused_with_upgrade_hint() -> None:
+    error = _error(GOOD.replace("schema_version = 1", "schema_version = 99"))
+    assert "upgrade" in error.hint
+
+
+def test_bad_log_level_is_rejected() -> None:
+    assert _error(GOOD.replace('"debug"', '"loud"')).detail["field"] == "daemon.log_level"
+
+
+def test_write_atomic_creates_0600_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "config.toml"
+    write_atomic(target, "a = 1\n")
+    write_atomic(target, "a = 2\n")
+    assert target.read_text() == "a = 2\n"
+    assert (target.stat().st_mode & 0o777) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["config.toml"]
+
+
+def _store(tmp_path: Path) -> ConfigStore:
+    store = ConfigStore(tmp_path / "config.toml")
+    store.load()
+    return store
+
+
+def _add(name: str):
+    def change(config: Config) -> Config:
+        conn = ConnectionConfig(provider="openai", model="gpt-4o")
+        return msgspec.structs.replace(config, connections={**config.connections, name: conn})
+
+    return change
+
+
+async def test_mutate_persists_and_bumps_revision(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    config = await store.mutate(_add("a"))
+    assert config.revision == 1
+    assert parse(store.path.read_text()).connections.keys() == {"a"}
+
+
+async def test_mutate_against_stale_revision_conflicts(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    await store.mutate(_add("a"), expected_revision=0)
+    with pytest.raises(SynapseError) as caught:
+        await store.mutate(_add("b"), expected_revision=0)
+    assert caught.value.kind == "conflict"
+    assert "b" not in store.config.connections
+
+
+async def test_concurrent_mutations_are_serialised(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    await asyncio.gather(*(store.mutate(_add(f"c{i}")) for i in range(20)))
+    assert store.config.revision == 20
+    assert len(parse(store.path.read_text()).connections) == 20
+
+
+async def test_write_over_unreloaded_hand_edit_conflicts(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    await store.mutate(_add("a"))
+    store.path.write_text(store.path.read_text() + "\n# hand edit\n")
+    with pytest.raises(SynapseError) as caught:
+        await store.mutate(_add("b"))
+    assert "reload" in caught.value.hint
+    assert "# hand edit" in store.path.read_text()
+
+
+async def test_reload_of_invalid_file_keeps_running_config(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    await store.mutate(_add("a"))
+    store.path.write_text("this is = = not toml")
+    with pytest.raises(SynapseError):
+        await store.reload()
+    assert "a" in store.config.connections
+
+
+async def test_reload_of_hand_edit_bumps_revision_past_the_file(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    await store.mutate(_add("a"))
+    store.path.write_text(store.path.read_text().replace("gpt-4o", "gpt-4.1"))
+    config, changed = await store.reload()
+    assert changed and config.revision == 2
+    assert config.connections["a"].model == "gpt-4.1"
+    _, changed_again = await store.reload()
+    assert not changed_again
+
+
+def test_load_removes_temp_files_left_by_a_crash(tmp_path: Path) -> None:
+    (tmp_path / ".config.toml.abc.tmp").write_text("partial")
+    _store(tmp_path)
+    assert not list(tmp_path.glob(".config.toml.*.tmp"))
+
+
+def test_unreadable_config_is_reported_with_chmod_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = ConfigStore(tmp_path / "config.toml")
+    store.path.write_text(GOOD)
+
+    def denied(self: Path, *args: object, **kwargs: object) -> str:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    with pytest.raises(SynapseError) as caught:
+        store.load()
+    assert caught.value.kind == "config_invalid"
+    assert f"chmod 600 {store.path}" in caught.value.hint
+
+
+def test_config_path_that_is_a_directory_is_a_typed_error(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").mkdir()
+    with pytest.raises(SynapseError) as caught:
+        ConfigStore(tmp_path / "config.toml").load()
+    assert "cannot read it" in caught.value.message

@@ -1,0 +1,101 @@
+"""The control socket's peer check, and the path and permission rules."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from synapsed import paths as paths_mod
+from synapsed.errors import SynapseError
+from synapsed.lifecycle import AlreadyRunning, InstanceLock
+from synapsed.rpc.peer import peer_allowed, peer_uid
+
+
+def test_peer_uid_of_a_socketpair_is_ours() -> None:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        assert peer_uid(a) == os.getuid()
+        assert peer_allowed(a)
+
+
+def test_peer_of_another_uid_is_refused() -> None:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        assert not peer_allowed(a, own_uid=os.getuid() + 1)
+
+
+def test_non_unix_or_unknown_socket_is_refused() -> None:
+    assert not peer_allowed(None)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+        assert not peer_allowed(tcp)
+
+
+def test_synapse_home_puts_everything_under_it(tmp_path: Path) -> None:
+    p = paths_mod.resolve(tmp_path)
+    assert p.config_file == tmp_path / "config.toml"
+    assert p.socket == tmp_path / "run" / "synapsed.sock"
+    assert p.log_file.parent == tmp_path / "state"
+
+
+def test_linux_defaults_follow_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    if not os.sys.platform.startswith("linux"):  # type: ignore[attr-defined]
+        pytest.skip("linux layout")
+    monkeypatch.delenv("SYNAPSE_HOME", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "rt"))
+    p = paths_mod.resolve()
+    assert p.config_file == tmp_path / "cfg" / "synapse" / "config.toml"
+    assert p.ledger_file == tmp_path / "state" / "synapse" / "usage.sqlite3"
+    assert p.socket == tmp_path / "rt" / "synapse" / "synapsed.sock"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert paths_mod.resolve().runtime_dir == Path(f"/tmp/synapse-{os.getuid()}")
+
+
+def test_private_dir_is_created_0700_and_tightened(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b"
+    paths_mod.ensure_private_dir(target)
+    assert (target.stat().st_mode & 0o777) == 0o700
+    target.chmod(0o755)
+    paths_mod.ensure_private_dir(target)
+    assert (target.stat().st_mode & 0o777) == 0o700
+
+
+def test_dir_owned_by_another_user_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "run"
+    target.mkdir(mode=0o700)
+    monkeypatch.setattr(os, "getuid", lambda: target.stat().st_uid + 1)
+    with pytest.raises(SynapseError) as caught:
+        paths_mod.ensure_private_dir(target)
+    assert caught.value.kind == "permission_denied"
+    assert "not by you" in caught.value.message
+
+
+def test_symlinked_dir_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    with pytest.raises(SynapseError):
+        paths_mod.ensure_private_dir(tmp_path / "link")
+
+
+def test_too_long_socket_path_is_a_clear_error(tmp_path: Path) -> None:
+    deep = tmp_path / ("d" * 120)
+    with pytest.raises(SynapseError) as caught:
+        paths_mod.ensure_layout(paths_mod.resolve(deep))
+    assert "shorter SYNAPSE_HOME" in caught.value.hint
+
+
+def test_instance_lock_is_exclusive_and_names_the_holder(tmp_path: Path) -> None:
+    first = InstanceLock(tmp_path / "lock")
+    first.acquire()
+    with pytest.raises(AlreadyRunning) as caught:
+        InstanceLock(tmp_path / "lock").acquire()
+    assert caught.value.pid == os.getpid()
+    first.release()
+    second = InstanceLock(tmp_path / "lock")
+    second.acquire()
+    second.release()
