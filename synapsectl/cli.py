@@ -84,9 +84,10 @@ def cmd_conn_list(client: Client, args: argparse.Namespace) -> int:
         print("no connections yet: add one with `synapsectl connections add NAME --provider openai --model gpt-4o-mini`")
         return EXIT_OK
     render.table(
-        ["name", "provider", "model", "enabled", "credential", "key", "endpoint"],
+        ["name", "provider", "model", "enabled", "credential", "key", "preflight", "endpoint"],
         [
-            [c.name, c.provider, c.model, "yes" if c.enabled else "no", c.credential, render.key_cell(c.key), c.effective_base_url]
+            [c.name, c.provider, c.model, "yes" if c.enabled else "no", c.credential, render.key_cell(c.key),
+             render.preflight_cell(c.last_preflight), c.effective_base_url]
             for c in listing.connections
         ],
     )
@@ -223,6 +224,72 @@ def cmd_key_status(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK if all(k.present or k.error_kind is None for k in keys) else EXIT_FAILED
 
 
+_MARK = {"pass": "ok", "fail": "FAIL", "skip": "skip"}
+
+
+def _print_check(connection: str, check: p.PreflightCheck, width: int) -> None:
+    print(f"{connection:<{width}}  {check.name:<10}  {_MARK[check.status]:<4}  {check.duration_ms:>8.1f} ms  {check.message}")
+    if check.status == "fail":
+        pad = " " * (width + 2)
+        print(f"{pad}{'':<10}  kind: {check.kind}")
+        if check.hint:
+            print(f"{pad}{'':<10}  hint: {check.hint}")
+    sys.stdout.flush()
+
+
+def cmd_preflight(client: Client, args: argparse.Namespace) -> int:
+    if (args.name is None) == (not args.all):
+        raise UsageError("give a connection NAME or --all")
+    params = p.PreflightParams(name=args.name, all=args.all, probe=args.probe)
+    if args.json:
+        result = client.preflight(params)
+        render.emit_json(result)
+        return EXIT_OK if result.ok else EXIT_FAILED
+    width = len(args.name) if args.name else max(
+        [len(c.name) for c in client.connections(with_keys=False).connections] or [4]
+    )
+    if args.probe:
+        print("note: --probe sends one real completion per connection; the provider bills it")
+    result = client.preflight(params, on_check=lambda name, check: _print_check(name, check, width))
+    if not result.reports:
+        print("no connections to check")
+        return EXIT_OK
+    failed = [r.connection for r in result.reports if not r.ok]
+    print()
+    if failed:
+        print(f"preflight failed for {', '.join(failed)} ({len(result.reports) - len(failed)} of {len(result.reports)} ok)")
+        return EXIT_FAILED
+    print(f"preflight passed ({len(result.reports)} connection{'s' if len(result.reports) != 1 else ''})")
+    return EXIT_OK
+
+
+def cmd_test(client: Client, args: argparse.Namespace) -> int:
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    params = p.ChatParams(
+        name=args.name,
+        prompt=prompt,
+        system=args.system,
+        max_output_tokens=args.max_tokens,
+        temperature=args.temperature,
+    )
+    completion = client.complete(params)
+    if args.json:
+        render.emit_json(completion)
+        return EXIT_OK
+    r = completion.result
+    print(r.text)
+    tokens = f"{r.input_tokens if r.input_tokens is not None else '?'} in / {r.output_tokens if r.output_tokens is not None else '?'} out"
+    facts = [f"model {r.model}", f"tokens {tokens}", f"{r.latency_ms:.0f} ms"]
+    if r.finish_reason:
+        facts.append(f"finish {r.finish_reason}")
+    if r.cost_usd is not None:
+        facts.append(f"cost ${r.cost_usd:.6f} (reported)")
+    if r.request_id:
+        facts.append(f"request {r.request_id}")
+    print("-- " + " · ".join(facts), file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     from synapsectl import logs
 
@@ -312,6 +379,20 @@ def build_parser() -> argparse.ArgumentParser:
     key_status.add_argument("name", nargs="?")
     key_status.set_defaults(run=cmd_key_status)
 
+    pre = sub.add_parser("preflight", parents=[common], help="check a connection end to end before IDEs use it")
+    pre.add_argument("name", nargs="?", help="the connection to check")
+    pre.add_argument("--all", action="store_true", help="check every connection, concurrently")
+    pre.add_argument("--probe", action="store_true", help="also send one minimal completion (billed by the provider)")
+    pre.set_defaults(run=cmd_preflight, long_running=True)
+
+    test = sub.add_parser("test", parents=[common], help="send one prompt through a connection and print the answer")
+    test.add_argument("name")
+    test.add_argument("prompt", help='the prompt, or "-" to read it from stdin')
+    test.add_argument("--system", help="a system prompt")
+    test.add_argument("--max-tokens", type=int, dest="max_tokens", help="cap the answer's length")
+    test.add_argument("--temperature", type=float)
+    test.set_defaults(run=cmd_test, long_running=True)
+
     logs = sub.add_parser("logs", parents=[common], help="show the daemon's log (works while it is down)")
     logs.add_argument("-n", "--lines", type=int, default=50, help="how many recent lines (default 50)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
@@ -335,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if getattr(args, "local", False):
             return args.run(args)
-        client = Client(resolve(args.home).socket)
+        # Upstream calls may legitimately take up to a connection's timeout (600 s at most).
+        client = Client(resolve(args.home).socket, timeout=660.0 if getattr(args, "long_running", False) else 30.0)
         return args.run(client, args)
     except UsageError as exc:
         parser.print_usage(sys.stderr)

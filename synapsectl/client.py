@@ -10,6 +10,7 @@ import http.client
 import itertools
 import socket
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import msgspec
@@ -62,6 +63,21 @@ _ids = itertools.count(1)
 _response_decoder = msgspec.json.Decoder(p.RpcResponse)
 
 
+def _request(method: str, params: Any) -> bytes:
+    wire_params = msgspec.to_builtins(params) if params is not None else msgspec.UNSET
+    return msgspec.json.encode(p.RpcRequest(method=method, id=next(_ids), params=wire_params))
+
+
+def _result(status: int, body: bytes, result_type: type[T]) -> T:
+    try:
+        response = _response_decoder.decode(body)
+    except msgspec.DecodeError:
+        raise ProtocolError(f"daemon answered HTTP {status} with a non-JSON-RPC body") from None
+    if not isinstance(response.error, msgspec.UnsetType):
+        raise RpcError(response.error.code, response.error.message, response.error.data)
+    return msgspec.convert(response.result, result_type)
+
+
 class Client:
     def __init__(self, socket_path: Path | str, timeout: float = 30.0) -> None:
         self.socket_path = Path(socket_path)
@@ -82,15 +98,37 @@ class Client:
             conn.close()
 
     def call(self, method: str, params: Any = None, result_type: type[T] = Any) -> T:  # type: ignore[assignment]
-        request = p.RpcRequest(method=method, id=next(_ids), params=msgspec.to_builtins(params) if params is not None else msgspec.UNSET)
-        status, body = self.post(msgspec.json.encode(request))
+        status, body = self.post(_request(method, params))
+        return _result(status, body, result_type)
+
+    def call_stream(
+        self,
+        method: str,
+        params: Any,
+        result_type: type[T],
+        on_progress: Callable[[str, Any], None],
+    ) -> T:
+        """Call a streaming method: `on_progress(method, params)` sees each notification as it arrives."""
+        conn = _UnixHTTPConnection(self.socket_path, self.timeout)
         try:
-            response = _response_decoder.decode(body)
-        except msgspec.DecodeError:
-            raise ProtocolError(f"daemon answered HTTP {status} with a non-JSON-RPC body") from None
-        if not isinstance(response.error, msgspec.UnsetType):
-            raise RpcError(response.error.code, response.error.message, response.error.data)
-        return msgspec.convert(response.result, result_type)
+            try:
+                conn.connect()
+            except (FileNotFoundError, ConnectionRefusedError) as exc:
+                raise DaemonNotRunning(self.socket_path, type(exc).__name__) from None
+            conn.request("POST", p.RPC_PATH, body=_request(method, params),
+                         headers={"Content-Type": "application/json", "Accept": p.NDJSON})
+            response = conn.getresponse()
+            if p.NDJSON not in (response.getheader("Content-Type") or ""):
+                return _result(response.status, response.read(), result_type)
+            while line := response.readline():
+                message = msgspec.json.decode(line)
+                if isinstance(message, dict) and "method" in message and "id" not in message:
+                    on_progress(message["method"], message.get("params"))
+                    continue
+                return _result(response.status, line, result_type)
+            raise ProtocolError("the daemon closed the stream before its response (did it stop?)")
+        finally:
+            conn.close()
 
     # ---- typed methods ----------------------------------------------------------------------
 
@@ -134,3 +172,18 @@ class Client:
 
     def key_status(self, name: str | None = None) -> p.SecretStatusList:
         return self.call("secrets.status", p.SecretStatusParams(name=name), p.SecretStatusList)
+
+    def complete(self, params: p.ChatParams) -> p.ChatCompletion:
+        return self.call("chat.complete", params, p.ChatCompletion)
+
+    def preflight(
+        self, params: p.PreflightParams, on_check: Callable[[str, p.PreflightCheck], None] | None = None
+    ) -> p.PreflightResult:
+        if on_check is None:
+            return self.call("preflight.run", params, p.PreflightResult)
+
+        def progress(method: str, raw: Any) -> None:
+            if method == "preflight.check" and isinstance(raw, dict):
+                on_check(raw["connection"], msgspec.convert(raw["check"], p.PreflightCheck))
+
+        return self.call_stream("preflight.run", params, p.PreflightResult, progress)

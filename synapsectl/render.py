@@ -46,3 +46,10 @@ def key_cell(key: Any) -> str:
     if key.present:
         return f"ok {key.fingerprint}"
     return key.error_kind or "not needed"
+
+
+def preflight_cell(last: Any) -> str:
+    if last is None:
+        return "never run"
+    when = last.at[5:16].replace("T", " ")
+    return f"ok {when}" if last.ok else f"FAIL {last.failed_check}: {last.kind} ({when})"

@@ -17,9 +17,13 @@ from synapsed import protocol as p
 from synapsed import secrets
 from synapsed.config import ConfigStore
 from synapsed.errors import SynapseError
+from synapsed.gateway import Gateway
 from synapsed.paths import Paths, ensure_layout
+from synapsed.preflight import LastResults
+from synapsed.rpc import chat as rpc_chat
 from synapsed.rpc import connections as rpc_connections
 from synapsed.rpc import daemon as rpc_daemon
+from synapsed.rpc import preflight as rpc_preflight
 from synapsed.rpc import secrets as rpc_secrets
 from synapsed.rpc.dispatch import Dispatcher
 from synapsed.rpc.server import build_app
@@ -30,6 +34,8 @@ class Daemon:
         self.paths = paths
         self._cli_log_level = log_level
         self.config_store = ConfigStore(paths.config_file)
+        self.gateway = Gateway(self.config_store)
+        self.last_preflight = LastResults(paths.state_dir / "preflight.json")
         self.lock = lifecycle.InstanceLock(paths.lock_file)
         self.log = slog.get_logger("synapsed")
         self.started_monotonic = time.monotonic()
@@ -51,6 +57,7 @@ class Daemon:
         if lifecycle.clear_stale_socket(self.paths.socket):
             self.log.info("removed a stale socket left by a previous daemon", socket=str(self.paths.socket))
         self.config_store.load()
+        self.last_preflight.load()
         slog.set_level(self.log_level)
         self._register_static_secrets()
         self.keyring = secrets.keyring_backend()
@@ -59,6 +66,8 @@ class Daemon:
                 **rpc_daemon.methods(self),
                 **rpc_connections.methods(self),
                 **rpc_secrets.methods(self),
+                **rpc_chat.methods(self),
+                **rpc_preflight.methods(self),
             }
         )
 
@@ -99,6 +108,7 @@ class Daemon:
             lifecycle.sd_notify("STOPPING=1")
             self.log.info("synapsed stopping", drain_timeout_s=drain)
             await runner.cleanup()
+            await self.gateway.close()
             self.paths.socket.unlink(missing_ok=True)
             self.lock.release()
             self.log.info("synapsed stopped")

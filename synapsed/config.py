@@ -21,6 +21,7 @@ import msgspec
 
 from synapsed import validation
 from synapsed.errors import SynapseError
+from synapsed.providers.catalog import PROVIDERS
 
 SCHEMA_VERSION = 1
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -58,14 +59,25 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
         return msgspec.structs.replace(self, revision=0) == msgspec.structs.replace(other, revision=0)
 
 
-def validate_connection(name: str, conn: ConnectionConfig) -> ConnectionConfig:
-    """Check every field against DESIGN's rules; return the normalised connection."""
+def validate_fields(name: str, conn: ConnectionConfig) -> None:
+    """Every rule except the base URL's (preflight reports that one as a stage of its own)."""
     validation.check_name(name)
     info = validation.check_provider(conn.provider)
     validation.check_model(conn.model)
     validation.check_timeout(conn.timeout_s)
     validation.check_credential_ref(conn.credential)
     validation.check_options(info, conn.options)
+
+
+def validate_connection(name: str, conn: ConnectionConfig) -> ConnectionConfig:
+    """Check every field against DESIGN's rules; return the normalised connection."""
+    validate_fields(name, conn)
+    return msgspec.structs.replace(conn, base_url=validated_base_url(conn))
+
+
+def validated_base_url(conn: ConnectionConfig) -> str | None:
+    """The normalised explicit base URL (None: the provider default applies), or base_url_invalid."""
+    info = PROVIDERS[conn.provider]
     base_url = conn.base_url or None
     if base_url is not None:
         base_url = validation.check_base_url(base_url)
@@ -76,12 +88,10 @@ def validate_connection(name: str, conn: ConnectionConfig) -> ConnectionConfig:
             hint="give --base-url, e.g. https://my-resource.openai.azure.com or http://127.0.0.1:8080/v1",
             field="base_url",
         )
-    return msgspec.structs.replace(conn, base_url=base_url)
+    return base_url
 
 
 def effective_base_url(conn: ConnectionConfig) -> str | None:
-    from synapsed.providers.catalog import PROVIDERS
-
     info = PROVIDERS.get(conn.provider)
     return conn.base_url or (info.default_base_url if info else None)
 

@@ -5,7 +5,7 @@ msgspec Structs only: this module is imported by the CLI on every run and must s
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -13,6 +13,7 @@ from msgspec import UNSET, UnsetType
 JSONRPC_VERSION = "2.0"
 RPC_PATH = "/rpc"
 MAX_RPC_BODY = 256 * 1024
+NDJSON = "application/x-ndjson"
 
 # JSON-RPC 2.0 reserved codes plus one server-defined code for domain errors.
 PARSE_ERROR = -32700
@@ -72,6 +73,95 @@ class ConnectionPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     options: dict[str, str] | UnsetType = UNSET
 
 
+# ---- chat and preflight ------------------------------------------------------------------------
+
+Role = Literal["user", "assistant"]
+CheckStatus = Literal["pass", "fail", "skip"]
+
+
+class Message(msgspec.Struct, forbid_unknown_fields=True):
+    role: Role
+    content: str
+
+
+class ChatRequest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    messages: list[Message]
+    system: str | None = None
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    stop: list[str] | None = None
+
+
+class ChatResult(msgspec.Struct, omit_defaults=True):
+    text: str
+    finish_reason: str | None
+    model: str  # the model the provider says answered
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None  # only when the provider reports it
+    request_id: str | None = None
+    latency_ms: float = 0.0
+
+
+class PreflightCheck(msgspec.Struct, omit_defaults=True):
+    name: str
+    status: CheckStatus
+    duration_ms: float
+    message: str
+    started_at: float = 0.0  # monotonic seconds relative to the run: shows overlap in --all
+    kind: str | None = None
+    hint: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+class PreflightReport(msgspec.Struct, omit_defaults=True):
+    connection: str
+    provider: str
+    model: str
+    ok: bool
+    at: str
+    duration_ms: float
+    checks: list[PreflightCheck]
+    probe: bool = False
+
+
+class LastPreflight(msgspec.Struct, omit_defaults=True):
+    ok: bool
+    at: str
+    failed_check: str | None = None
+    kind: str | None = None
+
+
+
+class ChatParams(msgspec.Struct, forbid_unknown_fields=True):
+    """`chat.complete`: either a prompt or a message list."""
+
+    name: str
+    prompt: str | None = None
+    messages: list[Message] | None = None
+    system: str | None = None
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    stop: list[str] | None = None
+
+
+class ChatCompletion(msgspec.Struct):
+    connection: str
+    provider: str
+    result: ChatResult
+
+
+class PreflightParams(msgspec.Struct, forbid_unknown_fields=True):
+    name: str | None = None
+    all: bool = False
+    probe: bool = False
+
+
+class PreflightResult(msgspec.Struct):
+    ok: bool
+    reports: list[PreflightReport]
+
+
 class KeyStatus(msgspec.Struct, omit_defaults=True):
     """What the daemon may say about a credential: never the value."""
 
@@ -94,6 +184,7 @@ class ConnectionView(msgspec.Struct, omit_defaults=True):
     enabled: bool
     options: dict[str, str] = {}
     key: KeyStatus | None = None
+    last_preflight: LastPreflight | None = None
 
 
 class ConnectionList(msgspec.Struct):

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from synapsed.app import Daemon
 
 
-def view(name: str, conn: ConnectionConfig, key: p.KeyStatus | None = None) -> p.ConnectionView:
+def view(
+    name: str, conn: ConnectionConfig, key: p.KeyStatus | None = None, last: p.LastPreflight | None = None
+) -> p.ConnectionView:
     return p.ConnectionView(
         name=name,
         provider=conn.provider,
@@ -29,6 +31,7 @@ def view(name: str, conn: ConnectionConfig, key: p.KeyStatus | None = None) -> p
         enabled=conn.enabled,
         options=dict(conn.options),
         key=key,
+        last_preflight=last,
     )
 
 
@@ -60,13 +63,14 @@ def methods(daemon: Daemon) -> dict[str, Method]:
             keys = list(await asyncio.gather(*(key_status(n, config.connections[n]) for n in names)))
         return p.ConnectionList(
             revision=config.revision,
-            connections=[view(n, config.connections[n], k) for n, k in zip(names, keys)],
+            connections=[view(n, config.connections[n], k, daemon.last_preflight.get(n)) for n, k in zip(names, keys)],
         )
 
     async def get(params: p.NameParams) -> p.ConnectionResult:
         config = store.config
         conn = get_connection(config, params.name)
-        return p.ConnectionResult(config.revision, view(params.name, conn, await key_status(params.name, conn)))
+        key = await key_status(params.name, conn)
+        return p.ConnectionResult(config.revision, view(params.name, conn, key, daemon.last_preflight.get(params.name)))
 
     async def create(params: p.CreateParams) -> p.ConnectionResult:
         spec = params.connection

@@ -16,7 +16,9 @@ from synapsed.redaction import redact_text
 
 log = get_logger("synapsed.rpc")
 
-Handler = Callable[[Any], Awaitable[Any]]
+Handler = Callable[..., Awaitable[Any]]
+# Sends a JSON-RPC notification (method, params) to the caller while a long method runs.
+Progress = Callable[[str, Any], Awaitable[None]]
 
 # Kinds that describe a fault in the caller's parameters rather than in the daemon's state.
 _PARAM_KINDS = {"config_invalid", "base_url_invalid", "bad_request"}
@@ -26,6 +28,13 @@ _PARAM_KINDS = {"config_invalid", "base_url_invalid", "bad_request"}
 class Method:
     params: type[msgspec.Struct]
     handler: Handler
+    # A streaming method's handler also takes a Progress callable; callers that accept
+    # application/x-ndjson see its notifications before the final response.
+    streams: bool = False
+
+
+async def _no_progress(_method: str, _params: Any) -> None:
+    return None
 
 
 def error_code(kind: str) -> int:
@@ -62,12 +71,12 @@ class Dispatcher:
         self.methods = methods
         self.calls = 0
 
-    async def handle(self, body: bytes) -> bytes | None:
+    async def handle(self, body: bytes, progress: Progress | None = None) -> bytes | None:
         """The encoded response, or None for a notification (a request without an id)."""
         self.calls += 1
         try:
             obj = _decoder.decode(body)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             return error_response(
                 None, p.PARSE_ERROR, f"parse error: {exc}", "bad_request", "send one JSON-RPC 2.0 object as UTF-8 JSON"
             )
@@ -93,10 +102,10 @@ class Dispatcher:
         if request.jsonrpc != p.JSONRPC_VERSION:
             return error_response(rid, p.INVALID_REQUEST, "invalid request: jsonrpc must be \"2.0\"", "bad_request", 'set "jsonrpc": "2.0"')
         is_notification = "id" not in obj
-        response = await self._call(rid, request)
+        response = await self._call(rid, request, progress or _no_progress)
         return None if is_notification else response
 
-    async def _call(self, rid: int | str | None, request: p.RpcRequest) -> bytes:
+    async def _call(self, rid: int | str | None, request: p.RpcRequest, progress: Progress) -> bytes:
         method = self.methods.get(request.method)
         if method is None:
             groups = sorted({name.split(".")[0] + ".*" for name in self.methods})
@@ -119,7 +128,7 @@ class Dispatcher:
                 f"see `synapsectl --help` or docs for the parameters of {request.method}",
             )
         try:
-            result = await method.handler(params)
+            result = await (method.handler(params, progress) if method.streams else method.handler(params))
         except SynapseError as exc:
             return error_response(rid, error_code(exc.kind), exc.message, exc.kind, exc.hint, **exc.detail)
         except Exception:
@@ -134,3 +143,7 @@ class Dispatcher:
                 error_id=error_id,
             )
         return _encoder.encode(p.RpcResponse(id=rid, result=result))
+
+
+def notification(method: str, params: Any) -> bytes:
+    return _encoder.encode({"jsonrpc": p.JSONRPC_VERSION, "method": method, "params": params})

@@ -6,7 +6,9 @@ from aiohttp import web
 
 from synapsed import protocol as p
 from synapsed.logging import get_logger
-from synapsed.rpc.dispatch import Dispatcher, error_response
+from typing import Any
+
+from synapsed.rpc.dispatch import Dispatcher, error_response, notification
 from synapsed.rpc.peer import peer_allowed
 
 log = get_logger("synapsed.rpc")
@@ -33,12 +35,40 @@ def make_handler(dispatcher: Dispatcher):
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _too_large()
+        if p.NDJSON in request.headers.get("Accept", ""):
+            return await _streamed(request, dispatcher, body)
         response = await dispatcher.handle(body)
         if response is None:
             return web.Response(status=204)
         return _reply(response)
 
     return rpc
+
+
+async def _streamed(request: web.Request, dispatcher: Dispatcher, body: bytes) -> web.StreamResponse:
+    """Progress notifications as they happen, then the response: one JSON object per line."""
+    stream = web.StreamResponse(headers={"Content-Type": p.NDJSON})
+    await stream.prepare(request)
+    peer_gone = False
+
+    async def progress(method: str, params: Any) -> None:
+        nonlocal peer_gone
+        if peer_gone:
+            return
+        try:
+            await stream.write(notification(method, params) + b"\n")
+        except (ConnectionError, RuntimeError):
+            peer_gone = True  # the caller left; the method still runs to completion
+
+    response = await dispatcher.handle(body, progress)
+    if not peer_gone:
+        try:
+            if response is not None:
+                await stream.write(response + b"\n")
+            await stream.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass
+    return stream
 
 
 def _too_large() -> web.Response:

@@ -34,6 +34,7 @@ def _raw_http(daemon: DaemonProcess, request: bytes) -> bytes:
     [
         (b"{not json", p.PARSE_ERROR, "parse error"),
         (b"\xff\xfe garbage", p.PARSE_ERROR, "parse error"),
+        (b'{"jsonrpc":"2.0","id":1,"method":"\xff\xfe"}', p.PARSE_ERROR, "parse error"),
         (b"", p.PARSE_ERROR, "parse error"),
         (b"[]", p.INVALID_REQUEST, "batch"),
         (b'[{"jsonrpc":"2.0","id":1,"method":"daemon.status"}]', p.INVALID_REQUEST, "batch requests are not supported"),

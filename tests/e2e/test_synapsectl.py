@@ -54,7 +54,7 @@ def test_connections_list_table_shows_key_state(daemon: DaemonProcess) -> None:
     daemon.ctl("connections", "add", "b", "--provider", "ollama", "--model", "llama3.2")
     daemon.ctl("key", "set", "a", input="sk-listtest-abcdefghijklmnop")
     out = daemon.ctl("connections", "list").stdout.splitlines()
-    assert out[0].split() == ["NAME", "PROVIDER", "MODEL", "ENABLED", "CREDENTIAL", "KEY", "ENDPOINT"]
+    assert out[0].split() == ["NAME", "PROVIDER", "MODEL", "ENABLED", "CREDENTIAL", "KEY", "PREFLIGHT", "ENDPOINT"]
     assert "ok sk-…mnop" in out[1]
     assert "not needed" in out[2]
 

@@ -1,0 +1,102 @@
+"""One upstream request through a named connection: look it up, get its key, call its provider.
+
+Shared by `chat.complete`, preflight and (later) the MCP tools. No retry and no fallback: a
+disabled or failing connection fails with its own typed error and nothing else is tried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+
+from synapsed import secrets
+from synapsed.config import ConfigStore, ConnectionConfig, effective_base_url
+from synapsed.errors import SynapseError
+from synapsed.logging import get_logger
+from synapsed.providers import http
+from synapsed.providers.base import CallContext, ChatRequest, ChatResult
+from synapsed.providers.catalog import PROVIDERS
+from synapsed.providers.registry import provider_for
+
+log = get_logger("synapsed.gateway")
+
+
+class Gateway:
+    def __init__(self, config_store: ConfigStore, max_response_bytes: int = http.MAX_RESPONSE_BYTES) -> None:
+        self.config_store = config_store
+        self.max_response_bytes = max_response_bytes
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = http.new_session()  # one pooled session for the daemon's lifetime
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def connection(self, name: str) -> ConnectionConfig:
+        conn = self.config_store.config.connections.get(name)
+        if conn is None:
+            raise SynapseError("not_found", f"no connection named {name!r}", name=name)
+        return conn
+
+    async def key_for(self, name: str, conn: ConnectionConfig) -> str | None:
+        """The key, or None for a keyless provider (Ollama, LM Studio, vLLM) that has none set."""
+        try:
+            return await asyncio.to_thread(secrets.resolve, name, conn.credential)
+        except SynapseError as exc:
+            if not PROVIDERS[conn.provider].needs_key and exc.kind in (
+                "credential_missing",
+                "keyring_unavailable",
+            ):
+                return None
+            raise
+
+    def context(self, name: str, conn: ConnectionConfig, key: str | None) -> CallContext:
+        base_url = effective_base_url(conn)
+        if base_url is None:
+            raise SynapseError("base_url_invalid", f"connection {name!r} has no base URL", field="base_url")
+        return CallContext(name, conn, base_url, key, self.session, self.max_response_bytes)
+
+    async def complete(self, name: str, request: ChatRequest, caller: str = "synapsectl") -> tuple[ConnectionConfig, ChatResult]:
+        conn = self.connection(name)
+        if not conn.enabled:
+            raise SynapseError(
+                "connection_disabled",
+                f"connection {name!r} is disabled (no other connection was tried)",
+                hint=f"enable it with `synapsectl connections enable {name}`",
+            )
+        key = await self.key_for(name, conn)
+        ctx = self.context(name, conn, key)
+        started = time.perf_counter()
+        try:
+            result = await provider_for(conn.provider).complete(ctx, request)
+        except SynapseError as exc:
+            log.warning(
+                "upstream call failed",
+                connection=name,
+                provider=conn.provider,
+                model=conn.model,
+                caller=caller,
+                kind=exc.kind,
+                error=exc.message,
+                latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+            raise
+        log.info(
+            "upstream call",
+            connection=name,
+            provider=conn.provider,
+            model=result.model,
+            caller=caller,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            latency_ms=result.latency_ms,
+        )
+        return conn, result

@@ -1,0 +1,115 @@
+"""Anthropic Messages API: POST {base}/v1/messages, GET {base}/v1/models.
+
+Headers x-api-key and anthropic-version; the system prompt is a top-level field; max_tokens is
+required. Errors: {"type": "error", "error": {"type": "authentication_error", "message": ...}}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from synapsed.errors import SynapseError
+from synapsed.providers import http
+from synapsed.providers.base import CallContext, ChatRequest, ChatResult
+
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+
+
+class _Block(msgspec.Struct):
+    type: str
+    text: str | None = None
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+class _Message(msgspec.Struct):
+    content: list[_Block]
+    model: str
+    id: str | None = None
+    stop_reason: str | None = None
+    usage: _Usage | None = None
+
+
+class _Model(msgspec.Struct):
+    id: str
+
+
+class _Models(msgspec.Struct):
+    data: list[_Model]
+    has_more: bool = False
+    last_id: str | None = None
+
+
+class _ErrorDetail(msgspec.Struct):
+    type: str | None = None
+    message: str | None = None
+
+
+class _ErrorBody(msgspec.Struct):
+    error: _ErrorDetail
+
+
+def parse_error(reply: http.Reply) -> http.UpstreamError | None:
+    try:
+        body = msgspec.json.decode(reply.body, type=_ErrorBody)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+        return None
+    return http.UpstreamError(body.error.message or "", (body.error.type or "",))
+
+
+class AnthropicProvider:
+    family = "anthropic"
+    can_check_model = True
+
+    def auth_headers(self, ctx: CallContext) -> dict[str, str]:
+        headers = {"anthropic-version": ctx.conn.options.get("anthropic_version", API_VERSION)}
+        if ctx.key:
+            headers["x-api-key"] = ctx.key
+        return headers
+
+    def _fail(self, ctx: CallContext, reply: http.Reply) -> SynapseError:
+        # 529 overloaded_error is Anthropic's own 5xx-class status: upstream_error like any 5xx.
+        return http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+
+    async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
+        body: dict[str, Any] = {
+            "model": ctx.conn.model,
+            "max_tokens": request.max_output_tokens or DEFAULT_MAX_TOKENS,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        }
+        if request.system:
+            body["system"] = request.system
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.stop:
+            body["stop_sequences"] = request.stop
+        reply = await http.send(ctx, "POST", f"{ctx.base_url}/v1/messages", headers=self.auth_headers(ctx), json_body=body)
+        if reply.status != 200:
+            raise self._fail(ctx, reply)
+        message: _Message = http.convert(http.decode_json(reply, "a message"), _Message, "message")
+        texts = [b.text for b in message.content if b.type == "text" and b.text is not None]
+        if not texts and message.stop_reason not in ("max_tokens", "refusal", "end_turn"):
+            raise SynapseError("upstream_malformed", "the provider's message had no text content")
+        usage = message.usage or _Usage()
+        return ChatResult(
+            text="".join(texts),
+            finish_reason=message.stop_reason,
+            model=message.model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            request_id=reply.header("request-id") or message.id,
+            latency_ms=round(reply.latency_ms, 3),
+        )
+
+    async def list_models(self, ctx: CallContext) -> list[str]:
+        reply = await http.send(ctx, "GET", f"{ctx.base_url}/v1/models", headers=self.auth_headers(ctx), params={"limit": "1000"})
+        if reply.status != 200:
+            raise self._fail(ctx, reply)
+        models: _Models = http.convert(http.decode_json(reply, "a model list"), _Models, "model list")
+        return [m.id for m in models.data]

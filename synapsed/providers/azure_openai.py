@@ -1,0 +1,49 @@
+"""Azure OpenAI: the OpenAI wire format at a deployment URL, `api-key` header, `api-version` query.
+
+POST {endpoint}/openai/deployments/{deployment}/chat/completions?api-version=V
+GET  {endpoint}/openai/models?api-version=V (authentication check; deployments are not listable
+with the key, so the deployment itself is only confirmed by the opt-in completion probe).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from synapsed.providers import http
+from synapsed.providers.base import CallContext, ChatRequest, ChatResult
+from synapsed.providers.openai import REASONING_MODEL, _Models, chat_body, completion_result, parse_error
+
+
+class AzureOpenAIProvider:
+    family = "azure-openai"
+    can_check_model = False
+
+    def auth_headers(self, ctx: CallContext) -> dict[str, str]:
+        return {"api-key": ctx.key} if ctx.key else {}
+
+    def _params(self, ctx: CallContext) -> dict[str, str]:
+        return {"api-version": ctx.conn.options["api_version"]}
+
+    async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
+        deployment = quote(ctx.conn.options["deployment"], safe="")
+        field = "max_completion_tokens" if REASONING_MODEL.match(ctx.conn.model) else "max_tokens"
+        body = chat_body(ctx, request, field)
+        body.pop("model")  # the deployment selects the model
+        reply = await http.send(
+            ctx,
+            "POST",
+            f"{ctx.base_url}/openai/deployments/{deployment}/chat/completions",
+            headers=self.auth_headers(ctx),
+            params=self._params(ctx),
+            json_body=body,
+        )
+        if reply.status != 200:
+            raise http.http_error(reply, parse_error(reply), model=ctx.conn.options["deployment"], name=ctx.name)
+        return completion_result(reply, ctx.conn.model)
+
+    async def list_models(self, ctx: CallContext) -> list[str]:
+        reply = await http.send(ctx, "GET", f"{ctx.base_url}/openai/models", headers=self.auth_headers(ctx), params=self._params(ctx))
+        if reply.status != 200:
+            raise http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+        models: _Models = http.convert(http.decode_json(reply, "a model list"), _Models, "model list")
+        return [m.id for m in models.data]

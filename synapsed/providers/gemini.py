@@ -1,0 +1,157 @@
+"""Google Gemini API: POST {base}/models/{model}:generateContent, GET {base}/models.
+
+The key goes in the x-goog-api-key header, never in the URL (URLs end up in logs and proxies).
+Errors: {"error": {"code", "message", "status", "details": [{"reason": "API_KEY_INVALID"}]}};
+note that an invalid key is a 400 here, recognised by its reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import msgspec
+
+from synapsed.errors import SynapseError
+from synapsed.providers import http
+from synapsed.providers.base import CallContext, ChatRequest, ChatResult
+
+
+class _Part(msgspec.Struct):
+    text: str | None = None
+    thought: bool = False
+
+
+class _Content(msgspec.Struct):
+    parts: list[_Part] = []
+
+
+class _Candidate(msgspec.Struct):
+    content: _Content | None = None
+    finishReason: str | None = None  # noqa: N815 - wire name
+
+
+class _Usage(msgspec.Struct):
+    promptTokenCount: int | None = None  # noqa: N815
+    candidatesTokenCount: int | None = None  # noqa: N815
+    thoughtsTokenCount: int | None = None  # noqa: N815
+
+
+class _Feedback(msgspec.Struct):
+    blockReason: str | None = None  # noqa: N815
+
+
+class _Response(msgspec.Struct):
+    candidates: list[_Candidate] = []
+    usageMetadata: _Usage | None = None  # noqa: N815
+    modelVersion: str | None = None  # noqa: N815
+    responseId: str | None = None  # noqa: N815
+    promptFeedback: _Feedback | None = None  # noqa: N815
+
+
+class _Model(msgspec.Struct):
+    name: str
+
+
+class _Models(msgspec.Struct):
+    models: list[_Model] = []
+    nextPageToken: str | None = None  # noqa: N815
+
+
+class _Detail(msgspec.Struct):
+    reason: str | None = None
+
+
+class _ErrorDetail(msgspec.Struct):
+    message: str | None = None
+    status: str | None = None
+    details: list[_Detail] = []
+
+
+class _ErrorBody(msgspec.Struct):
+    error: _ErrorDetail
+
+
+def parse_error(reply: http.Reply) -> http.UpstreamError | None:
+    try:
+        body = msgspec.json.decode(reply.body, type=_ErrorBody)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+        return None
+    codes = tuple(c for c in (body.error.status, *(d.reason for d in body.error.details)) if c)
+    return http.UpstreamError(body.error.message or "", codes)
+
+
+def _model_path(model: str) -> str:
+    return quote(model.removeprefix("models/"), safe="-._")
+
+
+class GeminiProvider:
+    family = "gemini"
+    can_check_model = True
+
+    def auth_headers(self, ctx: CallContext) -> dict[str, str]:
+        return {"x-goog-api-key": ctx.key} if ctx.key else {}
+
+    def _fail(self, ctx: CallContext, reply: http.Reply) -> SynapseError:
+        return http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+
+    async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
+        body: dict[str, Any] = {
+            "contents": [
+                {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
+                for m in request.messages
+            ]
+        }
+        if request.system:
+            body["systemInstruction"] = {"parts": [{"text": request.system}]}
+        config: dict[str, Any] = {}
+        if request.max_output_tokens is not None:
+            config["maxOutputTokens"] = request.max_output_tokens
+        if request.temperature is not None:
+            config["temperature"] = request.temperature
+        if request.stop:
+            config["stopSequences"] = request.stop
+        if config:
+            body["generationConfig"] = config
+        url = f"{ctx.base_url}/models/{_model_path(ctx.conn.model)}:generateContent"
+        reply = await http.send(ctx, "POST", url, headers=self.auth_headers(ctx), json_body=body)
+        if reply.status != 200:
+            raise self._fail(ctx, reply)
+        parsed: _Response = http.convert(http.decode_json(reply, "generateContent output"), _Response, "generateContent output")
+        if not parsed.candidates:
+            if parsed.promptFeedback and parsed.promptFeedback.blockReason:
+                raise SynapseError(
+                    "bad_request",
+                    f"the provider blocked the prompt ({parsed.promptFeedback.blockReason})",
+                    hint="the prompt tripped the provider's safety filter; rephrase it",
+                )
+            raise SynapseError("upstream_malformed", "the provider answered without any candidates")
+        candidate = parsed.candidates[0]
+        parts = candidate.content.parts if candidate.content else []
+        usage = parsed.usageMetadata or _Usage()
+        output = None
+        if usage.candidatesTokenCount is not None or usage.thoughtsTokenCount is not None:
+            output = (usage.candidatesTokenCount or 0) + (usage.thoughtsTokenCount or 0)
+        return ChatResult(
+            text="".join(p.text for p in parts if p.text is not None and not p.thought),
+            finish_reason=candidate.finishReason,
+            model=parsed.modelVersion or ctx.conn.model,
+            input_tokens=usage.promptTokenCount,
+            output_tokens=output,
+            request_id=parsed.responseId,
+            latency_ms=round(reply.latency_ms, 3),
+        )
+
+    async def list_models(self, ctx: CallContext) -> list[str]:
+        names: list[str] = []
+        params = {"pageSize": "1000"}
+        for _ in range(10):  # a bounded walk over pages; the list is a few hundred entries
+            reply = await http.send(ctx, "GET", f"{ctx.base_url}/models", headers=self.auth_headers(ctx), params=params)
+            if reply.status != 200:
+                raise self._fail(ctx, reply)
+            page: _Models = http.convert(http.decode_json(reply, "a model list"), _Models, "model list")
+            names += [m.name.removeprefix("models/") for m in page.models]
+            if not page.nextPageToken:
+                break
+            params = {"pageSize": "1000", "pageToken": page.nextPageToken}
+        return names

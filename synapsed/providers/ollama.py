@@ -1,0 +1,90 @@
+"""Ollama's native API: POST {base}/api/chat with stream=false, GET {base}/api/tags. No key needed.
+
+Errors: {"error": "model \"x\" not found, try pulling it first"} (404 for a missing model).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from synapsed.providers import http
+from synapsed.providers.base import CallContext, ChatRequest, ChatResult
+
+
+class _Message(msgspec.Struct):
+    content: str = ""
+
+
+class _Chat(msgspec.Struct):
+    message: _Message
+    model: str
+    done_reason: str | None = None
+    prompt_eval_count: int | None = None
+    eval_count: int | None = None
+
+
+class _Tag(msgspec.Struct):
+    name: str
+
+
+class _Tags(msgspec.Struct):
+    models: list[_Tag] = []
+
+
+def parse_error(reply: http.Reply) -> http.UpstreamError | None:
+    try:
+        raw = msgspec.json.decode(reply.body)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    if isinstance(raw, dict) and isinstance(raw.get("error"), str):
+        return http.UpstreamError(raw["error"])
+    return None
+
+
+def same_model(configured: str, listed: str) -> bool:
+    """Ollama names default their tag to :latest."""
+    return configured == listed or (":" not in configured and listed == f"{configured}:latest")
+
+
+class OllamaProvider:
+    family = "ollama"
+    can_check_model = True
+
+    def auth_headers(self, ctx: CallContext) -> dict[str, str]:
+        # A reverse proxy in front of Ollama may want a bearer token; plain Ollama ignores it.
+        return {"Authorization": f"Bearer {ctx.key}"} if ctx.key else {}
+
+    async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
+        messages = [{"role": "system", "content": request.system}] if request.system else []
+        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        options: dict[str, Any] = {}
+        if request.max_output_tokens is not None:
+            options["num_predict"] = request.max_output_tokens
+        if request.temperature is not None:
+            options["temperature"] = request.temperature
+        if request.stop:
+            options["stop"] = request.stop
+        body: dict[str, Any] = {"model": ctx.conn.model, "messages": messages, "stream": False}
+        if options:
+            body["options"] = options
+        reply = await http.send(ctx, "POST", f"{ctx.base_url}/api/chat", headers=self.auth_headers(ctx), json_body=body)
+        if reply.status != 200:
+            raise http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+        chat: _Chat = http.convert(http.decode_json(reply, "a chat response"), _Chat, "chat response")
+        return ChatResult(
+            text=chat.message.content,
+            finish_reason=chat.done_reason,
+            model=chat.model,
+            input_tokens=chat.prompt_eval_count,
+            output_tokens=chat.eval_count,
+            latency_ms=round(reply.latency_ms, 3),
+        )
+
+    async def list_models(self, ctx: CallContext) -> list[str]:
+        reply = await http.send(ctx, "GET", f"{ctx.base_url}/api/tags", headers=self.auth_headers(ctx))
+        if reply.status != 200:
+            raise http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+        tags: _Tags = http.convert(http.decode_json(reply, "a model list"), _Tags, "model list")
+        return [t.name for t in tags.models]

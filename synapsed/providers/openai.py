@@ -1,0 +1,141 @@
+"""OpenAI Chat Completions, and every service that speaks it (groq, openrouter, deepseek, xai,
+mistral, together, lmstudio, vllm, openai-compatible).
+
+POST {base}/chat/completions; GET {base}/models. Errors: {"error": {"message", "type", "code"}}
+(some compatible servers send {"error": "text"} or {"detail": ...}).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from synapsed.errors import SynapseError
+from synapsed.providers import http
+from synapsed.providers.base import CallContext, ChatRequest, ChatResult
+
+# Reasoning models reject max_tokens with a 400 and need max_completion_tokens; Azure's older
+# api-versions only know max_tokens, so Azure picks by model.
+REASONING_MODEL = re.compile(r"^(o\d|gpt-5)", re.IGNORECASE)
+
+
+class _Message(msgspec.Struct):
+    content: str | None = None
+    refusal: str | None = None
+
+
+class _Choice(msgspec.Struct):
+    message: _Message
+    finish_reason: str | None = None
+
+
+class _Usage(msgspec.Struct):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cost: float | None = None  # OpenRouter reports the charge in USD
+
+
+class _Completion(msgspec.Struct):
+    choices: list[_Choice]
+    model: str | None = None
+    id: str | None = None
+    usage: _Usage | None = None
+
+
+class _Model(msgspec.Struct):
+    id: str
+
+
+class _Models(msgspec.Struct):
+    data: list[_Model]
+
+
+class _ErrorDetail(msgspec.Struct):
+    message: str | None = None
+    type: str | None = None
+    code: str | int | None = None
+
+
+def parse_error(reply: http.Reply) -> http.UpstreamError | None:
+    try:
+        raw = msgspec.json.decode(reply.body)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    error = raw.get("error", raw.get("detail", raw.get("message")))
+    if isinstance(error, str):
+        return http.UpstreamError(error)
+    if isinstance(error, dict):
+        try:
+            detail = msgspec.convert(error, _ErrorDetail)
+        except msgspec.ValidationError:
+            return http.UpstreamError(str(error))
+        return http.UpstreamError(detail.message or "", tuple(str(c) for c in (detail.code, detail.type) if c is not None))
+    return None
+
+
+def chat_body(ctx: CallContext, request: ChatRequest, max_tokens_field: str) -> dict[str, Any]:
+    messages: list[dict[str, str]] = []
+    if request.system:
+        messages.append({"role": "system", "content": request.system})
+    messages += [{"role": m.role, "content": m.content} for m in request.messages]
+    body: dict[str, Any] = {"model": ctx.conn.model, "messages": messages, "stream": False}
+    if request.max_output_tokens is not None:
+        body[max_tokens_field] = request.max_output_tokens
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.stop:
+        body["stop"] = request.stop
+    return body
+
+
+def completion_result(reply: http.Reply, requested_model: str) -> ChatResult:
+    parsed: _Completion = http.convert(http.decode_json(reply, "a chat completion"), _Completion, "chat completion")
+    if not parsed.choices:
+        raise SynapseError("upstream_malformed", "the provider answered without any choices")
+    choice = parsed.choices[0]
+    text = choice.message.content if choice.message.content is not None else (choice.message.refusal or "")
+    usage = parsed.usage or _Usage()
+    return ChatResult(
+        text=text,
+        finish_reason=choice.finish_reason,
+        model=parsed.model or requested_model,
+        input_tokens=usage.prompt_tokens,
+        output_tokens=usage.completion_tokens,
+        cost_usd=usage.cost,
+        request_id=reply.header("x-request-id") or parsed.id,
+        latency_ms=round(reply.latency_ms, 3),
+    )
+
+
+class OpenAIProvider:
+    family = "openai"
+    can_check_model = True
+
+    def __init__(self, max_tokens_field: str = "max_tokens") -> None:
+        self.max_tokens_field = max_tokens_field
+
+    def auth_headers(self, ctx: CallContext) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {ctx.key}"} if ctx.key else {}
+        if org := ctx.conn.options.get("organization"):
+            headers["OpenAI-Organization"] = org
+        if project := ctx.conn.options.get("project"):
+            headers["OpenAI-Project"] = project
+        return headers
+
+    async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
+        body = chat_body(ctx, request, self.max_tokens_field)
+        reply = await http.send(ctx, "POST", f"{ctx.base_url}/chat/completions", headers=self.auth_headers(ctx), json_body=body)
+        if reply.status != 200:
+            raise http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+        return completion_result(reply, ctx.conn.model)
+
+    async def list_models(self, ctx: CallContext) -> list[str]:
+        reply = await http.send(ctx, "GET", f"{ctx.base_url}/models", headers=self.auth_headers(ctx))
+        if reply.status != 200:
+            raise http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+        models: _Models = http.convert(http.decode_json(reply, "a model list"), _Models, "model list")
+        return [m.id for m in models.data]

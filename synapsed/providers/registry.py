@@ -1,0 +1,38 @@
+"""Provider id -> the wire implementation that speaks to it."""
+
+from __future__ import annotations
+
+from synapsed.errors import SynapseError
+from synapsed.providers.anthropic import AnthropicProvider
+from synapsed.providers.azure_openai import AzureOpenAIProvider
+from synapsed.providers.base import Provider
+from synapsed.providers.catalog import PROVIDERS
+from synapsed.providers.gemini import GeminiProvider
+from synapsed.providers.ollama import OllamaProvider, same_model
+from synapsed.providers.openai import OpenAIProvider
+
+_FAMILIES: dict[str, Provider] = {
+    # OpenAI deprecated max_tokens (its reasoning models reject it); compatible servers mostly
+    # only know max_tokens.
+    "openai": OpenAIProvider(max_tokens_field="max_completion_tokens"),
+    "openai-compatible": OpenAIProvider(max_tokens_field="max_tokens"),
+    "azure-openai": AzureOpenAIProvider(),
+    "anthropic": AnthropicProvider(),
+    "gemini": GeminiProvider(),
+    "ollama": OllamaProvider(),
+}
+
+
+def provider_for(provider_id: str) -> Provider:
+    info = PROVIDERS.get(provider_id)
+    if info is None:
+        raise SynapseError("config_invalid", f"unknown provider {provider_id!r}")
+    if info.family == "openai":
+        return _FAMILIES["openai" if provider_id == "openai" else "openai-compatible"]
+    return _FAMILIES[info.family]
+
+
+def model_listed(provider_id: str, model: str, listed: list[str]) -> bool:
+    if provider_id == "ollama":
+        return any(same_model(model, m) for m in listed)
+    return model in listed

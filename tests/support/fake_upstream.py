@@ -1,0 +1,244 @@
+"""Fake provider upstreams on 127.0.0.1 that speak each family's documented wire format.
+
+Runs an aiohttp server in its own thread and event loop, so both blocking e2e tests and async
+unit tests can use it. Every request is recorded (to prove "requested exactly once").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import subprocess
+import threading
+from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class Canned:
+    status: int = 200
+    json: Any = None
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    close_mid_body: bool = False
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+
+Responder = Canned | Callable[[Recorded], Canned]
+
+
+# ---- each family's wire format, as its public API reference documents it ---------------------
+
+def openai_error(status: int, message: str, type_: str = "invalid_request_error", code: str | None = None) -> Canned:
+    return Canned(status, {"error": {"message": message, "type": type_, "param": None, "code": code}})
+
+
+def anthropic_error(status: int, message: str, type_: str) -> Canned:
+    return Canned(status, {"type": "error", "error": {"type": type_, "message": message}})
+
+
+def gemini_error(status: int, message: str, grpc_status: str, reason: str | None = None) -> Canned:
+    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "googleapis.com"}] if reason else []
+    return Canned(status, {"error": {"code": status, "message": message, "status": grpc_status, "details": details}})
+
+
+def ollama_error(status: int, message: str) -> Canned:
+    return Canned(status, {"error": message})
+
+
+@dataclass(frozen=True)
+class Family:
+    chat_path: str
+    models_path: str
+    chat_ok: Callable[[str], Canned]
+    models_ok: Callable[[list[str]], Canned]
+
+
+def _openai_chat(text: str) -> Canned:
+    return Canned(200, {
+        "id": "chatcmpl-abc123", "object": "chat.completion", "created": 1732400000, "model": "served-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
+                     "logprobs": None, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15},
+    }, headers={"x-request-id": "req_fake_openai"})
+
+
+def _openai_models(ids: list[str]) -> Canned:
+    return Canned(200, {"object": "list", "data": [{"id": i, "object": "model", "created": 1, "owned_by": "system"} for i in ids]})
+
+
+def _anthropic_chat(text: str) -> Canned:
+    return Canned(200, {
+        "id": "msg_01Fake", "type": "message", "role": "assistant", "model": "served-model",
+        "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+        "usage": {"input_tokens": 12, "output_tokens": 3},
+    }, headers={"request-id": "req_fake_anthropic"})
+
+
+def _anthropic_models(ids: list[str]) -> Canned:
+    return Canned(200, {
+        "data": [{"type": "model", "id": i, "display_name": i, "created_at": "2025-09-29T00:00:00Z"} for i in ids],
+        "has_more": False, "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None,
+    })
+
+
+def _gemini_chat(text: str) -> Canned:
+    return Canned(200, {
+        "candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 3, "totalTokenCount": 15},
+        "modelVersion": "served-model", "responseId": "resp_fake_gemini",
+    })
+
+
+def _gemini_models(ids: list[str]) -> Canned:
+    return Canned(200, {"models": [{"name": f"models/{i}", "displayName": i,
+                                    "supportedGenerationMethods": ["generateContent"]} for i in ids]})
+
+
+def _ollama_chat(text: str) -> Canned:
+    return Canned(200, {
+        "model": "served-model", "created_at": "2026-11-24T00:00:00Z",
+        "message": {"role": "assistant", "content": text}, "done": True, "done_reason": "stop",
+        "total_duration": 1000, "prompt_eval_count": 12, "eval_count": 3,
+    })
+
+
+def _ollama_models(ids: list[str]) -> Canned:
+    return Canned(200, {"models": [{"name": i, "model": i, "size": 1, "digest": "d"} for i in ids]})
+
+
+FAMILIES: dict[str, Family] = {
+    "openai": Family("/v1/chat/completions", "/v1/models", _openai_chat, _openai_models),
+    "azure-openai": Family("/openai/deployments/prod-4o/chat/completions", "/openai/models", _openai_chat, _openai_models),
+    "anthropic": Family("/v1/messages", "/v1/models", _anthropic_chat, _anthropic_models),
+    "gemini": Family("/v1beta/models/{model}:generateContent", "/v1beta/models", _gemini_chat, _gemini_models),
+    "ollama": Family("/api/chat", "/api/tags", _ollama_chat, _ollama_models),
+}
+
+
+class FakeUpstream:
+    """One fake provider endpoint. `routes[(METHOD, path)]` answers; everything is recorded."""
+
+    def __init__(
+        self,
+        family: str = "openai",
+        model: str = "test-model",
+        models: list[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.family_name = family
+        self.ssl_context = ssl_context
+        self.family = FAMILIES[family]
+        self.model = model
+        self.requests: list[Recorded] = []
+        self.routes: dict[tuple[str, str], Responder] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self.reply_chat(self.family.chat_ok("pong"))
+        self.reply_models(self.family.models_ok(models if models is not None else [model, "other-model"]))
+
+    # ---- scripting ------------------------------------------------------------------------
+
+    @property
+    def chat_path(self) -> str:
+        return self.family.chat_path.replace("{model}", self.model)
+
+    def reply_chat(self, responder: Responder) -> None:
+        self.routes[("POST", self.chat_path)] = responder
+
+    def reply_models(self, responder: Responder) -> None:
+        self.routes[("GET", self.family.models_path)] = responder
+
+    def count(self, method: str, path: str) -> int:
+        return sum(1 for r in self.requests if r.method == method and r.path == path)
+
+    @property
+    def base_url(self) -> str:
+        root = f"{'https' if self.ssl_context else 'http'}://127.0.0.1:{self.port}"
+        return {"openai": root + "/v1", "gemini": root + "/v1beta"}.get(self.family_name, root)
+
+    # ---- serving --------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        record = Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
+        self.requests.append(record)
+        responder = self.routes.get((request.method, request.path))
+        if responder is None:
+            return web.json_response({"error": {"message": f"no route {request.method} {request.path}"}}, status=404)
+        canned = responder(record) if callable(responder) else responder
+        if canned.delay:
+            await asyncio.sleep(canned.delay)
+        payload = canned.body if canned.body is not None else (json.dumps(canned.json).encode() if canned.json is not None else b"")
+        if canned.close_mid_body:
+            response = web.StreamResponse(status=canned.status, headers={"Content-Length": str(len(payload) + 1000), **canned.headers})
+            response.content_type = "application/json"
+            await response.prepare(request)
+            await response.write(payload[: max(1, len(payload) // 2)])
+            assert request.transport is not None
+            request.transport.close()
+            return response
+        content_type = "application/json" if canned.json is not None else "text/plain"
+        return web.Response(status=canned.status, body=payload, headers={"Content-Type": content_type, **canned.headers})
+
+    def start(self) -> FakeUpstream:
+        ready = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = web.Application(client_max_size=64 * 1024 * 1024)
+            app.router.add_route("*", "/{tail:.*}", self._handle)
+            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
+            loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+def self_signed_context(directory: Path) -> ssl.SSLContext:
+    """A server context with a throwaway self-signed certificate (made by the openssl CLI)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
