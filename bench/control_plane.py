@@ -23,13 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.report import pct, write_section  # noqa: E402
 from synapsectl.client import Client, DaemonNotRunning  # noqa: E402
 from synapsed import protocol as p  # noqa: E402
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def start_daemon(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], float]:
@@ -154,19 +150,6 @@ def main() -> None:
     print(f"\nmachine: {machine}")
     if args.markdown:
         write_section(args.markdown, "control-plane", table, machine, " ".join(["python", "bench/control_plane.py", *sys.argv[1:]]))
-
-
-def write_section(path: Path, name: str, table: str, machine: str, command: str) -> None:
-    """Replace this benchmark's section in BENCHMARKS.md, leaving the others as they are."""
-    start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
-    stamp = time.strftime("%Y-%m-%d")
-    section = f"{start}\n## {name}\n\nCommand: `{command}` — {stamp}, {machine}\n\n{table}\n{end}"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nFigures from `make bench` on the machine named in each section.\n"
-    if start in text:
-        text = text[: text.index(start)] + section + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -134,5 +134,6 @@ class Daemon:
             raise
         slog.set_level(self.log_level)
         self._register_static_secrets()
+        self.gateway.forget_keys()  # reload is also how a keyring edited outside synapse is re-read
         self.log.info("config reloaded", revision=config.revision, changed=changed, connections=len(config.connections))
         return p.ReloadResult(revision=config.revision, changed=changed, connections=len(config.connections))

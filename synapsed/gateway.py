@@ -28,6 +28,9 @@ class Gateway:
         self.config_store = config_store
         self.max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
+        # Keyring reads can block on D-Bus / Keychain and take a thread hop; the daemon holds the
+        # values in memory instead. env: and file: are read on every call (cheap, never stale).
+        self._keyring_cache: dict[str, str] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -46,10 +49,25 @@ class Gateway:
             raise SynapseError("not_found", f"no connection named {name!r}", name=name)
         return conn
 
-    async def key_for(self, name: str, conn: ConnectionConfig) -> str | None:
-        """The key, or None for a keyless provider (Ollama, LM Studio, vLLM) that has none set."""
+    def forget_keys(self, name: str | None = None) -> None:
+        """Drop cached keyring values (one connection's, or all): after key set/rm and reload."""
+        if name is None:
+            self._keyring_cache.clear()
+        else:
+            self._keyring_cache.pop(name, None)
+
+    async def key_for(self, name: str, conn: ConnectionConfig, fresh: bool = False) -> str | None:
+        """The key, or None for a keyless provider (Ollama, LM Studio, vLLM) that has none set.
+
+        `fresh` bypasses the keyring cache (preflight checks what is stored now)."""
         try:
-            return await asyncio.to_thread(secrets.resolve, name, conn.credential)
+            if conn.credential != "keyring":
+                return secrets.resolve(name, conn.credential)
+            cached = None if fresh else self._keyring_cache.get(name)
+            if cached is None:
+                cached = await asyncio.to_thread(secrets.resolve, name, conn.credential)
+                self._keyring_cache[name] = cached
+            return cached
         except SynapseError as exc:
             if not PROVIDERS[conn.provider].needs_key and exc.kind in (
                 "credential_missing",

@@ -145,7 +145,7 @@ async def run_one(
 
     async def credential() -> tuple[CheckStatus, str, dict[str, Any] | None]:
         conn: ConnectionConfig = conn_holder["conn"]
-        key = await gateway.key_for(name, conn)
+        key = await gateway.key_for(name, conn, fresh=True)
         conn_holder["key"] = key
         if key is None:
             return "pass", f"{conn.provider} needs no key (none set)", None

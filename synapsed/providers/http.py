@@ -8,8 +8,11 @@ keep-alive connection is switched off in `new_session`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
+import urllib.request
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,10 +37,23 @@ CONTEXT_TOO_LONG = re.compile(
 
 def new_session() -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=300, keepalive_timeout=30)
-    session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT}, trust_env=True)
+    # trust_env=False: aiohttp would otherwise read ~/.netrc on every request (in a thread) and
+    # could attach credentials we never asked for. Proxies from the environment are applied
+    # explicitly per host by proxy_for().
+    session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT}, trust_env=False)
     # No hidden retry: aiohttp re-sends GET/HEAD once on a stale keep-alive connection by default.
     session._retry_connection = False  # type: ignore[attr-defined]
     return session
+
+
+@functools.lru_cache(maxsize=256)
+def proxy_for(scheme: str, host: str) -> str | None:
+    """HTTP(S)_PROXY from the environment unless NO_PROXY covers the host; never for loopback."""
+    from synapsed.validation import is_loopback_host
+
+    if is_loopback_host(host) or urllib.request.proxy_bypass(host):
+        return None
+    return urllib.request.getproxies().get(scheme)
 
 
 @dataclass(frozen=True)
@@ -70,11 +86,13 @@ async def send(
     data = msgspec.json.encode(json_body) if json_body is not None else None
     if data is not None:
         headers = {**headers, "Content-Type": "application/json"}
-    host = _host(url)
+    parts = urlsplit(url)
+    host = parts.netloc or url
+    proxy = proxy_for(parts.scheme, parts.hostname or "")
     started = time.perf_counter()
     try:
         async with ctx.session.request(
-            method, url, data=data, headers=headers, params=params, timeout=ctx.timeout, allow_redirects=False
+            method, url, data=data, headers=headers, params=params, timeout=ctx.timeout, allow_redirects=False, proxy=proxy
         ) as response:
             body = await _read_capped(response, ctx.max_response_bytes)
             return Reply(
@@ -147,13 +165,6 @@ def _too_large(cap: int) -> SynapseError:
         f"the provider's response exceeded {cap // (1024 * 1024)} MiB and was dropped",
         hint="a chat answer is never this large; check that the base URL points at the provider's API",
     )
-
-
-def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    return parts.netloc or url
 
 
 def decode_json(reply: Reply, what: str) -> Any:

@@ -121,6 +121,7 @@ def methods(daemon: Daemon) -> dict[str, Method]:
 
         before = store.config.connections.get(params.name)
         config = await store.mutate(drop, params.revision)
+        daemon.gateway.forget_keys(params.name)
         deleted = False
         if before is not None and before.credential == "keyring" and not params.keep_key:
             try:

@@ -30,12 +30,14 @@ def methods(daemon: Daemon) -> dict[str, Method]:
     async def set_(params: p.SecretSetParams) -> p.KeyStatus:
         keyring_connection(params.name)
         status = await asyncio.to_thread(secrets.store, params.name, params.value)
+        daemon.gateway.forget_keys(params.name)
         daemon.log.info("key stored", connection=params.name, fingerprint=status.fingerprint)
         return status
 
     async def delete(params: p.SecretNameParams) -> p.SecretDeleteResult:
         keyring_connection(params.name)
         deleted = await asyncio.to_thread(secrets.remove, params.name)
+        daemon.gateway.forget_keys(params.name)
         daemon.log.info("key deleted", connection=params.name, existed=deleted)
         return p.SecretDeleteResult(name=params.name, deleted=deleted)
 

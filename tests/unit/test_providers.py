@@ -426,3 +426,63 @@ async def test_models_listing_500_is_requested_once(make) -> None:
     assert caught.value.kind == "upstream_error"
     assert h.upstream.count("GET", "/v1/models") == 1
     await h.gateway.close()
+
+
+async def test_dns_failure_is_network_unreachable(make, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import socket
+
+    async def no_dns(self, host, port, **kw):  # noqa: ANN001 - loop method signature
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(asyncio.BaseEventLoop, "getaddrinfo", no_dns)
+    h = await make("openai", base_url="https://api.nowhere.example/v1")
+    error = await h.fail()
+    assert error.kind == "network_unreachable"
+    assert "DNS lookup failed for api.nowhere.example" in error.message
+    await h.gateway.close()
+
+
+async def test_untrusted_certificate_is_tls_error(make, upstreams: list[FakeUpstream], tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl CLI to make a certificate")
+    from tests.support.fake_upstream import self_signed_context
+
+    tls = FakeUpstream("openai", ssl_context=self_signed_context(tmp_path)).start()
+    upstreams.append(tls)
+    h = await make("openai", base_url=tls.base_url)
+    error = await h.fail()
+    assert error.kind == "tls_error"
+    assert "SSL_CERT_FILE" in error.hint
+    assert tls.count("POST", tls.chat_path) == 0  # the handshake failed before any request
+    await h.gateway.close()
+
+
+async def test_netrc_credentials_are_never_attached(make, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password netrc-secret-value\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    h = await make("ollama")
+    monkeypatch.delenv("TEST_PROVIDER_KEY")
+    await h.ask()
+    assert "Authorization" not in h.upstream.requests[-1].headers
+    await h.gateway.close()
+
+
+def test_proxy_from_environment_applies_except_loopback_and_no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from synapsed.providers.http import proxy_for
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.corp")
+    proxy_for.cache_clear()
+    try:
+        assert proxy_for("https", "api.openai.com") == "http://proxy.corp:3128"
+        assert proxy_for("https", "llm.internal.corp") is None
+        assert proxy_for("http", "127.0.0.1") is None
+        assert proxy_for("http", "localhost") is None
+    finally:
+        proxy_for.cache_clear()
