@@ -50,8 +50,9 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
     if listing.connections:
         print()
         render.table(
-            ["name", "provider", "model", "enabled"],
-            [[c.name, c.provider, c.model, "yes" if c.enabled else "no"] for c in listing.connections],
+            ["name", "provider", "model", "enabled", "last preflight"],
+            [[c.name, c.provider, c.model, "yes" if c.enabled else "no", render.preflight_cell(c.last_preflight)]
+             for c in listing.connections],
         )
     return EXIT_OK
 
