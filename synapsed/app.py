@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import signal
+import sys
 import time
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -26,7 +29,11 @@ from synapsed.rpc import daemon as rpc_daemon
 from synapsed.rpc import preflight as rpc_preflight
 from synapsed.rpc import secrets as rpc_secrets
 from synapsed.rpc.dispatch import Dispatcher
+from synapsed.rpc import mcp as rpc_mcp
 from synapsed.rpc.server import build_app
+
+if TYPE_CHECKING:
+    from synapsed.mcp.service import McpService
 
 
 class Daemon:
@@ -44,6 +51,9 @@ class Daemon:
         self.dispatcher = Dispatcher({})
         self._stop: asyncio.Event | None = None
         self._reload_task: asyncio.Task[None] | None = None
+        self._mcp_task: asyncio.Task[None] | None = None
+        self.mcp: McpService | None = None
+        self.exit_code = 0
 
     @property
     def log_level(self) -> str:
@@ -68,6 +78,7 @@ class Daemon:
                 **rpc_secrets.methods(self),
                 **rpc_chat.methods(self),
                 **rpc_preflight.methods(self),
+                **rpc_mcp.methods(self),
             }
         )
 
@@ -102,16 +113,37 @@ class Daemon:
             keyring_usable=self.keyring[1],
         )
         lifecycle.sd_notify("READY=1")
+        self._mcp_task = asyncio.create_task(self._start_mcp())
         try:
             await self._stop.wait()
         finally:
             lifecycle.sd_notify("STOPPING=1")
             self.log.info("synapsed stopping", drain_timeout_s=drain)
+            if self._mcp_task is not None and not self._mcp_task.done():
+                self._mcp_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._mcp_task
             await runner.cleanup()
+            if self.mcp is not None:
+                await self.mcp.stop()
             await self.gateway.close()
             self.paths.socket.unlink(missing_ok=True)
             self.lock.release()
             self.log.info("synapsed stopped")
+
+    async def _start_mcp(self) -> None:
+        """MCP comes up right after the control plane: importing the SDK takes longer than the
+        whole control plane's start, and `synapsectl` must not wait for it."""
+        try:
+            module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.service")
+            service = module.McpService(self)
+            await service.start()
+            self.mcp = service
+        except SynapseError as exc:
+            self.log.error("mcp failed to start; stopping", error=exc.message, hint=exc.hint)
+            print(f"synapsed: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
+            self.exit_code = 1
+            self.request_stop()
 
     def request_stop(self) -> None:
         if self._stop is not None:

@@ -39,6 +39,22 @@ class DaemonSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=T
     drain_timeout_s: float = 10.0
 
 
+DEFAULT_MCP_PORT = 8808
+LOOPBACK_BINDS = ("127.0.0.1", "::1", "localhost")
+
+
+class McpSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    host: str = "127.0.0.1"
+    # 0 picks a free port at start (tests, side-by-side instances); the real one is in status.
+    port: int = DEFAULT_MCP_PORT
+    # Off only for clients that cannot send headers; the daemon warns at start and status shows it.
+    require_token: bool = True
+    max_body_bytes: int = 1024 * 1024
+    session_idle_timeout_s: float = 1800.0
+    # Used by `ask`/`chat` on /mcp when the caller names no connection.
+    default_connection: str | None = None
+
+
 class ConnectionConfig(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     provider: str
     model: str
@@ -53,6 +69,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     schema_version: int = SCHEMA_VERSION
     revision: int = 0
     daemon: DaemonSettings = msgspec.field(default_factory=DaemonSettings)
+    mcp: McpSettings = msgspec.field(default_factory=McpSettings)
     connections: dict[str, ConnectionConfig] = {}
 
     def same_content(self, other: Config) -> bool:
@@ -140,6 +157,7 @@ def parse(text: str, source: str = "config.toml") -> Config:
             "schema_version",
             hint="upgrade mcp-synapse, or restore the config written by this version",
         )
+    check_mcp(top.mcp, text, source)
     if not isinstance(raw_conns, dict):
         raise _invalid("`connections` must be a table", source, _line_of(text, "connections"), "connections")
     conns: dict[str, ConnectionConfig] = {}
@@ -157,7 +175,36 @@ def parse(text: str, source: str = "config.toml") -> Config:
             leaf = exc.detail.get("field")
             line = _field_line(text, header, leaf) if leaf else header
             raise _invalid(f"connection {name!r}: {exc.message}", source, line, field, hint=exc.hint) from None
+    if top.mcp.default_connection is not None and top.mcp.default_connection not in conns:
+        raise _invalid(
+            f"mcp.default_connection {top.mcp.default_connection!r} names no connection",
+            source,
+            _line_of(text, "default_connection"),
+            "mcp.default_connection",
+            hint="set it to one of: " + (", ".join(sorted(conns)) or "(no connections yet)"),
+        )
     return msgspec.structs.replace(top, connections=conns)
+
+
+def check_mcp(mcp: McpSettings, text: str = "", source: str = "config.toml") -> None:
+    """The MCP listener is local-only: any non-loopback bind address is refused."""
+    if mcp.host not in LOOPBACK_BINDS:
+        raise _invalid(
+            f"mcp.host {mcp.host!r} is not a loopback address; synapse never listens beyond this machine",
+            source,
+            _line_of(text, "host"),
+            "mcp.host",
+            hint="use 127.0.0.1 (default), ::1 or localhost; IDEs on this machine reach it there",
+        )
+    if not 0 <= mcp.port <= 65535:
+        raise _invalid(f"mcp.port {mcp.port} is out of range", source, _line_of(text, "port"), "mcp.port",
+                       hint="use 1-65535, or 0 to pick a free port at start")
+    if not 1024 <= mcp.max_body_bytes <= 64 * 1024 * 1024:
+        raise _invalid("mcp.max_body_bytes must be between 1 KiB and 64 MiB", source,
+                       _line_of(text, "max_body_bytes"), "mcp.max_body_bytes")
+    if not 10 <= mcp.session_idle_timeout_s <= 7 * 86400:
+        raise _invalid("mcp.session_idle_timeout_s must be between 10 s and 7 days", source,
+                       _line_of(text, "session_idle_timeout_s"), "mcp.session_idle_timeout_s")
 
 
 def _field_from_validation(message: str) -> str:

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         daemon.log.error("cannot serve", error=str(exc))
         print(f"synapsed: cannot listen on {daemon.paths.socket}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    return 0
+    return daemon.exit_code
 
 
 def run() -> None:

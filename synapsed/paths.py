@@ -42,6 +42,11 @@ class Paths:
         return self.runtime_dir / "synapsed.sock"
 
     @property
+    def mcp_socket(self) -> Path:
+        """Newline-delimited MCP for the stdio bridge (socket permissions + peer uid, no token)."""
+        return self.runtime_dir / "mcp.sock"
+
+    @property
     def lock_file(self) -> Path:
         return self.runtime_dir / "synapsed.lock"
 

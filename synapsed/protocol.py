@@ -265,6 +265,37 @@ class KeyringView(msgspec.Struct):
     usable: bool
 
 
+class McpSessionView(msgspec.Struct, omit_defaults=True):
+    id: str
+    transport: Literal["http", "stdio"]
+    client_name: str
+    client_version: str
+    connected_at: str
+    last_seen_at: str
+    calls: int
+    errors: int
+    bound_connection: str | None = None
+    protocol_version: str | None = None
+
+
+class McpSessionList(msgspec.Struct):
+    sessions: list[McpSessionView]
+
+
+class McpView(msgspec.Struct):
+    url: str
+    port: int
+    require_token: bool
+    stdio_socket: str
+    token_file: str
+    active_sessions: int
+
+
+class TokenRotated(msgspec.Struct):
+    token_file: str
+    rotated: bool
+
+
 class DaemonStatus(msgspec.Struct):
     version: str
     pid: int
@@ -277,6 +308,7 @@ class DaemonStatus(msgspec.Struct):
     paths: PathsView
     keyring: KeyringView
     log_level: str
+    mcp: McpView | None = None
 
 
 class ReloadResult(msgspec.Struct):

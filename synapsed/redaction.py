@@ -81,7 +81,10 @@ def _fragment_spans(text: str, fragments: frozenset[str]) -> Iterable[tuple[int,
         yield start, end
 
 
-def redact_text(text: str, registry: SecretRegistry = SECRETS) -> str:
+def redact_text(text: str, registry: SecretRegistry = SECRETS, patterns: bool = True) -> str:
+    """Replace loaded secrets (and their pieces) and, unless patterns=False, well-known key shapes.
+
+    patterns=False is for model output, where `sk-...` may be legitimate example text."""
     for value in registry.values:
         if value in text:
             text = text.replace(value, REDACTED)
@@ -90,7 +93,7 @@ def redact_text(text: str, registry: SecretRegistry = SECRETS) -> str:
         spans = list(_fragment_spans(text, fragments))
         for start, end in reversed(spans):
             text = text[:start] + REDACTED + text[end:]
-    return KEY_PATTERNS.sub(REDACTED, text)
+    return KEY_PATTERNS.sub(REDACTED, text) if patterns else text
 
 
 def is_secret_key(name: str) -> bool:

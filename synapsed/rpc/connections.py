@@ -115,8 +115,11 @@ def methods(daemon: Daemon) -> dict[str, Method]:
     async def delete(params: p.DeleteParams) -> p.DeleteResult:
         def drop(config: Config) -> Config:
             get_connection(config, params.name)
+            mcp = config.mcp
+            if mcp.default_connection == params.name:
+                mcp = msgspec.structs.replace(mcp, default_connection=None)
             return msgspec.structs.replace(
-                config, connections={n: c for n, c in config.connections.items() if n != params.name}
+                config, mcp=mcp, connections={n: c for n, c in config.connections.items() if n != params.name}
             )
 
         before = store.config.connections.get(params.name)

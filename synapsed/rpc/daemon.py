@@ -40,6 +40,7 @@ def methods(daemon: Daemon) -> dict[str, Method]:
             paths=paths_view,
             keyring=p.KeyringView(*daemon.keyring),
             log_level=daemon.log_level,
+            mcp=daemon.mcp.view() if daemon.mcp is not None else None,
         )
 
     async def reload(_: p.NoParams) -> p.ReloadResult:

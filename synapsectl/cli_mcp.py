@@ -1,0 +1,110 @@
+"""`synapsectl mcp ...`: the stdio bridge, sessions, the token, and IDE configuration snippets."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from synapsectl import render
+from synapsectl.client import Client, DaemonNotRunning
+from synapsed.paths import HOME_ENV, resolve
+
+EXIT_OK = 0
+
+
+def _home(args: argparse.Namespace) -> str | None:
+    return args.home or os.environ.get(HOME_ENV) or None
+
+
+def cmd_stdio(args: argparse.Namespace) -> int:
+    from synapsectl import bridge
+
+    return bridge.run(resolve(args.home), _home(args), args.connection, autostart=not args.no_autostart)
+
+
+def cmd_sessions(client: Client, args: argparse.Namespace) -> int:
+    sessions = client.call("mcp.sessions", result_type=dict)["sessions"]
+    if args.json:
+        render.emit_json(sessions)
+        return EXIT_OK
+    if not sessions:
+        print("no MCP sessions (IDEs connect to the URL in `synapsectl status`, or via `synapsectl mcp stdio`)")
+        return EXIT_OK
+    render.table(
+        ["id", "client", "version", "transport", "bound to", "since", "calls", "errors"],
+        [[s["id"][:24], s["client_name"], s["client_version"] or "-", s["transport"], s.get("bound_connection"),
+          s["connected_at"][5:16].replace("T", " "), s["calls"], s["errors"]] for s in sessions],
+    )
+    return EXIT_OK
+
+
+def _read_token(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read().strip()
+
+
+def cmd_token(client: Client, args: argparse.Namespace) -> int:
+    status = client.status()
+    if status.mcp is None:
+        raise DaemonNotRunning(client.socket_path, "the MCP service has not started yet")
+    if args.rotate:
+        client.call("mcp.token_rotate", result_type=dict)
+        print("token rotated: HTTP MCP clients need the new one (see `synapsectl mcp config`)", file=sys.stderr)
+    token = _read_token(status.mcp.token_file)
+    if args.json:
+        render.emit_json({"token": token, "token_file": status.mcp.token_file, "rotated": args.rotate})
+    else:
+        print(token)
+    return EXIT_OK
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    from synapsectl import ide_config
+
+    url = token = None
+    stdio = args.stdio or args.client == "claude-desktop"
+    if not stdio:
+        client = Client(resolve(args.home).socket)
+        status = client.status()
+        if status.mcp is None:
+            raise DaemonNotRunning(client.socket_path, "the MCP service has not started yet")
+        url = status.mcp.url
+        token = _read_token(status.mcp.token_file) if status.mcp.require_token else None
+    snippet, where = ide_config.render(
+        args.client, url=url, token=token, connection=args.connection, stdio=stdio, home=_home(args)
+    )
+    if args.json:
+        render.emit_json({"client": args.client, "where": where, "transport": "stdio" if stdio else "http", "snippet": snippet})
+        return EXIT_OK
+    print(f"# {args.client}: {where}", file=sys.stderr)
+    if token:
+        print("# contains your MCP token: keep this file private (chmod 600)", file=sys.stderr)
+    print(snippet)
+    return EXIT_OK
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    from synapsectl.ide_config import CLIENTS
+
+    mcp = sub.add_parser("mcp", help="connect IDEs: stdio bridge, sessions, token, config snippets").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    stdio = mcp.add_parser("stdio", parents=[common], help="bridge stdin/stdout to the daemon (for IDEs that launch a command)")
+    stdio.add_argument("--connection", help="bind this IDE to one connection")
+    stdio.add_argument("--no-autostart", action="store_true", help="fail instead of starting synapsed in the background")
+    stdio.set_defaults(run=cmd_stdio, local=True)
+
+    sessions = mcp.add_parser("sessions", parents=[common], help="which IDEs are connected, with calls and errors")
+    sessions.set_defaults(run=cmd_sessions)
+
+    token = mcp.add_parser("token", parents=[common], help="print the HTTP MCP bearer token")
+    token.add_argument("--rotate", action="store_true", help="replace it (HTTP clients must be updated)")
+    token.set_defaults(run=cmd_token)
+
+    config = mcp.add_parser("config", parents=[common], help="print the MCP config snippet an IDE expects")
+    config.add_argument("--client", required=True, choices=CLIENTS)
+    config.add_argument("--connection", help="bind the IDE to one connection")
+    config.add_argument("--stdio", action="store_true", help="launch `synapsectl mcp stdio` instead of HTTP")
+    config.set_defaults(run=cmd_config, local=True)

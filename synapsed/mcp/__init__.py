@@ -1,0 +1,1 @@
+"""MCP for IDEs: Streamable HTTP on loopback and a Unix socket for the stdio bridge."""

@@ -1,0 +1,94 @@
+"""A small aiohttp -> ASGI bridge for the SDK's Streamable HTTP manager.
+
+Why not aiohttp-asgi: its receive() never blocks after the body and spins the loop at 100 % CPU
+with this SDK. Here receive() hands over the (already size-capped) body once, then blocks until
+the response is complete or the peer is gone, which is what the SDK's GET streams expect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
+# How often a blocked receive() checks whether the client went away (long-lived SSE streams).
+DISCONNECT_POLL_S = 1.0
+
+
+def _scope(request: web.Request, body_headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    client = (peer[0], peer[1]) if isinstance(peer, tuple) and len(peer) >= 2 else ("unix", 0)
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": f"{request.version.major}.{request.version.minor}",
+        "method": request.method,
+        "scheme": "http",
+        "path": request.path,
+        "raw_path": request.raw_path.split("?", 1)[0].encode("latin-1"),
+        "query_string": request.query_string.encode("latin-1"),
+        "root_path": "",
+        "headers": body_headers,
+        "client": client,
+        "server": ("127.0.0.1", 0),
+    }
+
+
+async def serve(app: ASGIApp, request: web.Request, body: bytes) -> web.StreamResponse:
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
+    finished = asyncio.Event()
+    body_sent = False
+    status = 500
+    response_headers: list[tuple[bytes, bytes]] = []
+    response: web.StreamResponse | None = None
+
+    def peer_gone() -> bool:
+        return request.transport is None or request.transport.is_closing()
+
+    async def receive() -> dict[str, Any]:
+        nonlocal body_sent
+        if not body_sent:
+            body_sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        while not finished.is_set() and not peer_gone():
+            try:
+                await asyncio.wait_for(finished.wait(), DISCONNECT_POLL_S)
+            except asyncio.TimeoutError:
+                pass
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status, response_headers, response
+        if finished.is_set():
+            return
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            response_headers = list(message.get("headers", []))
+            return
+        if message["type"] != "http.response.body":
+            return
+        try:
+            if response is None:
+                response = web.StreamResponse(status=status)
+                for key, value in response_headers:
+                    response.headers.add(key.decode("latin-1"), value.decode("latin-1"))
+                await response.prepare(request)
+            chunk = message.get("body", b"")
+            if chunk:
+                await response.write(chunk)
+            if not message.get("more_body", False):
+                await response.write_eof()
+                finished.set()
+        except (ConnectionError, RuntimeError):
+            finished.set()  # the client left mid-stream; the SDK sees http.disconnect next
+
+    try:
+        await app(_scope(request, headers), receive, send)
+    finally:
+        finished.set()
+    if response is None:
+        return web.Response(status=status)
+    return response

@@ -1,0 +1,271 @@
+"""The MCP tool contract: list_connections, ask, chat, compare.
+
+Arguments are validated with msgspec (the low-level SDK server does no validation); results are
+text plus structured content; every failure is a tool result with isError, the kind and the
+hint. A failing or disabled connection is reported as such, never replaced by another one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from synapsed import protocol as p
+from synapsed.errors import SynapseError
+from synapsed.gateway import Gateway
+
+MAX_COMPARE = 8
+
+ConnectionArg = Annotated[
+    str, Meta(description="Connection name (see list_connections). Omit to use the default connection.")
+] | None
+SystemArg = Annotated[str, Meta(description="Optional system prompt: instructions that frame the answer.")] | None
+MaxTokensArg = Annotated[int, Meta(ge=1, le=200_000, description="Optional cap on the answer's length, in tokens.")] | None
+TemperatureArg = Annotated[
+    float, Meta(ge=0, le=2, description="Optional sampling temperature (0 = most deterministic). Omit for the model's default.")
+] | None
+
+
+class AskArgs(msgspec.Struct, forbid_unknown_fields=True):
+    """Send one prompt to an LLM connection and get its answer."""
+
+    prompt: Annotated[str, Meta(min_length=1, description="The question or instruction to send.")]
+    connection: ConnectionArg = None
+    system: SystemArg = None
+    max_output_tokens: MaxTokensArg = None
+    temperature: TemperatureArg = None
+
+
+class ChatMessage(msgspec.Struct, forbid_unknown_fields=True):
+    role: Annotated[Literal["user", "assistant"], Meta(description="Who said it: 'user' or 'assistant'.")]
+    content: Annotated[str, Meta(min_length=1, description="The message text.")]
+
+
+class ChatArgs(msgspec.Struct, forbid_unknown_fields=True):
+    """Continue a multi-turn conversation; the last message must be from the user."""
+
+    messages: Annotated[
+        list[ChatMessage],
+        Meta(min_length=1, description="The conversation so far, oldest first, ending with a user message."),
+    ]
+    connection: ConnectionArg = None
+    system: SystemArg = None
+    max_output_tokens: MaxTokensArg = None
+    temperature: TemperatureArg = None
+
+
+class CompareArgs(msgspec.Struct, forbid_unknown_fields=True):
+    """Send the same prompt to several connections at once and see their answers side by side."""
+
+    prompt: Annotated[str, Meta(min_length=1, description="The prompt every connection receives.")]
+    connections: Annotated[
+        list[str],
+        Meta(min_length=2, max_length=MAX_COMPARE, description="Two to eight connection names (see list_connections)."),
+    ]
+    system: SystemArg = None
+    max_output_tokens: MaxTokensArg = None
+    temperature: TemperatureArg = None
+
+
+class NoArgs(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+def inline_schema(struct: type[msgspec.Struct]) -> dict[str, Any]:
+    """msgspec's schema with every $ref inlined: MCP wants an object schema at the root."""
+    raw = msgspec.json.schema(struct)
+    defs = raw.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(copy.deepcopy(defs[node["$ref"].split("/")[-1]]))
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    schema = resolve({"$ref": raw["$ref"]} if "$ref" in raw else raw)
+    schema.pop("title", None)
+    schema["type"] = "object"
+    schema.setdefault("properties", {})
+    schema["additionalProperties"] = False
+    return schema
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    title: str
+    args: type[msgspec.Struct]
+    description: str
+
+
+TOOLS: dict[str, ToolSpec] = {
+    t.name: t
+    for t in (
+        ToolSpec("list_connections", "List LLM connections", NoArgs,
+                 "List the LLM connections this daemon offers (name, provider, model, whether it is the default, "
+                 "today's preflight state). Use a name from here as `connection` in ask/chat/compare."),
+        ToolSpec("ask", "Ask an LLM", AskArgs,
+                 "Send one prompt to one of the user's own LLM connections (their key, their provider) and return "
+                 "the answer with the model used, token usage and latency. Non-streaming; nothing is retried and no "
+                 "other connection is substituted if this one fails."),
+        ToolSpec("chat", "Chat with an LLM", ChatArgs,
+                 "Send a multi-turn conversation (messages with role user/assistant, ending with a user message) to "
+                 "one connection and return its reply, model, token usage and latency."),
+        ToolSpec("compare", "Compare LLM answers", CompareArgs,
+                 "Send the same prompt to 2-8 named connections at once and return every answer (or that "
+                 "connection's error) side by side. An explicit fan-out: each connection answers for itself."),
+    )
+}
+
+
+def tool_schema(spec: ToolSpec, bound: str | None) -> dict[str, Any]:
+    schema = inline_schema(spec.args)
+    if bound is not None:
+        schema["properties"].pop("connection", None)
+    return schema
+
+
+def tool_names(bound: str | None) -> list[str]:
+    # An endpoint bound to one connection has nothing to compare.
+    return [n for n in TOOLS if not (bound is not None and n == "compare")]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a tool returns before it is shaped into an MCP result."""
+
+    text: str
+    structured: dict[str, Any]
+    is_error: bool = False
+
+
+def error_answer(exc: SynapseError, connection: str | None = None) -> Answer:
+    structured: dict[str, Any] = {"error": {"kind": exc.kind, "message": exc.message, "hint": exc.hint}}
+    if connection is not None:
+        structured["connection"] = connection
+    for key in ("status", "retry_after_s", "request_id"):
+        if key in exc.detail:
+            structured["error"][key] = exc.detail[key]
+    return Answer(f"{exc.kind}: {exc.message}\nhint: {exc.hint}", structured, is_error=True)
+
+
+def _result_fields(connection: str, provider: str, result: p.ChatResult) -> dict[str, Any]:
+    return {
+        "connection": connection,
+        "provider": provider,
+        "model": result.model,
+        "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
+        "cost_usd": result.cost_usd,
+        "cost_source": "ACTUAL" if result.cost_usd is not None else "UNKNOWN",
+        "latency_ms": result.latency_ms,
+        "finish_reason": result.finish_reason,
+    }
+
+
+class ToolRunner:
+    """Runs tools for one request, given the route binding (None for /mcp) and the caller label."""
+
+    def __init__(self, gateway: Gateway, default_connection: str | None) -> None:
+        self.gateway = gateway
+        self.default_connection = default_connection
+
+    def _pick(self, requested: str | None, bound: str | None) -> str:
+        if bound is not None:
+            if requested is not None and requested != bound:
+                raise SynapseError(
+                    "bad_request",
+                    f"this endpoint is bound to connection {bound!r}; it cannot use {requested!r}",
+                    hint="use the /mcp endpoint to choose among connections",
+                )
+            return bound
+        if requested is not None:
+            return requested
+        if self.default_connection is not None:
+            return self.default_connection
+        enabled = [n for n, c in self.gateway.config_store.config.connections.items() if c.enabled]
+        if len(enabled) == 1:
+            return enabled[0]  # the only choice there is, not a fallback
+        raise SynapseError(
+            "bad_request",
+            "no connection given and no default connection configured",
+            hint="pass `connection` (one of: " + (", ".join(sorted(enabled)) or "none configured") + ") "
+            "or set [mcp] default_connection in config.toml",
+        )
+
+    @staticmethod
+    def _args(spec: ToolSpec, arguments: dict[str, Any] | None) -> Any:
+        try:
+            return msgspec.convert(arguments or {}, spec.args)
+        except msgspec.ValidationError as exc:
+            raise SynapseError(
+                "bad_request", f"invalid arguments for {spec.name}: {exc}", hint="check the tool's input schema"
+            ) from None
+
+    async def run(self, name: str, arguments: dict[str, Any] | None, bound: str | None, caller: str) -> Answer:
+        spec = TOOLS[name]
+        args = self._args(spec, arguments)
+        if name == "list_connections":
+            return self.list_connections(bound)
+        if name == "compare":
+            return await self.compare(args, caller)
+        connection = self._pick(args.connection, bound)
+        if name == "ask":
+            messages = [p.Message("user", args.prompt)]
+        else:
+            messages = [p.Message(m.role, m.content) for m in args.messages]  # type: ignore[arg-type]
+            if messages[-1].role != "user":
+                raise SynapseError("bad_request", "the last message must be from the user", hint="end with a user turn")
+        request = p.ChatRequest(messages, args.system, args.max_output_tokens, args.temperature)
+        try:
+            conn, result = await self.gateway.complete(connection, request, caller=caller)
+        except SynapseError as exc:
+            return error_answer(exc, connection)
+        return Answer(result.text, {"text": result.text, **_result_fields(connection, conn.provider, result)})
+
+    def list_connections(self, bound: str | None) -> Answer:
+        config = self.gateway.config_store.config
+        names = [bound] if bound is not None else sorted(n for n, c in config.connections.items() if c.enabled)
+        rows = []
+        for name in names:
+            conn = self.gateway.connection(name)
+            rows.append({
+                "name": name,
+                "provider": conn.provider,
+                "model": conn.model,
+                "enabled": conn.enabled,
+                "default": name == (bound or self.default_connection),
+            })
+        lines = [f"{r['name']}: {r['provider']} / {r['model']}{' (default)' if r['default'] else ''}" for r in rows]
+        return Answer("\n".join(lines) or "no enabled connections", {"connections": rows})
+
+    async def compare(self, args: CompareArgs, caller: str) -> Answer:
+        if len(set(args.connections)) != len(args.connections):
+            raise SynapseError("bad_request", "each connection may appear only once in compare")
+        request = p.ChatRequest([p.Message("user", args.prompt)], args.system, args.max_output_tokens, args.temperature)
+        outcomes = await asyncio.gather(
+            *(self.gateway.complete(name, request, caller=caller) for name in args.connections), return_exceptions=True
+        )
+        results: list[dict[str, Any]] = []
+        sections: list[str] = []
+        for name, outcome in zip(args.connections, outcomes):
+            if isinstance(outcome, SynapseError):
+                answer = error_answer(outcome, name)
+                results.append({"connection": name, "ok": False, **answer.structured})
+                sections.append(f"## {name} — error\n{answer.text}")
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                conn, result = outcome
+                results.append({"ok": True, "text": result.text, **_result_fields(name, conn.provider, result)})
+                sections.append(f"## {name} ({result.model})\n{result.text}")
+        answered = sum(1 for r in results if r["ok"])
+        return Answer("\n\n".join(sections), {"results": results, "answered": answered, "failed": len(results) - answered},
+                      is_error=answered == 0)
