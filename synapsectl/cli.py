@@ -44,6 +44,7 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
             ("socket", status.paths.socket),
             ("log", status.paths.log_file),
             ("keyring", keyring),
+            ("mcp", _mcp_line(status.mcp)),
             ("connections", f"{status.connections} ({status.enabled_connections} enabled)"),
         ]
     )
@@ -55,6 +56,13 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
              for c in listing.connections],
         )
     return EXIT_OK
+
+
+def _mcp_line(mcp: p.McpView | None) -> str:
+    if mcp is None:
+        return "starting"
+    token = "token required" if mcp.require_token else "TOKEN NOT REQUIRED (any local process may connect)"
+    return f"{mcp.url}  ({token}; {mcp.active_sessions} session(s); stdio bridge: synapsectl mcp stdio)"
 
 
 def cmd_reload(client: Client, args: argparse.Namespace) -> int:

@@ -1,0 +1,75 @@
+"""Helpers for MCP end-to-end tests: a daemon with MCP on a free port, and SDK clients."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx2
+import mcp_types as types
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.support.daemon import REPO, DaemonProcess
+
+
+def start_with_mcp(daemon: DaemonProcess, extra_config: str = "") -> DaemonProcess:
+    daemon.paths.config_dir.mkdir(parents=True, exist_ok=True)
+    daemon.paths.config_file.write_text(f"schema_version = 1\n\n[mcp]\nport = 0\n{extra_config}")
+    daemon.start()
+    deadline = time.monotonic() + 20
+    while daemon.client.status().mcp is None:
+        if time.monotonic() > deadline:
+            raise AssertionError("MCP did not come up: " + daemon.stderr())
+        time.sleep(0.05)
+    return daemon
+
+
+def mcp_url(daemon: DaemonProcess) -> str:
+    status = daemon.client.status()
+    assert status.mcp is not None
+    return status.mcp.url
+
+
+def token(daemon: DaemonProcess) -> str:
+    return daemon.paths.token_file.read_text().strip()
+
+
+@asynccontextmanager
+async def http_client(daemon: DaemonProcess, name: str = "test-ide", mode: str = "legacy", path: str = "",
+                      bearer: str | None = None) -> AsyncIterator[Client]:
+    headers = {"Authorization": f"Bearer {bearer or token(daemon)}"}
+    http = httpx2.AsyncClient(headers=headers, timeout=30)
+    transport = streamable_http_client(mcp_url(daemon) + path, http_client=http)
+    async with Client(transport, mode=mode, client_info=types.Implementation(name=name, version="1.2.3")) as client:
+        yield client
+
+
+@asynccontextmanager
+async def stdio_client(daemon: DaemonProcess, name: str = "stdio-ide", *args: str, mode: str = "legacy") -> AsyncIterator[Client]:
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "synapsectl", "--home", str(daemon.home), "mcp", "stdio", *args],
+        env={**daemon.env},
+        cwd=str(REPO),
+    )
+    async with Client(params, mode=mode, client_info=types.Implementation(name=name, version="4.5.6")) as client:
+        yield client
+
+
+def text_of(result: types.CallToolResult) -> str:
+    return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
+
+
+def keyless_env(daemon: DaemonProcess, key_env: str, key: str) -> None:
+    daemon.env[key_env] = key
+
+
+def write(path: Path, text: str) -> None:
+    path.write_text(text)
+    os.chmod(path, 0o600)
