@@ -70,6 +70,9 @@ class McpService:
         )
         self.manager = StreamableHTTPSessionManager(
             app=self.server,
+            # Tools answer once and send no progress, so a plain JSON reply per POST is enough
+            # and cheaper than opening an SSE stream for each call.
+            json_response=True,
             max_request_body_size=self.settings.max_body_bytes,
             session_idle_timeout=self.settings.session_idle_timeout_s,
         )
