@@ -51,8 +51,9 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
     if listing.connections:
         print()
         render.table(
-            ["name", "provider", "model", "enabled", "last preflight"],
-            [[c.name, c.provider, c.model, "yes" if c.enabled else "no", render.preflight_cell(c.last_preflight)]
+            ["name", "provider", "model", "enabled", "last preflight", "today", "budget"],
+            [[c.name, c.provider, c.model, "yes" if c.enabled else "no", render.preflight_cell(c.last_preflight),
+              render.spend_cell(c.usage), render.budget_cell(c.usage)]
              for c in listing.connections],
         )
     return EXIT_OK
@@ -402,9 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--temperature", type=float)
     test.set_defaults(run=cmd_test, long_running=True)
 
-    from synapsectl import cli_mcp
+    from synapsectl import cli_mcp, cli_usage
 
     cli_mcp.add_parser(sub, common)
+    cli_usage.add_parser(sub, common)
 
     logs = sub.add_parser("logs", parents=[common], help="show the daemon's log (works while it is down)")
     logs.add_argument("-n", "--lines", type=int, default=50, help="how many recent lines (default 50)")

@@ -53,3 +53,20 @@ def preflight_cell(last: Any) -> str:
         return "never run"
     when = last.at[5:16].replace("T", " ")
     return f"ok {when}" if last.ok else f"FAIL {last.failed_check}: {last.kind} ({when})"
+
+
+def spend_cell(usage: Any) -> str:
+    if not usage:
+        return "-"
+    return f"${usage['today_usd']:.4f} / {usage['today_tokens']:,} tok"
+
+
+def budget_cell(usage: Any) -> str:
+    if not usage or "limits" not in usage:
+        return "none"
+    parts = []
+    for limit in usage["limits"]:
+        used = f"${limit['used']:.2f}" if limit["unit"] == "usd" else f"{int(limit['used']):,}"
+        cap = f"${limit['limit']:.2f}" if limit["unit"] == "usd" else f"{int(limit['limit']):,} tok"
+        parts.append(f"{limit['period']} {used}/{cap}{' OVER' if limit['over'] else ''}")
+    return f"{usage['mode']}: " + ", ".join(parts)

@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import os
 import signal
+import sqlite3
 import sys
 import time
 from datetime import datetime, timezone
@@ -21,6 +22,8 @@ from synapsed import secrets
 from synapsed.config import ConfigStore
 from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway
+from synapsed.usage.ledger import Ledger
+from synapsed.usage.meter import Meter
 from synapsed.paths import Paths, ensure_layout
 from synapsed.preflight import LastResults
 from synapsed.rpc import chat as rpc_chat
@@ -30,6 +33,7 @@ from synapsed.rpc import preflight as rpc_preflight
 from synapsed.rpc import secrets as rpc_secrets
 from synapsed.rpc.dispatch import Dispatcher
 from synapsed.rpc import mcp as rpc_mcp
+from synapsed.rpc import usage as rpc_usage
 from synapsed.rpc.server import build_app
 
 if TYPE_CHECKING:
@@ -41,7 +45,8 @@ class Daemon:
         self.paths = paths
         self._cli_log_level = log_level
         self.config_store = ConfigStore(paths.config_file)
-        self.gateway = Gateway(self.config_store)
+        self.ledger = Ledger(paths.ledger_file)
+        self.gateway = Gateway(self.config_store, meter=Meter(self.ledger, self.config_store))
         self.last_preflight = LastResults(paths.state_dir / "preflight.json")
         self.lock = lifecycle.InstanceLock(paths.lock_file)
         self.log = slog.get_logger("synapsed")
@@ -68,6 +73,14 @@ class Daemon:
             self.log.info("removed a stale socket left by a previous daemon", socket=str(self.paths.socket))
         self.config_store.load()
         self.last_preflight.load()
+        try:
+            self.ledger.open()
+        except (sqlite3.Error, RuntimeError) as exc:
+            raise SynapseError(
+                "internal",
+                f"the usage ledger {self.paths.ledger_file} cannot be opened ({exc})",
+                hint="move it aside (mv usage.sqlite3 usage.sqlite3.bad) and restart: a new ledger is created",
+            ) from None
         slog.set_level(self.log_level)
         self._register_static_secrets()
         self.keyring = secrets.keyring_backend()
@@ -79,6 +92,7 @@ class Daemon:
                 **rpc_chat.methods(self),
                 **rpc_preflight.methods(self),
                 **rpc_mcp.methods(self),
+                **rpc_usage.methods(self),
             }
         )
 
@@ -97,6 +111,7 @@ class Daemon:
             loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
 
+        await self.gateway.meter.load()
         drain = self.config_store.config.daemon.drain_timeout_s
         runner = web.AppRunner(build_app(self.dispatcher), handle_signals=False, shutdown_timeout=drain, access_log=None)
         await runner.setup()
@@ -127,6 +142,7 @@ class Daemon:
             if self.mcp is not None:
                 await self.mcp.stop()
             await self.gateway.close()
+            self.ledger.close()
             self.paths.socket.unlink(missing_ok=True)
             self.lock.release()
             self.log.info("synapsed stopped")

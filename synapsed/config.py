@@ -22,6 +22,7 @@ import msgspec
 from synapsed import validation
 from synapsed.errors import SynapseError
 from synapsed.providers.catalog import PROVIDERS
+from synapsed.usage.prices import PriceOverride
 
 SCHEMA_VERSION = 1
 LogLevel = Literal["debug", "info", "warning", "error"]
@@ -55,6 +56,27 @@ class McpSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     default_connection: str | None = None
 
 
+class Budget(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Spend limits per local day / calendar month. `block` refuses before any upstream call;
+    `monitor` only warns. Requests of UNKNOWN cost count against token limits only."""
+
+    daily_usd: float | None = None
+    monthly_usd: float | None = None
+    daily_tokens: int | None = None
+    monthly_tokens: int | None = None
+    mode: Literal["block", "monitor"] = "block"
+
+    def limits(self) -> list[tuple[str, str, float]]:
+        """(period, unit, limit) for every limit set."""
+        out: list[tuple[str, str, float]] = []
+        for period in ("daily", "monthly"):
+            for unit in ("usd", "tokens"):
+                value = getattr(self, f"{period}_{unit}")
+                if value is not None:
+                    out.append((period, unit, float(value)))
+        return out
+
+
 class ConnectionConfig(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     provider: str
     model: str
@@ -63,6 +85,7 @@ class ConnectionConfig(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
     timeout_s: float = 60.0
     enabled: bool = True
     options: dict[str, str] = {}
+    budget: Budget | None = None
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True):
@@ -70,10 +93,23 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     revision: int = 0
     daemon: DaemonSettings = msgspec.field(default_factory=DaemonSettings)
     mcp: McpSettings = msgspec.field(default_factory=McpSettings)
+    # A budget over all connections together, checked beside each connection's own.
+    budget: Budget | None = None
+    # Price overrides, "provider/model" or "provider/*" -> USD per million tokens.
+    prices: dict[str, PriceOverride] = {}
     connections: dict[str, ConnectionConfig] = {}
 
     def same_content(self, other: Config) -> bool:
         return msgspec.structs.replace(self, revision=0) == msgspec.structs.replace(other, revision=0)
+
+
+def check_budget(budget: Budget | None, field: str = "budget") -> None:
+    if budget is None:
+        return
+    for period, unit, limit in budget.limits():
+        if limit <= 0:
+            raise SynapseError("config_invalid", f"{field}.{period}_{unit} must be positive", field=field,
+                               hint="remove the limit to have none, or set a positive number")
 
 
 def validate_fields(name: str, conn: ConnectionConfig) -> None:
@@ -84,6 +120,7 @@ def validate_fields(name: str, conn: ConnectionConfig) -> None:
     validation.check_timeout(conn.timeout_s)
     validation.check_credential_ref(conn.credential)
     validation.check_options(info, conn.options)
+    check_budget(conn.budget)
 
 
 def validate_connection(name: str, conn: ConnectionConfig) -> ConnectionConfig:
@@ -158,6 +195,14 @@ def parse(text: str, source: str = "config.toml") -> Config:
             hint="upgrade mcp-synapse, or restore the config written by this version",
         )
     check_mcp(top.mcp, text, source)
+    try:
+        check_budget(top.budget)
+    except SynapseError as exc:
+        raise _invalid(exc.message, source, _line_of(text, "[budget]"), "budget", hint=exc.hint) from None
+    for key, price in top.prices.items():
+        if "/" not in key or price.input_per_mtok < 0 or price.output_per_mtok < 0:
+            raise _invalid(f"prices entry {key!r} is invalid", source, _line_of(text, key), f"prices.{key}",
+                           hint='write [prices."openai/gpt-4o"] input_per_mtok = 2.5, output_per_mtok = 10 (USD, >= 0)')
     if not isinstance(raw_conns, dict):
         raise _invalid("`connections` must be a table", source, _line_of(text, "connections"), "connections")
     conns: dict[str, ConnectionConfig] = {}
@@ -226,8 +271,15 @@ def _field_line(text: str, header: int | None, leaf: str) -> int | None:
     return header
 
 
+def _drop_none(value: Any) -> Any:
+    # TOML has no null: an unset optional is simply absent.
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
 def render(config: Config) -> str:
-    body = msgspec.toml.encode(msgspec.to_builtins(config)).decode()
+    body = msgspec.toml.encode(_drop_none(msgspec.to_builtins(config))).decode()
     return HEADER + "\n" + body
 
 

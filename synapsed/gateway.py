@@ -10,6 +10,7 @@ import asyncio
 import time
 
 import aiohttp
+import msgspec
 
 from synapsed import secrets
 from synapsed.config import ConfigStore, ConnectionConfig, effective_base_url
@@ -19,13 +20,17 @@ from synapsed.providers import http
 from synapsed.providers.base import CallContext, ChatRequest, ChatResult
 from synapsed.providers.catalog import PROVIDERS
 from synapsed.providers.registry import provider_for
+from synapsed.usage.meter import Meter
 
 log = get_logger("synapsed.gateway")
 
 
 class Gateway:
-    def __init__(self, config_store: ConfigStore, max_response_bytes: int = http.MAX_RESPONSE_BYTES) -> None:
+    def __init__(
+        self, config_store: ConfigStore, max_response_bytes: int = http.MAX_RESPONSE_BYTES, meter: Meter | None = None
+    ) -> None:
         self.config_store = config_store
+        self.meter = meter or Meter(None, config_store)
         self.max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
         # Keyring reads can block on D-Bus / Keychain and take a thread hop; the daemon holds the
@@ -82,20 +87,29 @@ class Gateway:
             raise SynapseError("base_url_invalid", f"connection {name!r} has no base URL", field="base_url")
         return CallContext(name, conn, base_url, key, self.session, self.max_response_bytes)
 
-    async def complete(self, name: str, request: ChatRequest, caller: str = "synapsectl") -> tuple[ConnectionConfig, ChatResult]:
+    async def complete(
+        self, name: str, request: ChatRequest, caller: str = "synapsectl", session: str | None = None
+    ) -> tuple[ConnectionConfig, ChatResult]:
         conn = self.connection(name)
-        if not conn.enabled:
-            raise SynapseError(
-                "connection_disabled",
-                f"connection {name!r} is disabled (no other connection was tried)",
-                hint=f"enable it with `synapsectl connections enable {name}`",
-            )
-        key = await self.key_for(name, conn)
-        ctx = self.context(name, conn, key)
+        try:
+            if not conn.enabled:
+                raise SynapseError(
+                    "connection_disabled",
+                    f"connection {name!r} is disabled (no other connection was tried)",
+                    hint=f"enable it with `synapsectl connections enable {name}`",
+                )
+            reservation = self.meter.admit(name, conn, request)
+        except SynapseError as exc:
+            await self.meter.refused(name, conn, caller, session, exc)
+            log.warning("request refused", connection=name, caller=caller, kind=exc.kind, error=exc.message)
+            raise
         started = time.perf_counter()
         try:
+            key = await self.key_for(name, conn)
+            ctx = self.context(name, conn, key)
             result = await provider_for(conn.provider).complete(ctx, request)
         except SynapseError as exc:
+            await self.meter.failed(reservation, caller, session, exc)
             log.warning(
                 "upstream call failed",
                 connection=name,
@@ -107,6 +121,16 @@ class Gateway:
                 latency_ms=round((time.perf_counter() - started) * 1000, 3),
             )
             raise
+        except BaseException as exc:
+            # The caller went away (cancelled) or a bug: release the reservation, record the attempt.
+            kind = "cancelled" if isinstance(exc, asyncio.CancelledError) else "internal"
+            failure = SynapseError(kind, f"{type(exc).__name__} during the upstream call")
+            await asyncio.shield(self.meter.failed(reservation, caller, session, failure))
+            raise
+        cost = await self.meter.succeeded(reservation, caller, session, result)
+        result = msgspec.structs.replace(
+            result, cost_usd=cost.usd, cost_source=cost.source, budget_warnings=reservation.warnings or None
+        )
         log.info(
             "upstream call",
             connection=name,
@@ -115,6 +139,8 @@ class Gateway:
             caller=caller,
             input_tokens=result.input_tokens,
             output_tokens=result.output_tokens,
+            cost_usd=result.cost_usd,
+            cost_source=result.cost_source,
             latency_ms=result.latency_ms,
         )
         return conn, result

@@ -98,9 +98,11 @@ class ChatResult(msgspec.Struct, omit_defaults=True):
     model: str  # the model the provider says answered
     input_tokens: int | None = None
     output_tokens: int | None = None
-    cost_usd: float | None = None  # only when the provider reports it
+    cost_usd: float | None = None  # reported by the provider, or estimated from the price table
+    cost_source: str = "UNKNOWN"  # ACTUAL | ESTIMATED | UNKNOWN
     request_id: str | None = None
     latency_ms: float = 0.0
+    budget_warnings: list[str] | None = None  # monitor-mode budgets that are crossed
 
 
 class PreflightCheck(msgspec.Struct, omit_defaults=True):
@@ -185,6 +187,7 @@ class ConnectionView(msgspec.Struct, omit_defaults=True):
     options: dict[str, str] = {}
     key: KeyStatus | None = None
     last_preflight: LastPreflight | None = None
+    usage: dict[str, Any] | None = None  # today's spend and budget state
 
 
 class ConnectionList(msgspec.Struct):

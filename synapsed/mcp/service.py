@@ -322,7 +322,7 @@ class McpService:
         try:
             if bound is not None and bound not in config.connections:
                 raise SynapseError("not_found", f"connection {bound!r} no longer exists", name=bound)
-            answer = await runner.run(params.name, params.arguments, bound, caller=session.label)
+            answer = await runner.run(params.name, params.arguments, bound, caller=session.label, session=session.id)
         except SynapseError as exc:
             answer = error_answer(exc)
         except Exception:

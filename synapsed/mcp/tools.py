@@ -164,9 +164,10 @@ def _result_fields(connection: str, provider: str, result: p.ChatResult) -> dict
         "model": result.model,
         "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
         "cost_usd": result.cost_usd,
-        "cost_source": "ACTUAL" if result.cost_usd is not None else "UNKNOWN",
+        "cost_source": result.cost_source,
         "latency_ms": result.latency_ms,
         "finish_reason": result.finish_reason,
+        **({"budget_warnings": result.budget_warnings} if result.budget_warnings else {}),
     }
 
 
@@ -209,13 +210,15 @@ class ToolRunner:
                 "bad_request", f"invalid arguments for {spec.name}: {exc}", hint="check the tool's input schema"
             ) from None
 
-    async def run(self, name: str, arguments: dict[str, Any] | None, bound: str | None, caller: str) -> Answer:
+    async def run(
+        self, name: str, arguments: dict[str, Any] | None, bound: str | None, caller: str, session: str | None = None
+    ) -> Answer:
         spec = TOOLS[name]
         args = self._args(spec, arguments)
         if name == "list_connections":
             return self.list_connections(bound)
         if name == "compare":
-            return await self.compare(args, caller)
+            return await self.compare(args, caller, session)
         connection = self._pick(args.connection, bound)
         if name == "ask":
             messages = [p.Message("user", args.prompt)]
@@ -225,7 +228,7 @@ class ToolRunner:
                 raise SynapseError("bad_request", "the last message must be from the user", hint="end with a user turn")
         request = p.ChatRequest(messages, args.system, args.max_output_tokens, args.temperature)
         try:
-            conn, result = await self.gateway.complete(connection, request, caller=caller)
+            conn, result = await self.gateway.complete(connection, request, caller=caller, session=session)
         except SynapseError as exc:
             return error_answer(exc, connection)
         return Answer(result.text, {"text": result.text, **_result_fields(connection, conn.provider, result)})
@@ -242,16 +245,18 @@ class ToolRunner:
                 "model": conn.model,
                 "enabled": conn.enabled,
                 "default": name == (bound or self.default_connection),
+                "usage_today": self.gateway.meter.budget_view(name, conn),
             })
         lines = [f"{r['name']}: {r['provider']} / {r['model']}{' (default)' if r['default'] else ''}" for r in rows]
         return Answer("\n".join(lines) or "no enabled connections", {"connections": rows})
 
-    async def compare(self, args: CompareArgs, caller: str) -> Answer:
+    async def compare(self, args: CompareArgs, caller: str, session: str | None = None) -> Answer:
         if len(set(args.connections)) != len(args.connections):
             raise SynapseError("bad_request", "each connection may appear only once in compare")
         request = p.ChatRequest([p.Message("user", args.prompt)], args.system, args.max_output_tokens, args.temperature)
         outcomes = await asyncio.gather(
-            *(self.gateway.complete(name, request, caller=caller) for name in args.connections), return_exceptions=True
+            *(self.gateway.complete(name, request, caller=caller, session=session) for name in args.connections),
+            return_exceptions=True,
         )
         results: list[dict[str, Any]] = []
         sections: list[str] = []

@@ -35,6 +35,11 @@ def view(
     )
 
 
+def with_usage(item: p.ConnectionView, daemon: Daemon, conn: ConnectionConfig) -> p.ConnectionView:
+    item.usage = daemon.gateway.meter.budget_view(item.name, conn)
+    return item
+
+
 def get_connection(config: Config, name: str) -> ConnectionConfig:
     conn = config.connections.get(name)
     if conn is None:
@@ -63,14 +68,18 @@ def methods(daemon: Daemon) -> dict[str, Method]:
             keys = list(await asyncio.gather(*(key_status(n, config.connections[n]) for n in names)))
         return p.ConnectionList(
             revision=config.revision,
-            connections=[view(n, config.connections[n], k, daemon.last_preflight.get(n)) for n, k in zip(names, keys)],
+            connections=[
+                with_usage(view(n, config.connections[n], k, daemon.last_preflight.get(n)), daemon, config.connections[n])
+                for n, k in zip(names, keys)
+            ],
         )
 
     async def get(params: p.NameParams) -> p.ConnectionResult:
         config = store.config
         conn = get_connection(config, params.name)
         key = await key_status(params.name, conn)
-        return p.ConnectionResult(config.revision, view(params.name, conn, key, daemon.last_preflight.get(params.name)))
+        item = view(params.name, conn, key, daemon.last_preflight.get(params.name))
+        return p.ConnectionResult(config.revision, with_usage(item, daemon, conn))
 
     async def create(params: p.CreateParams) -> p.ConnectionResult:
         spec = params.connection

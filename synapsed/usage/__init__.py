@@ -1,0 +1,1 @@
+"""Usage: the SQLite ledger, the price table, and budgets."""

@@ -1,0 +1,220 @@
+"""The meter on every provider request: budget admission before the call (with a reservation,
+so concurrent requests cannot all slip under a limit), then cost and the ledger row after it.
+
+Admission runs synchronously on the event loop (no await between check and reservation), so two
+requests can never both see the same remaining budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from synapsed import protocol as p
+from synapsed.config import ConfigStore, ConnectionConfig
+from synapsed.errors import SynapseError
+from synapsed.logging import get_logger
+from synapsed.usage.ledger import Ledger, UsageRow
+from synapsed.usage.prices import Cost, PriceTable
+
+log = get_logger("synapsed.usage")
+GLOBAL = "*"  # the scope of the all-connections budget
+DEFAULT_OUTPUT_ESTIMATE = 1024
+
+
+def _day(ts: float) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(ts))
+
+
+def _month(ts: float) -> str:
+    return time.strftime("%Y-%m", time.localtime(ts))
+
+
+def period_start(period: str, now: float) -> float:
+    local = datetime.fromtimestamp(now)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "monthly":
+        start = start.replace(day=1)
+    return start.timestamp()
+
+
+def reset_at(period: str, now: float) -> datetime:
+    local = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    if period == "daily":
+        return local + timedelta(days=1)
+    return (local.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+@dataclass
+class Spend:
+    tokens: float = 0.0
+    usd: float = 0.0
+
+    def get(self, unit: str) -> float:
+        return self.tokens if unit == "tokens" else self.usd
+
+
+@dataclass
+class Reservation:
+    connection: str
+    provider: str
+    model: str
+    tokens: float
+    usd: float
+    started: float = field(default_factory=time.perf_counter)
+    warnings: list[str] = field(default_factory=list)
+
+
+class Meter:
+    def __init__(self, ledger: Ledger | None, config_store: ConfigStore) -> None:
+        self.ledger = ledger
+        self.config_store = config_store
+        self._prices = PriceTable(config_store.config.prices)
+        # spent[(period_key, scope)] for the current day and month; scope is a connection or GLOBAL
+        self._spent: dict[tuple[str, str], Spend] = {}
+        self._reserved: dict[str, Spend] = {}
+        self._last: dict[str, Spend] = {}  # the last request's actual use: the next estimate
+        self._warned: set[tuple[str, str, str]] = set()
+
+    @property
+    def prices(self) -> PriceTable:
+        overrides = self.config_store.config.prices
+        if overrides is not self._prices.overrides:  # config was edited or reloaded
+            self._prices = PriceTable(overrides)
+        return self._prices
+
+    async def load(self) -> None:
+        """Today's and this month's spend from the ledger, so limits survive restarts."""
+        if self.ledger is None:
+            return
+        now = time.time()
+        since = min(period_start("daily", now), period_start("monthly", now))
+
+        def read() -> list[tuple[Any, ...]]:
+            with self.ledger.reader() as conn:  # type: ignore[union-attr]
+                return conn.execute(
+                    "SELECT ts, connection, COALESCE(input_tokens,0)+COALESCE(output_tokens,0), COALESCE(cost_usd,0) "
+                    "FROM requests WHERE ts >= ? AND status = 'ok'",
+                    (since,),
+                ).fetchall()
+
+        for ts, connection, tokens, usd in await asyncio.to_thread(read):
+            self._add(ts, connection, tokens, usd)
+
+    async def reload(self) -> None:
+        """Recount spend from the ledger (after `usage clear`)."""
+        self._spent.clear()
+        await self.load()
+
+    def _add(self, ts: float, connection: str, tokens: float, usd: float) -> None:
+        for key in (f"d:{_day(ts)}", f"m:{_month(ts)}"):
+            for scope in (connection, GLOBAL):
+                spend = self._spent.setdefault((key, scope), Spend())
+                spend.tokens += tokens
+                spend.usd += usd
+
+    def spent(self, scope: str, period: str, now: float | None = None) -> Spend:
+        now = now or time.time()
+        key = f"d:{_day(now)}" if period == "daily" else f"m:{_month(now)}"
+        return self._spent.get((key, scope), Spend())
+
+    # ---- before the call ----------------------------------------------------------------------
+
+    def _estimate(self, name: str, conn: ConnectionConfig, request: p.ChatRequest) -> Spend:
+        last = self._last.get(name)
+        if last is not None:
+            return Spend(last.tokens, last.usd)
+        chars = sum(len(m.content) for m in request.messages) + len(request.system or "")
+        tokens = (request.max_output_tokens or DEFAULT_OUTPUT_ESTIMATE) + chars / 3 + 16 * len(request.messages)
+        price = self.prices.lookup(conn.provider, conn.model)
+        usd = tokens * max(price.input_per_mtok, price.output_per_mtok) / 1_000_000 if price else 0.0
+        return Spend(tokens, usd)
+
+    def admit(self, name: str, conn: ConnectionConfig, request: p.ChatRequest) -> Reservation:
+        estimate = self._estimate(name, conn, request)
+        now = time.time()
+        warnings: list[str] = []
+        for scope, budget, label in ((name, conn.budget, f"connection {name!r}"), (GLOBAL, self.config_store.config.budget, "all connections")):
+            if budget is None:
+                continue
+            for period, unit, limit in budget.limits():
+                used = self.spent(scope, period, now).get(unit) + self._reserved.get(scope, Spend()).get(unit)
+                if used < limit:
+                    continue
+                message = f"{label} used {_fmt(used, unit)} of its {period} {_fmt(limit, unit)} budget"
+                when = reset_at(period, now).strftime("%Y-%m-%d %H:%M")
+                if budget.mode == "block":
+                    raise SynapseError(
+                        "budget_exceeded",
+                        message + " (in-flight requests included)",
+                        hint=f"it resets at {when} local time; raise the limit in config.toml or wait",
+                        period=period, unit=unit, limit=limit, used=round(used, 6), resets_at=when,
+                    )
+                warnings.append(f"{message}; monitoring only, resets at {when}")
+                marker = (scope, f"{period}-{unit}", reset_at(period, now).isoformat())
+                if marker not in self._warned:
+                    self._warned.add(marker)
+                    log.warning("budget crossed (monitor mode)", scope=label, period=period, unit=unit, limit=limit, used=used)
+        for scope in (name, GLOBAL):
+            reserved = self._reserved.setdefault(scope, Spend())
+            reserved.tokens += estimate.tokens
+            reserved.usd += estimate.usd
+        return Reservation(name, conn.provider, conn.model, estimate.tokens, estimate.usd, warnings=warnings)
+
+    def _release(self, reservation: Reservation) -> None:
+        for scope in (reservation.connection, GLOBAL):
+            reserved = self._reserved.get(scope)
+            if reserved is not None:
+                reserved.tokens -= reservation.tokens
+                reserved.usd -= reservation.usd
+
+    # ---- after the call -----------------------------------------------------------------------
+
+    async def refused(self, name: str, conn: ConnectionConfig, caller: str, session: str | None, exc: SynapseError) -> None:
+        await self._write(UsageRow(time.time(), name, conn.provider, conn.model, None, caller, session, "refused",
+                                   exc.kind, 0.0, None, None, None, "UNKNOWN", None))
+
+    async def failed(self, reservation: Reservation, caller: str, session: str | None, exc: SynapseError) -> None:
+        self._release(reservation)
+        latency = (time.perf_counter() - reservation.started) * 1000
+        await self._write(UsageRow(time.time(), reservation.connection, reservation.provider, reservation.model, None,
+                                   caller, session, "error", exc.kind, round(latency, 3), None, None, None, "UNKNOWN", None))
+
+    async def succeeded(self, reservation: Reservation, caller: str, session: str | None, result: p.ChatResult) -> Cost:
+        self._release(reservation)
+        cost = self.prices.cost(reservation.provider, reservation.model, result.model, result.input_tokens,
+                                result.output_tokens, result.cost_usd)
+        tokens = (result.input_tokens or 0) + (result.output_tokens or 0)
+        now = time.time()
+        self._add(now, reservation.connection, tokens, cost.usd or 0.0)
+        self._last[reservation.connection] = Spend(tokens, cost.usd or 0.0)
+        await self._write(UsageRow(now, reservation.connection, reservation.provider, reservation.model, result.model,
+                                   caller, session, "ok", None, result.latency_ms, result.input_tokens,
+                                   result.output_tokens, cost.usd, cost.source, cost.price_version))
+        return cost
+
+    async def _write(self, row: UsageRow) -> None:
+        if self.ledger is not None:
+            await self.ledger.record(row)
+
+    # ---- views --------------------------------------------------------------------------------
+
+    def budget_view(self, name: str, conn: ConnectionConfig) -> dict[str, Any]:
+        """Today's spend and, when a budget is set, each limit's state."""
+        today = self.spent(name, "daily")
+        view: dict[str, Any] = {"today_usd": round(today.usd, 6), "today_tokens": int(today.tokens)}
+        if conn.budget is not None:
+            view["mode"] = conn.budget.mode
+            view["limits"] = [
+                {"period": period, "unit": unit, "limit": limit, "used": round(self.spent(name, period).get(unit), 6),
+                 "over": self.spent(name, period).get(unit) >= limit}
+                for period, unit, limit in conn.budget.limits()
+            ]
+        return view
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"${value:.2f}" if unit == "usd" else f"{int(value)} tokens"

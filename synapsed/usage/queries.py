@@ -1,0 +1,149 @@
+"""Reading the ledger: filters, grouped summaries, paged history, CSV / JSON-lines export, clear."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from synapsed.errors import SynapseError
+from synapsed.usage.ledger import COLUMNS
+
+GroupBy = Literal["connection", "model", "client", "day", "provider", "status", "day_connection"]
+SortKey = Literal["time", "-time", "cost", "-cost", "latency", "-latency"]
+EXPORT_COLUMNS = ["id", "time", *[c for c in COLUMNS if c != "ts"]]
+_RELATIVE = re.compile(r"^(\d+)([hdw])$")
+
+
+class Filters(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    since: str | None = None  # YYYY-MM-DD (local midnight), ISO datetime, or relative: 24h, 7d, 2w
+    until: str | None = None
+    connection: str | None = None
+    model: str | None = None
+    client: str | None = None
+    status: Literal["ok", "error", "refused"] | None = None
+    error_kind: str | None = None
+
+
+def parse_when(value: str, field: str, now: float | None = None) -> float:
+    now = now or time.time()
+    value = value.strip()
+    if match := _RELATIVE.match(value):
+        amount, unit = int(match.group(1)), match.group(2)
+        return now - amount * {"h": 3600, "d": 86400, "w": 7 * 86400}[unit]
+    if value == "today":
+        return datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    try:
+        return datetime.fromisoformat(value).timestamp()  # naive values are local time
+    except ValueError:
+        raise SynapseError("bad_request", f"cannot read {field} {value!r} as a time",
+                           hint="use YYYY-MM-DD, an ISO date-time, 'today', or a span like 24h, 7d, 2w", field=field) from None
+
+
+def where(filters: Filters) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    if filters.since:
+        clauses.append("ts >= ?")
+        args.append(parse_when(filters.since, "since"))
+    if filters.until:
+        clauses.append("ts < ?")
+        args.append(parse_when(filters.until, "until"))
+    for column, value in (("connection", filters.connection), ("model_requested", filters.model),
+                          ("caller", filters.client), ("status", filters.status), ("error_kind", filters.error_kind)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+_GROUP_SQL = {
+    "connection": "connection",
+    "model": "COALESCE(model_reported, model_requested)",
+    "client": "caller",
+    "provider": "provider",
+    "status": "status",
+    "day": "date(ts, 'unixepoch', 'localtime')",
+    "day_connection": "date(ts, 'unixepoch', 'localtime') || ' ' || connection",
+}
+
+
+def summary(conn: sqlite3.Connection, filters: Filters, group_by: GroupBy) -> list[dict[str, Any]]:
+    clause, args = where(filters)
+    key = _GROUP_SQL[group_by]
+    rows = conn.execute(
+        f"SELECT {key} AS k, COUNT(*), SUM(status='ok'), SUM(status='error'), SUM(status='refused'), "
+        "COALESCE(SUM(input_tokens),0), COALESCE(SUM(output_tokens),0), COALESCE(SUM(cost_usd),0), "
+        "SUM(status='ok' AND cost_source='UNKNOWN'), SUM(cost_source='ACTUAL'), SUM(cost_source='ESTIMATED') "
+        f"FROM requests{clause} GROUP BY k ORDER BY k",
+        args,
+    ).fetchall()
+    return [
+        {"key": k, "requests": n, "ok": ok or 0, "errors": err or 0, "refused": ref or 0, "input_tokens": tin,
+         "output_tokens": tout, "cost_usd": round(cost, 6), "unknown_cost_requests": unknown or 0,
+         "actual_cost_requests": actual or 0, "estimated_cost_requests": estimated or 0}
+        for k, n, ok, err, ref, tin, tout, cost, unknown, actual, estimated in rows
+    ]
+
+
+_SORT_SQL = {"time": "ts ASC, id ASC", "-time": "ts DESC, id DESC", "cost": "cost_usd ASC, id ASC",
+             "-cost": "cost_usd DESC, id DESC", "latency": "latency_ms ASC, id ASC", "-latency": "latency_ms DESC, id DESC"}
+
+
+def _row(record: tuple[Any, ...]) -> dict[str, Any]:
+    data = dict(zip(["id", *COLUMNS], record))
+    data["time"] = datetime.fromtimestamp(data.pop("ts")).astimezone().isoformat(timespec="milliseconds")
+    return {k: data[k] for k in EXPORT_COLUMNS}
+
+
+def history(conn: sqlite3.Connection, filters: Filters, sort: SortKey, limit: int, offset: int) -> dict[str, Any]:
+    clause, args = where(filters)
+    total = conn.execute(f"SELECT COUNT(*) FROM requests{clause}", args).fetchone()[0]
+    records = conn.execute(
+        f"SELECT id, {', '.join(COLUMNS)} FROM requests{clause} ORDER BY {_SORT_SQL[sort]} LIMIT ? OFFSET ?",
+        [*args, limit, offset],
+    ).fetchall()
+    next_offset = offset + len(records) if offset + len(records) < total else None
+    return {"total": total, "offset": offset, "next_offset": next_offset, "rows": [_row(r) for r in records]}
+
+
+def iter_rows(conn: sqlite3.Connection, filters: Filters) -> Iterator[dict[str, Any]]:
+    clause, args = where(filters)
+    cursor = conn.execute(f"SELECT id, {', '.join(COLUMNS)} FROM requests{clause} ORDER BY ts, id", args)
+    for record in cursor:
+        yield _row(record)
+
+
+def export(conn: sqlite3.Connection, filters: Filters, fmt: Literal["csv", "jsonl"], path: Path) -> int:
+    count = 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        path.chmod(0o600)
+        if fmt == "csv":
+            writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS)
+            writer.writeheader()
+            for row in iter_rows(conn, filters):
+                writer.writerow(row)
+                count += 1
+        else:
+            for row in iter_rows(conn, filters):
+                handle.write(json.dumps(row, separators=(",", ":")) + "\n")
+                count += 1
+    return count
+
+
+def clear(conn: sqlite3.Connection, before: float | None) -> int:
+    conn.execute("BEGIN IMMEDIATE")
+    if before is None:
+        deleted = conn.execute("DELETE FROM requests").rowcount
+    else:
+        deleted = conn.execute("DELETE FROM requests WHERE ts < ?", (before,)).rowcount
+    conn.execute("COMMIT")
+    return deleted
