@@ -27,6 +27,7 @@ bench: install
 	$(BIN)/python bench/control_plane.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/chat_latency.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/mcp_latency.py --markdown BENCHMARKS.md
+	$(BIN)/python bench/ledger.py --markdown BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

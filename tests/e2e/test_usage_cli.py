@@ -1,0 +1,152 @@
+"""The usage ledger through a real daemon: rows per request, the CLI views, and kill -9 safety."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from synapsed import protocol as p
+from synapsectl.client import RpcError
+from tests.support.daemon import DaemonProcess
+from tests.support.fake_upstream import Canned, FakeUpstream, openai_error
+
+KEY = "sk-proj-Usage7Qx2LmN8pVw4ZtY6bHc1DfG"
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream("openai", model="gpt-4o-mini").start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def wired(daemon_proc: DaemonProcess, upstream: FakeUpstream) -> DaemonProcess:
+    daemon_proc.env["USAGE_KEY"] = KEY
+    daemon = daemon_proc.start()
+    added = daemon.ctl("connections", "add", "gpt", "--provider", "openai", "--model", "gpt-4o-mini",
+                       "--base-url", upstream.base_url, "--credential", "env:USAGE_KEY")
+    assert added.returncode == 0, added.stderr
+    return daemon
+
+
+def _rows(daemon: DaemonProcess) -> list[dict]:
+    with sqlite3.connect(f"file:{daemon.paths.ledger_file}?mode=ro", uri=True) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("SELECT * FROM requests ORDER BY id")]
+
+
+def test_every_request_gets_a_row_with_status_kind_and_cost_source(wired: DaemonProcess, upstream: FakeUpstream) -> None:
+    assert wired.ctl("test", "gpt", "one").returncode == 0
+    upstream.reply_chat(openai_error(429, "Rate limit reached", "requests", "rate_limit_exceeded"))
+    assert wired.ctl("test", "gpt", "two").returncode == 1
+    upstream.reply_chat(openai_error(500, "boom", "server_error"))
+    assert wired.ctl("test", "gpt", "three").returncode == 1
+    wired.ctl("connections", "disable", "gpt")
+    assert wired.ctl("test", "gpt", "four").returncode == 1
+    rows = _rows(wired)
+    assert [(r["status"], r["error_kind"]) for r in rows] == [
+        ("ok", None), ("error", "rate_limited"), ("error", "upstream_error"), ("refused", "connection_disabled")]
+    ok = rows[0]
+    assert ok["caller"] == "synapsectl" and ok["model_reported"] == "served-model"
+    assert ok["input_tokens"] == 12 and ok["output_tokens"] == 3
+    assert ok["cost_source"] == "ESTIMATED" and ok["price_version"].startswith("builtin:")
+    assert ok["cost_usd"] == pytest.approx((12 * 0.15 + 3 * 0.60) / 1e6)
+    assert KEY[8:20] not in wired.paths.ledger_file.read_bytes().decode("latin-1")
+
+
+def test_budget_refusal_is_recorded_and_explained(wired: DaemonProcess) -> None:
+    text = wired.paths.config_file.read_text()
+    wired.paths.config_file.write_text(text + "\n[connections.gpt.budget]\ndaily_tokens = 20\nmode = \"block\"\n")
+    assert wired.ctl("reload").returncode == 0
+    assert wired.ctl("test", "gpt", "a").returncode == 0
+    assert wired.ctl("test", "gpt", "b").returncode == 0
+    refused = wired.ctl("test", "gpt", "c", "--json")
+    error = json.loads(refused.stdout)["error"]
+    assert error["kind"] == "budget_exceeded" and "resets at" in error["hint"] and error["limit"] == 20
+    assert _rows(wired)[-1]["status"] == "refused"
+    status = wired.ctl("status").stdout
+    assert "block: daily 30/20 tok OVER" in status
+
+
+def test_summary_history_export_chart_prices_and_clear(wired: DaemonProcess, upstream: FakeUpstream, short_tmp) -> None:
+    for i in range(5):
+        assert wired.ctl("test", "gpt", f"q{i}").returncode == 0
+    upstream.reply_chat(openai_error(429, "slow down", "requests", "rate_limit_exceeded"))
+    wired.ctl("test", "gpt", "fails")
+
+    summary = wired.ctl("usage")
+    assert summary.returncode == 0, summary.stderr
+    gpt_line = next(line for line in summary.stdout.splitlines() if line.startswith("gpt "))
+    assert "$0.0000" in gpt_line and "75" in gpt_line  # 5 x 15 tokens
+
+    page = json.loads(wired.ctl("usage", "history", "--limit", "2", "--json").stdout)
+    assert page["total"] == 6 and len(page["rows"]) == 2 and page["next_offset"] == 2
+    failed = json.loads(wired.ctl("usage", "history", "--status", "error", "--json").stdout)
+    assert failed["total"] == 1 and failed["rows"][0]["error_kind"] == "rate_limited"
+    assert "1-2 of 6; next page: --offset 2" in wired.ctl("usage", "history", "--limit", "2").stdout
+
+    out = short_tmp / "usage.csv"
+    exported = wired.ctl("usage", "export", "--format", "csv", "-o", str(out))
+    assert exported.returncode == 0, exported.stderr
+    parsed = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert len(parsed) == 6 and {r["status"] for r in parsed} == {"ok", "error"}
+    jsonl = wired.ctl("usage", "export", "--format", "jsonl", "--status", "ok")
+    assert len([json.loads(line) for line in jsonl.stdout.splitlines()]) == 5
+
+    chart = wired.ctl("usage", "chart", "--days", "3", "--metric", "tokens")
+    assert chart.returncode == 0 and "legend: █ gpt" in chart.stdout and "│" in chart.stdout
+
+    prices = wired.ctl("usage", "prices")
+    assert "openai/gpt-4o-mini" in prices.stdout and "builtin:" in prices.stdout
+
+    assert wired.ctl("usage", "clear").returncode == 2  # no terminal to confirm on, no --yes
+    kept = wired.ctl("usage", "clear", "--before", "2000-01-01", "--yes", "--json")
+    assert json.loads(kept.stdout)["deleted"] == 0
+    cleared = wired.ctl("usage", "clear", "--yes", "--json")
+    assert json.loads(cleared.stdout)["deleted"] == 6
+    assert _rows(wired) == []
+
+
+def test_kill9_during_a_burst_of_200_keeps_every_acknowledged_row(wired: DaemonProcess, upstream: FakeUpstream) -> None:
+    ok = upstream.family.chat_ok("pong")
+    upstream.reply_chat(Canned(200, ok.json, delay=0.005))
+    acknowledged = 0
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def worker() -> None:
+        nonlocal acknowledged
+        for _ in range(25):
+            if stop.is_set():
+                return
+            try:
+                wired.client.complete(p.ChatParams(name="gpt", prompt="burst"))
+            except (RpcError, OSError, Exception):  # the daemon vanished mid-request
+                return
+            with lock:
+                acknowledged += 1
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]  # 8 x 25 = 200 requests
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while acknowledged < 100 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    wired.kill9()
+    stop.set()
+    for thread in threads:
+        thread.join(15)
+    rows = [r for r in _rows(wired) if r["status"] == "ok"]
+    assert acknowledged >= 100
+    # Every acknowledged request has its row; at most the 8 in flight have a row without a reply.
+    assert acknowledged <= len(rows) <= acknowledged + len(threads)
+    wired.start()
+    assert json.loads(wired.ctl("usage", "history", "--limit", "1", "--json").stdout)["total"] == len(_rows(wired))
