@@ -403,10 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--temperature", type=float)
     test.set_defaults(run=cmd_test, long_running=True)
 
-    from synapsectl import cli_mcp, cli_usage
+    from synapsectl import cli_mcp, cli_service, cli_usage
 
     cli_mcp.add_parser(sub, common)
     cli_usage.add_parser(sub, common)
+    cli_service.add_parser(sub, common)
 
     logs = sub.add_parser("logs", parents=[common], help="show the daemon's log (works while it is down)")
     logs.add_argument("-n", "--lines", type=int, default=50, help="how many recent lines (default 50)")

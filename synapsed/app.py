@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import os
 import signal
+import socket
 import sqlite3
 import sys
 import time
@@ -59,6 +60,7 @@ class Daemon:
         self._mcp_task: asyncio.Task[None] | None = None
         self.mcp: McpService | None = None
         self.exit_code = 0
+        self.inherited: list[socket.socket] = []
 
     @property
     def log_level(self) -> str:
@@ -69,7 +71,8 @@ class Daemon:
         ensure_layout(self.paths)
         slog.configure(self._cli_log_level or "info", self.paths.log_file)
         self.lock.acquire()
-        if lifecycle.clear_stale_socket(self.paths.socket):
+        self.inherited = lifecycle.inherited_sockets()
+        if not self.inherited and lifecycle.clear_stale_socket(self.paths.socket):
             self.log.info("removed a stale socket left by a previous daemon", socket=str(self.paths.socket))
         self.config_store.load()
         self.last_preflight.load()
@@ -115,14 +118,19 @@ class Daemon:
         drain = self.config_store.config.daemon.drain_timeout_s
         runner = web.AppRunner(build_app(self.dispatcher), handle_signals=False, shutdown_timeout=drain, access_log=None)
         await runner.setup()
-        site = web.UnixSite(runner, str(self.paths.socket))
-        await site.start()
-        os.chmod(self.paths.socket, 0o600)
+        if self.inherited:  # socket activation: systemd bound and owns the control socket
+            site: web.BaseSite = web.SockSite(runner, self.inherited[0])
+            await site.start()
+        else:
+            site = web.UnixSite(runner, str(self.paths.socket))
+            await site.start()
+            os.chmod(self.paths.socket, 0o600)
         self.log.info(
             "synapsed ready",
             version=__version__,
             pid=os.getpid(),
             socket=str(self.paths.socket),
+            socket_activated=bool(self.inherited),
             connections=len(self.config_store.config.connections),
             keyring=self.keyring[0],
             keyring_usable=self.keyring[1],
@@ -143,7 +151,8 @@ class Daemon:
                 await self.mcp.stop()
             await self.gateway.close()
             self.ledger.close()
-            self.paths.socket.unlink(missing_ok=True)
+            if not self.inherited:
+                self.paths.socket.unlink(missing_ok=True)
             self.lock.release()
             self.log.info("synapsed stopped")
 

@@ -335,6 +335,8 @@ class ConfigStore:
             write_atomic(self.path, render(self._config))
         else:
             self._config = self._read()
+            if self.path.stat().st_mode & 0o077:
+                self.path.chmod(0o600)  # a hand-made file: ours to keep private
         self._stamp = _stamp(self.path)
         return self._config
 

@@ -30,6 +30,10 @@ class DaemonProcess:
         self.client = Client(self.paths.socket, timeout=20)
 
     def start(self, *extra: str, wait: bool = True) -> DaemonProcess:
+        if not self.paths.config_file.exists():
+            # Never the default MCP port: a developer's own synapsed may be holding it.
+            self.paths.config_dir.mkdir(parents=True, exist_ok=True)
+            self.paths.config_file.write_text("[mcp]\nport = 0\n")
         self._runs += 1
         self.stderr_path = self.home.parent / f"{self.home.name}-stderr-{self._runs}.txt"
         self.proc = subprocess.Popen(

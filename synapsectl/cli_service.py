@@ -1,0 +1,143 @@
+"""`synapsectl service ...` and `synapsectl doctor`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from typing import Any
+
+from synapsectl import render
+from synapsed.paths import HOME_ENV, resolve
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def _home(args: argparse.Namespace) -> str | None:
+    return args.home or os.environ.get(HOME_ENV) or None
+
+
+def _fail(message: str, hint: str, as_json: bool) -> int:
+    if as_json:
+        render.emit_json({"error": {"kind": "service", "message": message, "hint": hint}})
+    else:
+        print(f"error: {message}\nhint: {hint}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    for item in report["files"]:
+        if "content" in item:
+            print(f"# --- {item['path']} ({item['action']}) ---")
+            print(item["content"], end="" if item["content"].endswith("\n") else "\n")
+        else:
+            print(f"{item['action']}: {item['path']}")
+    for command in report["commands"]:
+        line = " ".join(command["command"])
+        print(f"$ {line}" if not command["ran"] else f"ran: {line} (exit {command['exit_code']})")
+    if note := report.get("note"):
+        print(note)
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    from synapsectl import service
+
+    try:
+        report = service.install(resolve(args.home), _home(args), args.socket, args.dry_run)
+    except service.ServiceError as exc:
+        return _fail(exc.message, exc.hint, args.json)
+    if args.json:
+        render.emit_json(report)
+    else:
+        _print_report(report)
+        if not args.dry_run:
+            print(f"synapsed is installed as a login service ({report['platform']}: {report['unit']})")
+    return EXIT_OK
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    from synapsectl import service
+
+    try:
+        report = service.uninstall(resolve(args.home), _home(args), args.dry_run)
+    except service.ServiceError as exc:
+        return _fail(exc.message, exc.hint, args.json)
+    if args.json:
+        render.emit_json(report)
+    else:
+        _print_report(report)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from synapsectl import service
+    from synapsectl.client import Client, DaemonNotRunning
+
+    paths = resolve(args.home)
+    try:
+        state = service.status(paths, _home(args))
+    except service.ServiceError as exc:
+        return _fail(exc.message, exc.hint, args.json)
+    try:
+        daemon = Client(paths.socket, timeout=5).status()
+        state["daemon"] = f"answers (pid {daemon.pid}, {daemon.version})"
+    except (DaemonNotRunning, OSError):
+        state["daemon"] = "not answering"
+    if args.json:
+        render.emit_json(state)
+    else:
+        render.fields([(k, v) for k, v in state.items() if k != "files"] + [("files", ", ".join(state["files"]))])
+    return EXIT_OK if state["installed"] and state["daemon"].startswith("answers") else EXIT_FAILED
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    from synapsectl import logs
+
+    if sys.platform != "darwin" and shutil.which("journalctl") and not args.file:
+        command = ["journalctl", "--user", "-u", "synapsed", "-n", str(args.lines), "--no-pager"] + (["-f"] if args.follow else [])
+        done = subprocess.run(command)
+        if done.returncode == 0:
+            return EXIT_OK
+        print("journalctl had nothing for the user unit; showing the log file instead", file=sys.stderr)
+    return logs.show(resolve(args.home).log_file, args.lines, args.follow, args.json)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from synapsectl import doctor
+
+    checks = doctor.run(resolve(args.home), _home(args))
+    failed = any(c.status == "fail" for c in checks)
+    if args.json:
+        render.emit_json({"ok": not failed, "checks": doctor.as_dicts(checks)})
+        return EXIT_FAILED if failed else EXIT_OK
+    marks = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
+    width = max(len(c.name) for c in checks)
+    for c in checks:
+        print(f"{marks[c.status]:<4}  {c.name:<{width}}  {c.detail}")
+        if c.fix and c.status in ("warn", "fail"):
+            print(f"{'':<4}  {'':<{width}}  fix: {c.fix}")
+    print("\n" + ("problems found: fix the FAIL lines above" if failed else "all good"))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    service = sub.add_parser("service", help="start synapsed at login (systemd user unit / launchd agent)").add_subparsers(
+        dest="action", metavar="ACTION", required=True)
+    install = service.add_parser("install", parents=[common], help="write, enable and start the login service")
+    install.add_argument("--dry-run", action="store_true", help="print the files and commands instead")
+    install.add_argument("--socket", action="store_true", help="systemd: socket-activate the control socket")
+    install.set_defaults(run=cmd_install, local=True)
+    uninstall = service.add_parser("uninstall", parents=[common], help="stop and remove what install created")
+    uninstall.add_argument("--dry-run", action="store_true")
+    uninstall.set_defaults(run=cmd_uninstall, local=True)
+    service.add_parser("status", parents=[common], help="installed, enabled, running, answering?").set_defaults(
+        run=cmd_status, local=True)
+    logs = service.add_parser("logs", parents=[common], help="the service's logs (journalctl, else the log file)")
+    logs.add_argument("-n", "--lines", type=int, default=50)
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.add_argument("--file", action="store_true", help="read the log file even where journalctl exists")
+    logs.set_defaults(run=cmd_logs, local=True)
+    sub.add_parser("doctor", parents=[common], help="check the whole chain and say what to fix").set_defaults(
+        run=cmd_doctor, local=True)
