@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from synapsectl import render
-from synapsectl.client import Client, DaemonNotRunning, ProtocolError, RpcError
+from synapsectl.client import Client, DaemonGone, DaemonNotRunning, ProtocolError, RpcError
 from synapsed import protocol as p
 from synapsed.paths import resolve
 
@@ -442,6 +442,9 @@ def main(argv: list[str] | None = None) -> int:
     except DaemonNotRunning as exc:
         _report("daemon_not_running", str(exc), exc.hint, as_json)
         return EXIT_NOT_RUNNING
+    except DaemonGone as exc:
+        _report("cancelled", str(exc), exc.hint, as_json)
+        return EXIT_FAILED
     except RpcError as exc:
         extra = {k: v for k, v in exc.data.items() if k not in ("kind", "hint")}
         _report(exc.kind, exc.message, exc.hint, as_json, **extra)

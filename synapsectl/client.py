@@ -43,6 +43,15 @@ class ProtocolError(Exception):
     """The daemon answered something that is not a JSON-RPC response."""
 
 
+class DaemonGone(Exception):
+    """The daemon closed the connection after taking the request and before answering it."""
+
+    def __init__(self, socket_path: Path) -> None:
+        super().__init__("synapsed closed the connection before answering (it stopped or crashed mid-request)")
+        self.hint = ("nothing was retried: the request may or may not have reached the provider; "
+                     "check `synapsectl status` and `synapsectl usage history`")
+
+
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path: Path, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
@@ -91,9 +100,12 @@ class Client:
                 conn.connect()
             except (FileNotFoundError, ConnectionRefusedError) as exc:
                 raise DaemonNotRunning(self.socket_path, type(exc).__name__) from None
-            conn.request("POST", p.RPC_PATH, body=body, headers={"Content-Type": content_type})
-            response = conn.getresponse()
-            return response.status, response.read()
+            try:
+                conn.request("POST", p.RPC_PATH, body=body, headers={"Content-Type": content_type})
+                response = conn.getresponse()
+                return response.status, response.read()
+            except (http.client.RemoteDisconnected, http.client.IncompleteRead, ConnectionResetError, BrokenPipeError):
+                raise DaemonGone(self.socket_path) from None
         finally:
             conn.close()
 
@@ -115,17 +127,20 @@ class Client:
                 conn.connect()
             except (FileNotFoundError, ConnectionRefusedError) as exc:
                 raise DaemonNotRunning(self.socket_path, type(exc).__name__) from None
-            conn.request("POST", p.RPC_PATH, body=_request(method, params),
-                         headers={"Content-Type": "application/json", "Accept": p.NDJSON})
-            response = conn.getresponse()
-            if p.NDJSON not in (response.getheader("Content-Type") or ""):
-                return _result(response.status, response.read(), result_type)
-            while line := response.readline():
-                message = msgspec.json.decode(line)
-                if isinstance(message, dict) and "method" in message and "id" not in message:
-                    on_progress(message["method"], message.get("params"))
-                    continue
-                return _result(response.status, line, result_type)
+            try:
+                conn.request("POST", p.RPC_PATH, body=_request(method, params),
+                             headers={"Content-Type": "application/json", "Accept": p.NDJSON})
+                response = conn.getresponse()
+                if p.NDJSON not in (response.getheader("Content-Type") or ""):
+                    return _result(response.status, response.read(), result_type)
+                while line := response.readline():
+                    message = msgspec.json.decode(line)
+                    if isinstance(message, dict) and "method" in message and "id" not in message:
+                        on_progress(message["method"], message.get("params"))
+                        continue
+                    return _result(response.status, line, result_type)
+            except (http.client.RemoteDisconnected, http.client.IncompleteRead, ConnectionResetError, BrokenPipeError):
+                raise DaemonGone(self.socket_path) from None
             raise ProtocolError("the daemon closed the stream before its response (did it stop?)")
         finally:
             conn.close()

@@ -312,6 +312,8 @@ class DaemonStatus(msgspec.Struct):
     keyring: KeyringView
     log_level: str
     mcp: McpView | None = None
+    ledger_rows: int = 0
+    ledger_write_errors: int = 0  # rows lost to write failures (disk full, ...): requests were answered
 
 
 class ReloadResult(msgspec.Struct):

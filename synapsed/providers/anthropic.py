@@ -92,7 +92,7 @@ class AnthropicProvider:
         reply = await http.send(ctx, "POST", f"{ctx.base_url}/v1/messages", headers=self.auth_headers(ctx), json_body=body)
         if reply.status != 200:
             raise self._fail(ctx, reply)
-        message: _Message = http.convert(http.decode_json(reply, "a message"), _Message, "message")
+        message: _Message = http.convert(http.decode_json(reply, "a message"), _Message, "message", parse_error, reply)
         texts = [b.text for b in message.content if b.type == "text" and b.text is not None]
         if not texts and message.stop_reason not in ("max_tokens", "refusal", "end_turn"):
             raise SynapseError("upstream_malformed", "the provider's message had no text content")

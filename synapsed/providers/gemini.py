@@ -117,7 +117,9 @@ class GeminiProvider:
         reply = await http.send(ctx, "POST", url, headers=self.auth_headers(ctx), json_body=body)
         if reply.status != 200:
             raise self._fail(ctx, reply)
-        parsed: _Response = http.convert(http.decode_json(reply, "generateContent output"), _Response, "generateContent output")
+        parsed: _Response = http.convert(
+            http.decode_json(reply, "generateContent output"), _Response, "generateContent output", parse_error, reply
+        )
         if not parsed.candidates:
             if parsed.promptFeedback and parsed.promptFeedback.blockReason:
                 raise SynapseError(

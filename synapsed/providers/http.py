@@ -182,7 +182,18 @@ def decode_json(reply: Reply, what: str) -> Any:
         ) from None
 
 
-def convert(raw: Any, type_: type[Any], what: str) -> Any:
+def convert(raw: Any, type_: type[Any], what: str, parse_error: Any = None, reply: Reply | None = None) -> Any:
+    """`raw` as `type_`, or a typed error: a 200 that carries the family's error body is the
+    provider's error (some gateways do that), anything else of the wrong shape is malformed."""
+    if parse_error is not None and reply is not None and isinstance(raw, dict) and "error" in raw:
+        parsed = parse_error(reply)
+        if parsed is not None:
+            raise SynapseError(
+                "upstream_error",
+                f"provider answered {reply.status} with an error body: {upstream_text(parsed.message)}",
+                hint="the provider (or a gateway in front of it) reported an error despite the 200 status",
+                status=reply.status,
+            )
     try:
         return msgspec.convert(raw, type_)
     except msgspec.ValidationError as exc:

@@ -72,7 +72,7 @@ class OllamaProvider:
         reply = await http.send(ctx, "POST", f"{ctx.base_url}/api/chat", headers=self.auth_headers(ctx), json_body=body)
         if reply.status != 200:
             raise http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
-        chat: _Chat = http.convert(http.decode_json(reply, "a chat response"), _Chat, "chat response")
+        chat: _Chat = http.convert(http.decode_json(reply, "a chat response"), _Chat, "chat response", parse_error, reply)
         return ChatResult(
             text=chat.message.content,
             finish_reason=chat.done_reason,

@@ -93,7 +93,9 @@ def chat_body(ctx: CallContext, request: ChatRequest, max_tokens_field: str) -> 
 
 
 def completion_result(reply: http.Reply, requested_model: str) -> ChatResult:
-    parsed: _Completion = http.convert(http.decode_json(reply, "a chat completion"), _Completion, "chat completion")
+    parsed: _Completion = http.convert(
+        http.decode_json(reply, "a chat completion"), _Completion, "chat completion", parse_error, reply
+    )
     if not parsed.choices:
         raise SynapseError("upstream_malformed", "the provider answered without any choices")
     choice = parsed.choices[0]

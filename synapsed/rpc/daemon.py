@@ -41,6 +41,8 @@ def methods(daemon: Daemon) -> dict[str, Method]:
             keyring=p.KeyringView(*daemon.keyring),
             log_level=daemon.log_level,
             mcp=daemon.mcp.view() if daemon.mcp is not None else None,
+            ledger_rows=daemon.ledger.rows_written,
+            ledger_write_errors=daemon.ledger.write_errors,
         )
 
     async def reload(_: p.NoParams) -> p.ReloadResult:

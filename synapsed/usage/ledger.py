@@ -100,8 +100,10 @@ def migrate(conn: sqlite3.Connection) -> int:
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_pages: int | None = None) -> None:
         self.path = path
+        # A size cap in pages (PRAGMA max_page_count); tests use it to make the "disk" full.
+        self.max_pages = max_pages
         self._queue: queue.SimpleQueue[tuple[UsageRow, asyncio.Future[bool], asyncio.AbstractEventLoop] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.write_errors = 0
@@ -113,6 +115,8 @@ class Ledger:
         # NORMAL in WAL mode: a commit survives a process crash (kill -9), not a power cut.
         conn.execute("PRAGMA synchronous = NORMAL")
         started = migrate(conn)
+        if self.max_pages is not None:
+            conn.execute(f"PRAGMA max_page_count = {int(self.max_pages)}")
         if started and started < SCHEMA_VERSION:
             log.info("usage ledger migrated", from_version=started, to_version=SCHEMA_VERSION)
         self.path.chmod(0o600)

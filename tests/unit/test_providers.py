@@ -486,3 +486,42 @@ def test_proxy_from_environment_applies_except_loopback_and_no_proxy(monkeypatch
         assert proxy_for("http", "localhost") is None
     finally:
         proxy_for.cache_clear()
+
+
+ERROR_WITH_200 = {
+    "openai": {"error": {"message": "upstream gateway: model overloaded", "type": "server_error", "code": None}},
+    "anthropic": {"type": "error", "error": {"type": "overloaded_error", "message": "upstream gateway: model overloaded"}},
+    "gemini": {"error": {"code": 503, "message": "upstream gateway: model overloaded", "status": "UNAVAILABLE"}},
+    "ollama": {"error": "upstream gateway: model overloaded"},
+}
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_200_with_an_error_body_is_the_providers_error(make, provider: str) -> None:
+    h = await make(provider)
+    family = FAMILY_OF[provider] if FAMILY_OF[provider] in ERROR_WITH_200 else "openai"
+    h.upstream.reply_chat(Canned(200, ERROR_WITH_200[family]))
+    error = await h.fail()
+    assert error.kind == "upstream_error"
+    assert "upstream gateway: model overloaded" in error.message
+    assert h.chat_requests() == 1
+    await h.gateway.close()
+
+
+async def test_ten_megabyte_body_is_refused_by_the_default_cap(make) -> None:
+    from synapsed.providers.http import MAX_RESPONSE_BYTES
+
+    h = await make("openai", max_response_bytes=MAX_RESPONSE_BYTES)
+    h.upstream.reply_chat(Canned(200, body=b'{"x":"' + b"a" * (10 * 1024 * 1024) + b'"}'))
+    error = await h.fail()
+    assert error.kind == "upstream_malformed" and "exceeded 8 MiB" in error.message
+    await h.gateway.close()
+
+
+async def test_upstream_that_accepts_then_stalls_times_out(make) -> None:
+    h = await make("anthropic", timeout_s=0.5)
+    ok = h.upstream.family.chat_ok("late")
+    h.upstream.reply_chat(Canned(200, ok.json, delay=5.0))
+    error = await h.fail()
+    assert error.kind == "timeout"
+    await h.gateway.close()
