@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench soak clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,3 +31,6 @@ bench: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
+
+soak: install
+	$(BIN)/python bench/soak.py --markdown BENCHMARKS.md

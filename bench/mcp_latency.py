@@ -129,6 +129,22 @@ class McpStdio:
         self.proc.wait(10)
 
 
+def rss_mb(pid: int) -> float:
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
+def rss_over_calls(pid: int, mcp_port: int, token: str, calls: int) -> tuple[float, float]:
+    """RSS before and after `calls` more ask calls over one HTTP MCP session (after warm-up)."""
+    session = McpHttp(mcp_port, token)
+    for i in range(500):
+        session.ask(i)
+    before = rss_mb(pid)
+    for i in range(calls):
+        session.ask(i)
+    return before, rss_mb(pid)
+
+
 def direct_post(conn: http.client.HTTPConnection) -> None:
     body = json.dumps({"model": "test-model", "messages": [{"role": "user", "content": "ping"}], "stream": False}).encode()
     conn.request("POST", "/v1/chat/completions", body=body,
@@ -191,6 +207,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1000)
     parser.add_argument("--sessions", type=int, default=32)
     parser.add_argument("--calls-each", type=int, default=40)
+    parser.add_argument("--rss-calls", type=int, default=10_000)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
 
@@ -207,6 +224,7 @@ def main() -> None:
         client.create(p.ConnectionSpec(name="bench", provider="openai", model="test-model",
                                        base_url=f"http://127.0.0.1:{fast_port}/v1", credential="env:BENCH_KEY"))
         samples = latency(fast_port, status.mcp.port, token, tmp / "h", env, args.rounds)
+        rss_start, rss_end = rss_over_calls(daemon.pid, status.mcp.port, token, args.rss_calls)
         client.update("bench", p.ConnectionPatch(base_url=f"http://127.0.0.1:{slow_port}/v1"))
         elapsed, errors = asyncio.run(concurrency(status.mcp.port, token, args.sessions, args.calls_each))
     finally:
@@ -233,6 +251,8 @@ def main() -> None:
          "≥ 95 %", f"{efficiency * 100:.1f} % ({args.sessions * args.calls_each / elapsed:.0f} calls/s; ideal {args.sessions / 0.05:.0f})",
          "met" if efficiency >= 0.95 else "missed"),
         ("errors under concurrency", "0", str(errors), "met" if errors == 0 else "missed"),
+        (f"RSS growth over {args.rss_calls:,} MCP calls", "≤ 10 MB", f"{rss_end - rss_start:+.1f} MB ({rss_start:.1f} → {rss_end:.1f})",
+         "met" if rss_end - rss_start <= 10 else "missed"),
     ]
     table = "\n".join(["| measure | target | result | verdict |", "|---|---|---|---|",
                        *[f"| {m} | {t} | {r} | {v} |" for m, t, r, v in rows]])

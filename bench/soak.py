@@ -1,0 +1,158 @@
+"""Soak: many concurrent MCP sessions for minutes, with injected upstream failures.
+
+Asserts zero unexpected errors (every isError result must be one of the injected kinds), that
+every request made is in the ledger, and that RSS and the open-file count stay flat once warm.
+Loopback only, bounded in time; run by `make soak`.
+
+    .venv/bin/python bench/soak.py [--sessions 50] [--duration 180] [--markdown BENCHMARKS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.mcp_latency import INIT, INITIALIZED, KEY, parse_reply, start_daemon, start_fake  # noqa: E402
+from bench.report import write_section  # noqa: E402
+from synapsed import protocol as p  # noqa: E402
+
+EXPECTED_KINDS = {"rate_limited", "upstream_error"}
+
+
+def proc_stats(pid: int) -> tuple[float, int]:
+    rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmRSS:"))
+    return rss / 1024, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+async def run(port: int, token: str, sessions: int, duration: float, pid: int) -> dict:
+    headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+               "Authorization": f"Bearer {token}"}
+    outcomes: Counter[str] = Counter()
+    unexpected: list[str] = []
+    samples: list[tuple[float, float, int]] = []
+    stop_at = time.monotonic() + duration
+
+    async def session(http: aiohttp.ClientSession, index: int) -> None:
+        url = f"http://127.0.0.1:{port}/mcp"
+        init = {**INIT, "params": {**INIT["params"], "clientInfo": {"name": f"soak-{index}", "version": "1"}}}
+        async with http.post(url, data=json.dumps(init), headers=headers) as response:
+            await response.read()
+            own = {**headers, "mcp-session-id": response.headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"}
+        async with http.post(url, data=json.dumps(INITIALIZED), headers=own) as response:
+            await response.read()
+        call = 0
+        while time.monotonic() < stop_at:
+            call += 1
+            target = "flaky" if call % 3 == 0 else "steady"
+            body = {"jsonrpc": "2.0", "id": call, "method": "tools/call",
+                    "params": {"name": "ask", "arguments": {"prompt": f"s{index}-{call}", "connection": target}}}
+            try:
+                async with http.post(url, data=json.dumps(body), headers=own) as response:
+                    raw = await response.read()
+                    if response.status != 200:
+                        unexpected.append(f"HTTP {response.status}: {raw[:200]!r}")
+                        continue
+                    reply = parse_reply(response.headers.get("Content-Type", ""), raw)
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+                unexpected.append(f"{type(exc).__name__}: {exc}")
+                continue
+            if "error" in reply:
+                unexpected.append(f"JSON-RPC error {reply['error']}")
+            elif reply["result"].get("isError"):
+                kind = reply["result"]["structuredContent"]["error"]["kind"]
+                outcomes[kind] += 1
+                if kind not in EXPECTED_KINDS:
+                    unexpected.append(f"tool error {kind}")
+            else:
+                outcomes["ok"] += 1
+
+    async def sampler() -> None:
+        start = time.monotonic()
+        while time.monotonic() < stop_at:
+            rss, fds = proc_stats(pid)
+            samples.append((time.monotonic() - start, rss, fds))
+            await asyncio.sleep(5)
+
+    connector = aiohttp.TCPConnector(limit=sessions * 2)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
+        await asyncio.gather(sampler(), *(session(http, i) for i in range(sessions)))
+    return {"outcomes": outcomes, "unexpected": unexpected, "samples": samples}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--duration", type=float, default=180.0)
+    parser.add_argument("--markdown", type=Path)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="syn-soak-", dir="/tmp"))
+    env = {**os.environ, "SYNAPSE_HOME": str(tmp / "h"), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+           "PYTHONPATH": str(REPO), "BENCH_KEY": KEY}
+    steady, steady_port = start_fake(20)
+
+
+    flaky = subprocess.Popen([sys.executable, str(REPO / "bench" / "fake_upstream_server.py"), "--delay-ms", "20", "--fail-every", "4"],
+                             stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert flaky.stdout is not None
+    flaky_port = int(flaky.stdout.readline())
+    daemon, client = start_daemon(tmp / "h", env)
+    try:
+        status = client.status()
+        assert status.mcp is not None
+        token = Path(status.mcp.token_file).read_text().strip()
+        for name, port in (("steady", steady_port), ("flaky", flaky_port)):
+            client.create(p.ConnectionSpec(name=name, provider="openai", model="test-model",
+                                           base_url=f"http://127.0.0.1:{port}/v1", credential="env:BENCH_KEY"))
+        result = asyncio.run(run(status.mcp.port, token, args.sessions, args.duration, daemon.pid))
+        time.sleep(0.5)
+        with sqlite3.connect(f"file:{tmp / 'h' / 'state' / 'usage.sqlite3'}?mode=ro", uri=True) as conn:
+            ledger_rows = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+    finally:
+        daemon.terminate()
+        daemon.wait(30)
+        steady.terminate()
+        flaky.terminate()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    outcomes, unexpected, samples = result["outcomes"], result["unexpected"], result["samples"]
+    calls = sum(outcomes.values())
+    warm = [s for s in samples if s[0] >= args.duration / 3] or samples
+    rss_growth = warm[-1][1] - warm[0][1]
+    fd_growth = warm[-1][2] - warm[0][2]
+    checks = {
+        "unexpected errors": (len(unexpected) == 0, str(len(unexpected))),
+        "every request in the ledger": (ledger_rows == calls, f"{ledger_rows} rows / {calls} calls"),
+        "RSS after warm-up": (rss_growth <= 10, f"{warm[0][1]:.1f} → {warm[-1][1]:.1f} MB ({rss_growth:+.1f})"),
+        "open files after warm-up": (abs(fd_growth) <= 10, f"{warm[0][2]} → {warm[-1][2]} ({fd_growth:+d})"),
+    }
+    rows = [("calls", f"{calls} in {args.duration:.0f} s by {args.sessions} sessions ({calls / args.duration:.0f}/s)", "-"),
+            ("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())), "-"),
+            *[(name, value, "met" if ok else "FAILED") for name, (ok, value) in checks.items()]]
+    table = "\n".join(["| measure | result | verdict |", "|---|---|---|", *[f"| {m} | {r} | {v} |" for m, r, v in rows]])
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    print(table)
+    for line in unexpected[:10]:
+        print("unexpected:", line)
+    if args.markdown:
+        write_section(args.markdown, "soak", table, machine, " ".join(["python", "bench/soak.py", *sys.argv[1:]]))
+    sys.exit(0 if all(ok for ok, _ in checks.values()) else 1)
+
+
+if __name__ == "__main__":
+    main()
