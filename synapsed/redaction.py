@@ -37,6 +37,7 @@ class SecretRegistry:
         self._lock = threading.Lock()
         self._values: frozenset[str] = frozenset()
         self._fragments: frozenset[str] = frozenset()
+        self._finder: re.Pattern[str] | None = None
 
     def add(self, value: str) -> None:
         value = value.strip()
@@ -52,8 +53,11 @@ class SecretRegistry:
     def _replace(self, values: frozenset[str]) -> None:
         # Readers take the two frozensets without locking; swap them in one assignment each.
         fragments = frozenset(v[i : i + FRAGMENT] for v in values for i in range(len(v) - FRAGMENT + 1))
+        # One compiled alternation answers "is any piece of any key in this text?" at C speed;
+        # the exact span merge below runs only when it says yes.
+        finder = re.compile("|".join(map(re.escape, sorted(fragments)))) if fragments else None
         with self._lock:
-            self._values, self._fragments = values, fragments
+            self._values, self._fragments, self._finder = values, fragments, finder
 
     @property
     def values(self) -> frozenset[str]:
@@ -62,6 +66,10 @@ class SecretRegistry:
     @property
     def fragments(self) -> frozenset[str]:
         return self._fragments
+
+    @property
+    def finder(self) -> re.Pattern[str] | None:
+        return self._finder
 
 
 SECRETS = SecretRegistry()
@@ -88,9 +96,9 @@ def redact_text(text: str, registry: SecretRegistry = SECRETS, patterns: bool = 
     for value in registry.values:
         if value in text:
             text = text.replace(value, REDACTED)
-    fragments = registry.fragments
-    if fragments and len(text) >= FRAGMENT:
-        spans = list(_fragment_spans(text, fragments))
+    finder = registry.finder
+    if finder is not None and len(text) >= FRAGMENT and finder.search(text):
+        spans = list(_fragment_spans(text, registry.fragments))
         for start, end in reversed(spans):
             text = text[:start] + REDACTED + text[end:]
     return KEY_PATTERNS.sub(REDACTED, text) if patterns else text
@@ -100,23 +108,27 @@ def is_secret_key(name: str) -> bool:
     return bool(SECRET_KEY_NAMES.search(name))
 
 
-def redact_value(value: Any, registry: SecretRegistry = SECRETS, _depth: int = 0) -> Any:
-    """Redact inside str / dict / list / tuple / exceptions, to a bounded depth."""
+def redact_value(value: Any, registry: SecretRegistry = SECRETS, patterns: bool = True, _depth: int = 0) -> Any:
+    """Redact inside str / dict / list / tuple / exceptions, to a bounded depth.
+
+    patterns=False (model output) keeps key-shaped text and secret-named keys, and removes only
+    the values actually loaded."""
     if _depth > 12:
         return REDACTED
     if isinstance(value, str):
-        return redact_text(value, registry)
+        return redact_text(value, registry, patterns)
     if isinstance(value, dict):
         return {
-            k: (REDACTED if isinstance(k, str) and is_secret_key(k) and v not in (None, "") else redact_value(v, registry, _depth + 1))
+            k: (REDACTED if patterns and isinstance(k, str) and is_secret_key(k) and v not in (None, "")
+                else redact_value(v, registry, patterns, _depth + 1))
             for k, v in value.items()
         }
     if isinstance(value, tuple):
-        return tuple(redact_value(v, registry, _depth + 1) for v in value)
+        return tuple(redact_value(v, registry, patterns, _depth + 1) for v in value)
     if isinstance(value, (list, set, frozenset)):
-        return [redact_value(v, registry, _depth + 1) for v in value]
+        return [redact_value(v, registry, patterns, _depth + 1) for v in value]
     if isinstance(value, BaseException):
-        return redact_text(f"{type(value).__name__}: {value}", registry)
+        return redact_text(f"{type(value).__name__}: {value}", registry, patterns)
     if isinstance(value, (int, float, bool)) or value is None:
         return value
-    return redact_text(repr(value), registry)
+    return redact_text(repr(value), registry, patterns)

@@ -44,6 +44,7 @@ async def serve(app: ASGIApp, request: web.Request, body: bytes) -> web.StreamRe
     status = 500
     response_headers: list[tuple[bytes, bytes]] = []
     response: web.StreamResponse | None = None
+    whole: web.Response | None = None  # a reply that arrived as one body message
 
     def peer_gone() -> bool:
         return request.transport is None or request.transport.is_closing()
@@ -70,6 +71,13 @@ async def serve(app: ASGIApp, request: web.Request, body: bytes) -> web.StreamRe
             return
         if message["type"] != "http.response.body":
             return
+        if response is None and not message.get("more_body", False):
+            # The common JSON reply: hand aiohttp one complete response (one write, Content-Length).
+            nonlocal whole
+            whole = web.Response(status=status, body=message.get("body", b""),
+                                 headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in response_headers])
+            finished.set()
+            return
         try:
             if response is None:
                 response = web.StreamResponse(status=status)
@@ -89,6 +97,8 @@ async def serve(app: ASGIApp, request: web.Request, body: bytes) -> web.StreamRe
         await app(_scope(request, headers), receive, send)
     finally:
         finished.set()
+    if whole is not None:
+        return whole
     if response is None:
         return web.Response(status=status)
     return response

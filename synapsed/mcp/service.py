@@ -29,7 +29,7 @@ from synapsed.logging import get_logger
 from synapsed.mcp import asgi, security
 from synapsed.mcp.sessions import Session, SessionRegistry
 from synapsed.mcp.tools import TOOLS, Answer, ToolRunner, error_answer, tool_names, tool_schema
-from synapsed.redaction import redact_text
+from synapsed.redaction import redact_text, redact_value
 from synapsed.rpc.peer import peer_allowed
 
 if TYPE_CHECKING:
@@ -339,7 +339,7 @@ def _to_result(answer: Answer) -> types.CallToolResult:
     # Loaded keys never leave in a result; key-shaped patterns are only scrubbed from our own
     # error text, since model output may legitimately contain `sk-...`-like examples.
     text = redact_text(answer.text, patterns=answer.is_error)
-    structured = json.loads(redact_text(json.dumps(answer.structured), patterns=answer.is_error))
+    structured = redact_value(answer.structured, patterns=answer.is_error)
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=text)], structured_content=structured, is_error=answer.is_error
     )

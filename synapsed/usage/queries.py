@@ -139,11 +139,19 @@ def export(conn: sqlite3.Connection, filters: Filters, fmt: Literal["csv", "json
     return count
 
 
+CLEAR_BATCH = 20_000
+
+
 def clear(conn: sqlite3.Connection, before: float | None) -> int:
-    conn.execute("BEGIN IMMEDIATE")
-    if before is None:
-        deleted = conn.execute("DELETE FROM requests").rowcount
-    else:
-        deleted = conn.execute("DELETE FROM requests WHERE ts < ?", (before,)).rowcount
-    conn.execute("COMMIT")
-    return deleted
+    """Delete in batches: the daemon's own inserts wait at most one batch for the write lock."""
+    cutoff = before if before is not None else float("inf")
+    deleted = 0
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        count = conn.execute(
+            "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE ts < ? LIMIT ?)", (cutoff, CLEAR_BATCH)
+        ).rowcount
+        conn.execute("COMMIT")
+        deleted += count
+        if count < CLEAR_BATCH:
+            return deleted

@@ -57,7 +57,7 @@ async def test_ledger_is_wal_0600_and_commits_before_returning(ledger: Ledger) -
     assert (ledger.path.stat().st_mode & 0o777) == 0o600
 
 
-async def test_concurrent_records_are_group_committed(ledger: Ledger) -> None:
+async def test_concurrent_records_are_all_committed(ledger: Ledger) -> None:
     results = await asyncio.gather(*(ledger.record(_row(connection=f"c{i % 3}")) for i in range(300)))
     assert all(results) and ledger.rows_written == 300
 
