@@ -74,6 +74,15 @@ def memory_keyring(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
         keyring.set_keyring(previous)
 
 
+@pytest.fixture
+def upstreams() -> Iterator[list]:
+    """Fake upstreams a test starts; all stopped at its end."""
+    started: list = []
+    yield started
+    for upstream in started:
+        upstream.stop()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_secret_registry() -> Iterator[None]:
     SECRETS.clear()

@@ -56,9 +56,8 @@ class _ErrorBody(msgspec.Struct):
 
 
 def parse_error(reply: http.Reply) -> http.UpstreamError | None:
-    try:
-        body = msgspec.json.decode(reply.body, type=_ErrorBody)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+    body = http.decode_or_none(reply, _ErrorBody)
+    if body is None:
         return None
     return http.UpstreamError(body.error.message or "", (body.error.type or "",))
 

@@ -73,9 +73,8 @@ class _ErrorBody(msgspec.Struct):
 
 
 def parse_error(reply: http.Reply) -> http.UpstreamError | None:
-    try:
-        body = msgspec.json.decode(reply.body, type=_ErrorBody)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+    body = http.decode_or_none(reply, _ErrorBody)
+    if body is None:
         return None
     codes = tuple(c for c in (body.error.status, *(d.reason for d in body.error.details)) if c)
     return http.UpstreamError(body.error.message or "", codes)

@@ -182,6 +182,15 @@ def decode_json(reply: Reply, what: str) -> Any:
         ) from None
 
 
+def decode_or_none(reply: Reply, type_: Any = Any) -> Any:
+    """The body as `type_`, or None when it is not that: for reading error bodies, which may be
+    anything (HTML from a proxy, plain text, another API's shape)."""
+    try:
+        return msgspec.json.decode(reply.body, type=type_)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+        return None
+
+
 def convert(raw: Any, type_: type[Any], what: str, parse_error: Any = None, reply: Reply | None = None) -> Any:
     """`raw` as `type_`, or a typed error: a 200 that carries the family's error body is the
     provider's error (some gateways do that), anything else of the wrong shape is malformed."""

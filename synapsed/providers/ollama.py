@@ -34,10 +34,7 @@ class _Tags(msgspec.Struct):
 
 
 def parse_error(reply: http.Reply) -> http.UpstreamError | None:
-    try:
-        raw = msgspec.json.decode(reply.body)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return None
+    raw = http.decode_or_none(reply)
     if isinstance(raw, dict) and isinstance(raw.get("error"), str):
         return http.UpstreamError(raw["error"])
     return None

@@ -59,10 +59,7 @@ class _ErrorDetail(msgspec.Struct):
 
 
 def parse_error(reply: http.Reply) -> http.UpstreamError | None:
-    try:
-        raw = msgspec.json.decode(reply.body)
-    except (msgspec.DecodeError, UnicodeDecodeError):
-        return None
+    raw = http.decode_or_none(reply)
     if not isinstance(raw, dict):
         return None
     error = raw.get("error", raw.get("detail", raw.get("message")))

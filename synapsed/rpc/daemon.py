@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 from synapsed import __version__
 from synapsed import protocol as p
 from synapsed.rpc.dispatch import Method
-from synapsed.secrets import keyring_backend
 
 if TYPE_CHECKING:
     from synapsed.app import Daemon

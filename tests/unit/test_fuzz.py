@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from synapsed import logging as slog
-from synapsed import protocol as p
 from synapsed.config import Config, parse
 from synapsed.errors import SynapseError
 from synapsed.mcp.tools import TOOLS, ToolRunner

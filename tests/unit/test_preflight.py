@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
@@ -18,14 +17,6 @@ from synapsed.protocol import PreflightReport
 from tests.support.fake_upstream import Canned, FakeUpstream, openai_error, self_signed_context
 
 KEY = "sk-test-Pf7Qa2Wm9Lr4Tz6Xc1Vb8Nk3"
-
-
-@pytest.fixture
-def upstreams() -> Iterator[list[FakeUpstream]]:
-    started: list[FakeUpstream] = []
-    yield started
-    for upstream in started:
-        upstream.stop()
 
 
 @pytest.fixture

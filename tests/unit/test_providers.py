@@ -3,7 +3,6 @@ the result it parses, and every failure mapped to its kind — each requested ex
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,14 +55,6 @@ def _connection(provider: str, base_url: str, timeout_s: float) -> ConnectionCon
     model = "test-model"
     return ConnectionConfig(provider=provider, model=model, base_url=base_url, credential="env:TEST_PROVIDER_KEY",
                             timeout_s=timeout_s, options=options)
-
-
-@pytest.fixture
-def upstreams() -> Iterator[list[FakeUpstream]]:
-    started: list[FakeUpstream] = []
-    yield started
-    for upstream in started:
-        upstream.stop()
 
 
 @pytest.fixture
