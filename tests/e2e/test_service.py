@@ -208,3 +208,23 @@ def test_doctor_failed_and_missing_preflight(daemon: DaemonProcess) -> None:
     assert checks["connection never"]["status"] == "warn" and checks["connection never"]["fix"] == "synapsectl preflight never"
     failed = checks["connection broken"]
     assert failed["status"] == "fail" and "reach: network_unreachable" in failed["detail"]
+
+
+def test_doctor_missing_mcp_token_and_token_off(daemon_proc: DaemonProcess) -> None:
+    from tests.e2e.mcp_support import start_with_mcp
+
+    daemon = start_with_mcp(daemon_proc)
+    daemon.paths.token_file.unlink()
+    code, checks = _doctor(daemon)
+    assert code == 1
+    assert checks["mcp token"]["status"] == "fail" and "restart synapsed" in checks["mcp token"]["fix"]
+    assert daemon.stop() == 0
+    start_with_mcp(daemon, "require_token = false\n")
+    code, checks = _doctor(daemon)
+    assert checks["mcp token"]["status"] == "warn" and "require_token = true" in checks["mcp token"]["fix"]
+
+
+def test_doctor_service_not_installed_is_a_warning_with_the_command(daemon: DaemonProcess, stub: Path) -> None:
+    code, checks = _doctor(daemon)
+    assert checks["service"]["status"] == "warn"
+    assert checks["service"]["fix"] == "synapsectl service install"
