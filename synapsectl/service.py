@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape
 from synapsed.paths import Paths, ensure_layout
 
 LABEL = "com.mcp-synapse.synapsed"
-TEMPLATES = Path(__file__).resolve().parents[1]  # the source tree's systemd/ and launchd/
+TEMPLATES = Path(__file__).resolve().parent / "templates"  # shipped as package data
 MANIFEST = "service-manifest.json"
 
 
@@ -55,7 +55,7 @@ def synapsed_path() -> str:
 def _template(*parts: str) -> str:
     path = TEMPLATES.joinpath(*parts)
     if not path.exists():
-        raise ServiceError(f"service template {path} is missing", "run synapsectl from a source checkout (`make install`)")
+        raise ServiceError(f"service template {path} is missing", "reinstall mcp-synapse: the package ships its templates")
     return path.read_text(encoding="utf-8")
 
 
@@ -99,8 +99,7 @@ def plan(paths: Paths, home: str | None, socket_activation: bool = False, platfo
     under_tmp = any(str(d).startswith(("/tmp/", "/var/tmp/")) for d in (paths.config_dir, paths.state_dir, paths.runtime_dir))
     # A private /tmp would hide a home or socket that lives in /tmp from everyone else.
     private_tmp = "# PrivateTmp is off: synapse's files live under /tmp" if under_tmp else "PrivateTmp=yes"
-    service = (_template("systemd", "synapsed.service").replace("@SYNAPSED@", exe)
-               .replace("@DOCS@", f"file://{TEMPLATES / 'docs' / 'service.md'}").replace("@PRIVATETMP@", private_tmp)
+    service = (_template("systemd", "synapsed.service").replace("@SYNAPSED@", exe).replace("@PRIVATETMP@", private_tmp)
                .replace("@ENVIRONMENT@\n", environment + "\n" if environment else "").replace("@READWRITE@", readwrite))
     files = {unit_dir() / "synapsed.service": service}
     main = "synapsed.service"
