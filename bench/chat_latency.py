@@ -60,7 +60,7 @@ def main() -> None:
     env = {**os.environ, "SYNAPSE_HOME": str(home), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
            "PYTHONPATH": str(REPO), "BENCH_KEY": KEY}
     daemon_cmd = os.environ.get("BENCH_DAEMON_CMD", f"{sys.executable} -m synapsed").split()
-    proc = subprocess.Popen([*daemon_cmd, "--home", str(home), "--log-level", "warning"], env=env,
+    proc = subprocess.Popen([*daemon_cmd, "--home", str(home)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
     try:
         client = Client(home / "run" / "synapsed.sock")

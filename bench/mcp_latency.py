@@ -68,7 +68,7 @@ def start_daemon(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[byte
     home.mkdir(parents=True)
     (home / "config.toml").write_text("[mcp]\nport = 0\n")
     daemon_cmd = os.environ.get("BENCH_DAEMON_CMD", f"{sys.executable} -m synapsed").split()  # e.g. a profiler wrapper
-    proc = subprocess.Popen([*daemon_cmd, "--home", str(home), "--log-level", "warning"],
+    proc = subprocess.Popen([*daemon_cmd, "--home", str(home)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
     client = Client(home / "run" / "synapsed.sock")
     deadline = time.monotonic() + 30

@@ -131,7 +131,9 @@ class Gateway:
         result = msgspec.structs.replace(
             result, cost_usd=cost.usd, cost_source=cost.source, budget_warnings=reservation.warnings or None
         )
-        log.info(
+        # Per-request detail belongs to the ledger; the log keeps it at debug level so that a busy
+        # daemon does not render, redact and write two lines per request at the default level.
+        log.debug(
             "upstream call",
             connection=name,
             provider=conn.provider,

@@ -169,9 +169,10 @@ async def test_ten_mixed_sessions_at_once_are_answered_and_attributed(mcp_daemon
     answers = await asyncio.gather(*(one(i) for i in range(10)))
     for index, (first, second) in enumerate(answers):
         assert (first, second) == (f"echo:p{index}-a", f"echo:p{index}-b")
-    log = mcp_daemon.paths.log_file.read_text()
-    for index in range(10):
-        assert f'"caller": "mcp:ide-{index}"' in log
+    for index in range(10):  # the ledger attributes each call to its client and session
+        rows = json.loads(mcp_daemon.ctl("usage", "history", "--client", f"mcp:ide-{index}", "--json").stdout)["rows"]
+        assert len(rows) == 2 and len({r["caller_session"] for r in rows}) == 1
+        assert rows[0]["caller_session"].startswith("stdio-" if index % 2 == 0 else "http-")
 
 
 async def test_sessions_view_names_clients_transport_and_counts(mcp_daemon: DaemonProcess) -> None:
