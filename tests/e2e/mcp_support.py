@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx2
 import mcp_types as types
@@ -64,12 +62,3 @@ async def stdio_client(daemon: DaemonProcess, name: str = "stdio-ide", *args: st
 
 def text_of(result: types.CallToolResult) -> str:
     return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
-
-
-def keyless_env(daemon: DaemonProcess, key_env: str, key: str) -> None:
-    daemon.env[key_env] = key
-
-
-def write(path: Path, text: str) -> None:
-    path.write_text(text)
-    os.chmod(path, 0o600)
