@@ -247,3 +247,23 @@ def test_bridge_reports_a_daemon_that_dies_mid_session(daemon_proc: DaemonProces
     finally:
         if bridge.poll() is None:
             bridge.kill()
+
+
+def test_idle_http_sessions_expire(daemon_proc: DaemonProcess) -> None:
+    daemon = start_with_mcp(daemon_proc, "session_idle_timeout_s = 10\n")
+    headers = {"Authorization": f"Bearer {token(daemon)}"}
+    request = urllib.request.Request(mcp_url(daemon), data=json.dumps(INIT).encode(), method="POST", headers={
+        "Content-Type": "application/json", "Accept": "application/json, text/event-stream", **headers})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        session_id = response.headers["mcp-session-id"]
+        response.read()
+    session_headers = {**headers, "mcp-session-id": session_id, "mcp-protocol-version": "2025-06-18"}
+    _post(mcp_url(daemon), json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode(), session_headers)
+    listing = json.dumps({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}).encode()
+    assert _post(mcp_url(daemon), listing, session_headers)[0] == 200
+    assert [s["client_name"] for s in json.loads(daemon.ctl("mcp", "sessions", "--json").stdout)] == ["raw"]
+    ping = json.dumps({"jsonrpc": "2.0", "id": 3, "method": "ping"}).encode()
+    time.sleep(12)
+    code, _ = _post(mcp_url(daemon), ping, session_headers)
+    assert code == 404  # the SDK ended the idle session; the client must initialize again
+    assert json.loads(daemon.ctl("mcp", "sessions", "--json").stdout) == []
