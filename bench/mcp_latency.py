@@ -129,6 +129,11 @@ class McpStdio:
         self.proc.wait(10)
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def rss_mb(pid: int) -> float:
     line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
     return int(line.split()[1]) / 1024
@@ -226,7 +231,9 @@ def main() -> None:
         samples = latency(fast_port, status.mcp.port, token, tmp / "h", env, args.rounds)
         rss_start, rss_end = rss_over_calls(daemon.pid, status.mcp.port, token, args.rss_calls)
         client.update("bench", p.ConnectionPatch(base_url=f"http://127.0.0.1:{slow_port}/v1"))
+        cpu_before = cpu_seconds(daemon.pid)
         elapsed, errors = asyncio.run(concurrency(status.mcp.port, token, args.sessions, args.calls_each))
+        cpu_per_call = (cpu_seconds(daemon.pid) - cpu_before) / (args.sessions * args.calls_each)
     finally:
         daemon.terminate()
         daemon.wait(15)
@@ -251,6 +258,8 @@ def main() -> None:
          "≥ 95 %", f"{efficiency * 100:.1f} % ({args.sessions * args.calls_each / elapsed:.0f} calls/s; ideal {args.sessions / 0.05:.0f})",
          "met" if efficiency >= 0.95 else "missed"),
         ("errors under concurrency", "0", str(errors), "met" if errors == 0 else "missed"),
+        ("daemon CPU per call under concurrency", "(diagnostic)",
+         f"{cpu_per_call * 1000:.2f} ms → one core saturates at {1 / cpu_per_call:.0f} calls/s", "-"),
         (f"RSS growth over {args.rss_calls:,} MCP calls", "≤ 10 MB", f"{rss_end - rss_start:+.1f} MB ({rss_start:.1f} → {rss_end:.1f})",
          "met" if rss_end - rss_start <= 10 else "missed"),
     ]
