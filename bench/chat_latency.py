@@ -13,7 +13,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import shutil
 import socket
 import statistics
@@ -26,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.report import pct, write_section  # noqa: E402
+from bench.report import pct, report  # noqa: E402
 from synapsed import protocol as p  # noqa: E402
 from synapsectl.client import Client, DaemonNotRunning  # noqa: E402
 from tests.support.fake_upstream import FakeUpstream  # noqa: E402
@@ -115,15 +114,7 @@ def main() -> None:
         ("upstream requests per daemon call", "exactly 1", f"{via_daemon / args.rounds:.3f}",
          "met" if via_daemon == args.rounds else "missed"),
     ]
-    table = "\n".join(["| measure | target | result | verdict |", "|---|---|---|---|",
-                       *[f"| {m} | {t} | {r} | {v} |" for m, t, r, v in rows]])
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-    print(table)
-    print(f"\nmachine: {machine}; rounds: {args.rounds}")
-    if args.markdown:
-        write_section(args.markdown, "chat.complete latency", table, machine,
-                      " ".join(["python", "bench/chat_latency.py", *sys.argv[1:]]))
-
+    report("chat.complete latency", rows, args.markdown, f"rounds: {args.rounds}")
 
 if __name__ == "__main__":
     main()

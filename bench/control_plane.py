@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -23,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.report import pct, write_section  # noqa: E402
+from bench.report import pct, report  # noqa: E402
 from synapsectl.client import Client, DaemonNotRunning  # noqa: E402
 from synapsed import protocol as p  # noqa: E402
 
@@ -139,18 +138,7 @@ def main() -> None:
         ("idle RSS with 10 connections", "≤ 60 MB", f"{idle_rss:.1f} MB", "met" if idle_rss <= 60 else "missed"),
         (f"RSS growth over {2 * args.calls + 200} control-plane calls", "(informative)", f"{rss_after - idle_rss:+.1f} MB", "-"),
     ]
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-    lines = [
-        "| measure | target | result | verdict |",
-        "|---|---|---|---|",
-        *[f"| {m} | {t} | {r} | {v} |" for m, t, r, v in results],
-    ]
-    table = "\n".join(lines)
-    print(table)
-    print(f"\nmachine: {machine}")
-    if args.markdown:
-        write_section(args.markdown, "control-plane", table, machine, " ".join(["python", "bench/control_plane.py", *sys.argv[1:]]))
-
+    report("control-plane", results, args.markdown)
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -28,7 +27,7 @@ import msgspec
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.report import pct, write_section  # noqa: E402
+from bench.report import pct, report  # noqa: E402
 from synapsed.config import ConfigStore, ConnectionConfig  # noqa: E402
 from synapsed.gateway import Gateway  # noqa: E402
 from synapsed.protocol import ChatRequest, Message  # noqa: E402
@@ -133,14 +132,7 @@ def main() -> None:
         ("ledger on / off, p50", "not noticeable", f"{ratio:.3f}× (+{ms(statistics.median(on) - statistics.median(off))})", "-"),
         *[(f"{name} over {args.rows:,} rows", "-", ms(seconds), "-") for name, seconds in q.items()],
     ]
-    table = "\n".join(["| measure | target | result | verdict |", "|---|---|---|---|",
-                       *[f"| {m} | {t} | {r} | {v} |" for m, t, r, v in rows]])
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-    print(table)
-    print(f"\nmachine: {machine}; filled {args.rows:,} rows in {fill_s:.1f} s")
-    if args.markdown:
-        write_section(args.markdown, "usage ledger", table, machine, " ".join(["python", "bench/ledger.py", *sys.argv[1:]]))
-
+    report("usage ledger", rows, args.markdown, f"filled {args.rows:,} rows in {fill_s:.1f} s")
 
 if __name__ == "__main__":
     main()

@@ -18,7 +18,6 @@ import asyncio
 import http.client
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -33,7 +32,7 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.report import pct, write_section  # noqa: E402
+from bench.report import pct, report  # noqa: E402
 from synapsed import protocol as p  # noqa: E402
 from synapsectl.client import Client, DaemonNotRunning  # noqa: E402
 
@@ -263,14 +262,7 @@ def main() -> None:
         (f"RSS growth over {args.rss_calls:,} MCP calls", "≤ 10 MB", f"{rss_end - rss_start:+.1f} MB ({rss_start:.1f} → {rss_end:.1f})",
          "met" if rss_end - rss_start <= 10 else "missed"),
     ]
-    table = "\n".join(["| measure | target | result | verdict |", "|---|---|---|---|",
-                       *[f"| {m} | {t} | {r} | {v} |" for m, t, r, v in rows]])
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-    print(table)
-    print(f"\nmachine: {machine}; rounds: {args.rounds}")
-    if args.markdown:
-        write_section(args.markdown, "MCP", table, machine, " ".join(["python", "bench/mcp_latency.py", *sys.argv[1:]]))
-
+    report("MCP", rows, args.markdown, f"rounds: {args.rounds}")
 
 if __name__ == "__main__":
     main()

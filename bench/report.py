@@ -2,8 +2,33 @@
 
 from __future__ import annotations
 
+import os
+import platform
+import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
+HEADERS = ("measure", "target", "result", "verdict")
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def report(section: str, rows: Sequence[Sequence[object]], markdown: Path | None, note: str = "",
+           headers: Sequence[str] = HEADERS) -> None:
+    """Print the table (and a note), and rewrite this benchmark's section of BENCHMARKS.md."""
+    table = "\n".join([
+        "| " + " | ".join(headers) + " |",
+        "|" + "---|" * len(headers),
+        *["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows],
+    ])
+    print(table)
+    print(f"\nmachine: {machine()}" + (f"; {note}" if note else ""))
+    if markdown:
+        command = " ".join(["python", f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+        write_section(markdown, section, table, machine(), command)
 
 
 def pct(values: list[float], q: float) -> float:

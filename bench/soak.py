@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sqlite3
@@ -29,7 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.mcp_latency import INIT, INITIALIZED, KEY, parse_reply, start_daemon, start_fake  # noqa: E402
-from bench.report import write_section  # noqa: E402
+from bench.report import report  # noqa: E402
 from synapsed import protocol as p  # noqa: E402
 
 EXPECTED_KINDS = {"rate_limited", "upstream_error"}
@@ -164,14 +163,10 @@ def main() -> None:
     rows = [("calls", f"{calls} in {args.duration:.0f} s by {args.sessions} sessions ({calls / args.duration:.0f}/s)", "-"),
             ("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())), "-"),
             *[(name, value, "met" if ok else "FAILED") for name, (ok, value) in checks.items()]]
-    table = "\n".join(["| measure | result | verdict |", "|---|---|---|", *[f"| {m} | {r} | {v} |" for m, r, v in rows]])
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
-    print(table)
     for line in unexpected[:10]:
         print("unexpected:", line)
     print("samples (s: RSS MB / sockets / files):", " ".join(f"{t:.0f}:{r:.1f}/{k}/{f}" for t, r, k, f in samples))
-    if args.markdown:
-        write_section(args.markdown, "soak", table, machine, " ".join(["python", "bench/soak.py", *sys.argv[1:]]))
+    report("soak", rows, args.markdown, headers=("measure", "result", "verdict"))
     sys.exit(0 if all(ok for ok, _ in checks.values()) else 1)
 
 

@@ -41,34 +41,31 @@ def _print_report(report: dict[str, Any]) -> None:
         print(note)
 
 
-def cmd_install(args: argparse.Namespace) -> int:
+def _change(args: argparse.Namespace, install: bool) -> int:
     from synapsectl import service
 
     try:
-        report = service.install(resolve(args.home), _home(args), args.socket, args.dry_run)
+        if install:
+            report = service.install(resolve(args.home), _home(args), args.socket, args.dry_run)
+        else:
+            report = service.uninstall(resolve(args.home), _home(args), args.dry_run)
     except service.ServiceError as exc:
         return _fail(exc.message, exc.hint, args.json)
     if args.json:
         render.emit_json(report)
-    else:
-        _print_report(report)
-        if not args.dry_run:
-            print(f"synapsed is installed as a login service ({report['platform']}: {report['unit']})")
+        return EXIT_OK
+    _print_report(report)
+    if install and not args.dry_run:
+        print(f"synapsed is installed as a login service ({report['platform']}: {report['unit']})")
     return EXIT_OK
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    return _change(args, install=True)
 
 
 def cmd_uninstall(args: argparse.Namespace) -> int:
-    from synapsectl import service
-
-    try:
-        report = service.uninstall(resolve(args.home), _home(args), args.dry_run)
-    except service.ServiceError as exc:
-        return _fail(exc.message, exc.hint, args.json)
-    if args.json:
-        render.emit_json(report)
-    else:
-        _print_report(report)
-    return EXIT_OK
+    return _change(args, install=False)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
