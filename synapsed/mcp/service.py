@@ -208,8 +208,8 @@ class McpService:
             if not peer_allowed(writer.get_extra_info("socket")):
                 log.warning("bridge refused", reason="peer is not the daemon's user")
                 return
-            bound = await self._bridge_hello(reader, writer)
-            if bound is False:
+            accepted, bound = await self._bridge_hello(reader, writer)
+            if not accepted:
                 return
             key = self.sessions.new_stdio_id()
             self.sessions.touch(key, "stdio", "unknown", "", bound or None, None)
@@ -227,24 +227,23 @@ class McpService:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _bridge_hello(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str | None | bool:
+    async def _bridge_hello(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> tuple[bool, str | None]:
         """The bridge's first line names the binding; our answer says whether to go on."""
         try:
-            line = await asyncio.wait_for(reader.readline(), BRIDGE_HELLO_TIMEOUT_S)
-            hello = json.loads(line)
-            bound = hello.get("connection") if isinstance(hello, dict) and hello.get("synapse_bridge") == 1 else False
+            hello = json.loads(await asyncio.wait_for(reader.readline(), BRIDGE_HELLO_TIMEOUT_S))
         except (asyncio.TimeoutError, ValueError):
-            bound = False
-        if bound is False or (bound is not None and not isinstance(bound, str)):
+            hello = None
+        bound = hello.get("connection") if isinstance(hello, dict) else None
+        if not isinstance(hello, dict) or hello.get("synapse_bridge") != 1 or not isinstance(bound, (str, type(None))):
             await self._bridge_reply(writer, {"error": {"kind": "bad_request", "message": "expected a synapse bridge hello line",
                                                         "hint": "connect with `synapsectl mcp stdio`"}})
-            return False
+            return False, None
         if bound is not None and bound not in self.daemon.config_store.config.connections:
             await self._bridge_reply(writer, {"error": {"kind": "not_found", "message": f"no connection named {bound!r}",
                                                         "hint": "run `synapsectl connections list` to see the names"}})
-            return False
+            return False, None
         await self._bridge_reply(writer, {"ok": True})
-        return bound
+        return True, bound
 
     @staticmethod
     async def _bridge_reply(writer: asyncio.StreamWriter, body: dict[str, Any]) -> None:
@@ -301,7 +300,7 @@ class McpService:
             sid = request.headers.get("mcp-session-id")
             key = f"http-{sid}" if sid else f"http-stateless-{name}-{version}"
             return self.sessions.touch(key, "http", name, version, bound, ctx.protocol_version), bound
-        key, bound = _stdio_binding.get() or (self.sessions.new_stdio_id(), None)
+        key, bound = _stdio_binding.get() or ("stdio-unbound", None)
         return self.sessions.touch(key, "stdio", name, version, bound, ctx.protocol_version), bound
 
     async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:

@@ -267,3 +267,14 @@ def test_idle_http_sessions_expire(daemon_proc: DaemonProcess) -> None:
     code, _ = _post(mcp_url(daemon), ping, session_headers)
     assert code == 404  # the SDK ended the idle session; the client must initialize again
     assert json.loads(daemon.ctl("mcp", "sessions", "--json").stdout) == []
+
+
+def test_mcp_socket_refuses_a_peer_without_the_bridge_hello(daemon_proc: DaemonProcess) -> None:
+    daemon = start_with_mcp(daemon_proc)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(str(daemon.paths.mcp_socket))
+        sock.sendall(json.dumps(INIT).encode() + b"\n")  # straight to MCP, no hello
+        reply = json.loads(sock.makefile("rb").readline())
+    assert reply["error"]["kind"] == "bad_request" and "synapsectl mcp stdio" in reply["error"]["hint"]
+    assert daemon.client.status().mcp is not None
