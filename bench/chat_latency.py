@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import shutil
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,9 +23,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.harness import bench_env, start_daemon  # noqa: E402
 from bench.report import pct, report  # noqa: E402
 from synapsed import protocol as p  # noqa: E402
-from synapsectl.client import Client, DaemonNotRunning  # noqa: E402
 from tests.support.fake_upstream import FakeUpstream  # noqa: E402
 
 KEY = "sk-bench-0123456789abcdefghijkl"
@@ -56,22 +54,9 @@ def main() -> None:
     upstream = FakeUpstream("openai").start()
     tmp = Path(tempfile.mkdtemp(prefix="syn-bench-", dir="/tmp"))
     home = tmp / "h"
-    env = {**os.environ, "SYNAPSE_HOME": str(home), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-           "PYTHONPATH": str(REPO), "BENCH_KEY": KEY}
-    daemon_cmd = os.environ.get("BENCH_DAEMON_CMD", f"{sys.executable} -m synapsed").split()
-    proc = subprocess.Popen([*daemon_cmd, "--home", str(home)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    env = bench_env(home, BENCH_KEY=KEY)
+    proc, client, _ = start_daemon(home, env, wait_mcp=False)
     try:
-        client = Client(home / "run" / "synapsed.sock")
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.status()
-                break
-            except (DaemonNotRunning, OSError):
-                if time.monotonic() > deadline:
-                    raise SystemExit("synapsed did not start")
-                time.sleep(0.01)
         client.create(p.ConnectionSpec(name="bench", provider="openai", model="test-model",
                                        base_url=upstream.base_url, credential="env:BENCH_KEY"))
 

@@ -10,7 +10,6 @@ process for the CLI; a raw HTTP round trip on the same socket for the RPC path).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -22,31 +21,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.harness import bench_env, rss_mb, start_daemon  # noqa: E402
 from bench.report import pct, report  # noqa: E402
-from synapsectl.client import Client, DaemonNotRunning  # noqa: E402
+from synapsectl.client import Client  # noqa: E402
 from synapsed import protocol as p  # noqa: E402
-
-
-def start_daemon(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], float]:
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "synapsed", "--home", str(home)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
-    client = Client(home / "run" / "synapsed.sock")
-    while True:
-        try:
-            client.status()
-            return proc, time.perf_counter() - started
-        except (DaemonNotRunning, OSError):
-            if proc.poll() is not None:
-                raise SystemExit("synapsed exited during start")
-            time.sleep(0.002)
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def time_status_calls(client: Client, calls: int) -> list[float]:
@@ -94,18 +72,16 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="syn-bench-", dir="/tmp"))
     home = tmp / "h"
-    env = {**os.environ, "SYNAPSE_HOME": str(home), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-           "PYTHONPATH": str(REPO)}
+    env = bench_env(home)
     results: list[tuple[str, str, str, str]] = []
     try:
         ready_times = []
         for _ in range(5):
-            proc, ready = start_daemon(home, env)
+            proc, _, ready = start_daemon(home, env, wait_mcp=False)
             ready_times.append(ready)
             proc.terminate()
             proc.wait(15)
-        proc, _ = start_daemon(home, env)
-        client = Client(home / "run" / "synapsed.sock")
+        proc, client, _ = start_daemon(home, env)
         for i in range(10):
             client.create(p.ConnectionSpec(name=f"c{i}", provider="openai", model="gpt-4o-mini", credential=f"env:K{i}"))
         time.sleep(0.5)

@@ -16,7 +16,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ import msgspec
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.harness import start_fake  # noqa: E402
 from bench.report import pct, report  # noqa: E402
 from synapsed.config import ConfigStore, ConnectionConfig  # noqa: E402
 from synapsed.gateway import Gateway  # noqa: E402
@@ -107,10 +107,8 @@ def main() -> None:
 
     slog.configure("warning", None, human=True)  # the gateway's per-call info lines are not the subject
     tmp = Path(tempfile.mkdtemp(prefix="syn-bench-", dir="/tmp"))
-    fake = subprocess.Popen([sys.executable, str(REPO / "bench" / "fake_upstream_server.py")], stdout=subprocess.PIPE, text=True)
+    fake, port = start_fake()
     try:
-        assert fake.stdout is not None
-        port = int(fake.stdout.readline())
         on, off = asyncio.run(latency(tmp, port, args.calls))
         big = tmp / "big.sqlite3"
         fill_s = fill(big, args.rows)

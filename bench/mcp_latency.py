@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import http.client
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -32,9 +31,9 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.harness import bench_env, cpu_seconds, rss_mb, start_daemon, start_fake  # noqa: E402
 from bench.report import pct, report  # noqa: E402
 from synapsed import protocol as p  # noqa: E402
-from synapsectl.client import Client, DaemonNotRunning  # noqa: E402
 
 KEY = "sk-bench-0123456789abcdefghijkl"
 INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
@@ -54,31 +53,6 @@ def parse_reply(content_type: str, body: bytes) -> dict[str, Any]:
                 return json.loads(line[5:])
         raise ValueError("no data in SSE reply")
     return json.loads(body)
-
-
-def start_fake(delay_ms: float) -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "fake_upstream_server.py"), "--delay-ms", str(delay_ms)],
-                            stdout=subprocess.PIPE, text=True, cwd=REPO)
-    assert proc.stdout is not None
-    return proc, int(proc.stdout.readline())
-
-
-def start_daemon(home: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Client]:
-    home.mkdir(parents=True)
-    (home / "config.toml").write_text("[mcp]\nport = 0\n")
-    daemon_cmd = os.environ.get("BENCH_DAEMON_CMD", f"{sys.executable} -m synapsed").split()  # e.g. a profiler wrapper
-    proc = subprocess.Popen([*daemon_cmd, "--home", str(home)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
-    client = Client(home / "run" / "synapsed.sock")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if client.status().mcp is not None:
-                return proc, client
-        except (DaemonNotRunning, OSError):
-            pass
-        time.sleep(0.02)
-    raise SystemExit("synapsed/MCP did not start")
 
 
 class McpHttp:
@@ -126,16 +100,6 @@ class McpStdio:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
         self.proc.wait(10)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def rss_mb(pid: int) -> float:
-    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
-    return int(line.split()[1]) / 1024
 
 
 def rss_over_calls(pid: int, mcp_port: int, token: str, calls: int) -> tuple[float, float]:
@@ -216,11 +180,10 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="syn-bench-", dir="/tmp"))
-    env = {**os.environ, "SYNAPSE_HOME": str(tmp / "h"), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-           "PYTHONPATH": str(REPO), "BENCH_KEY": KEY}
+    env = bench_env(tmp / "h", BENCH_KEY=KEY)
     fast, fast_port = start_fake(0)
     slow, slow_port = start_fake(50)
-    daemon, client = start_daemon(tmp / "h", env)
+    daemon, client, _ = start_daemon(tmp / "h", env)
     try:
         status = client.status()
         assert status.mcp is not None

@@ -14,7 +14,6 @@ import asyncio
 import json
 import os
 import shutil
-import subprocess
 import sqlite3
 import sys
 import tempfile
@@ -27,7 +26,8 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.mcp_latency import INIT, INITIALIZED, KEY, parse_reply, start_daemon, start_fake  # noqa: E402
+from bench.harness import bench_env, rss_mb, start_daemon, start_fake  # noqa: E402
+from bench.mcp_latency import INIT, INITIALIZED, KEY, parse_reply  # noqa: E402
 from bench.report import report  # noqa: E402
 from synapsed import protocol as p  # noqa: E402
 
@@ -39,7 +39,6 @@ UPSTREAM_POOL_PER_HOST = 64  # synapsed.providers.http.new_session: limit_per_ho
 
 def proc_stats(pid: int) -> tuple[float, int, int]:
     """RSS in MB, open sockets, open non-socket files."""
-    rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmRSS:"))
     sockets = files = 0
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
@@ -50,7 +49,7 @@ def proc_stats(pid: int) -> tuple[float, int, int]:
             sockets += 1
         else:
             files += 1
-    return rss / 1024, sockets, files
+    return rss_mb(pid), sockets, files
 
 
 async def run(port: int, token: str, sessions: int, duration: float, pid: int) -> dict:
@@ -115,16 +114,10 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="syn-soak-", dir="/tmp"))
-    env = {**os.environ, "SYNAPSE_HOME": str(tmp / "h"), "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-           "PYTHONPATH": str(REPO), "BENCH_KEY": KEY}
+    env = bench_env(tmp / "h", BENCH_KEY=KEY)
     steady, steady_port = start_fake(20)
-
-
-    flaky = subprocess.Popen([sys.executable, str(REPO / "bench" / "fake_upstream_server.py"), "--delay-ms", "20", "--fail-every", "4"],
-                             stdout=subprocess.PIPE, text=True, cwd=REPO)
-    assert flaky.stdout is not None
-    flaky_port = int(flaky.stdout.readline())
-    daemon, client = start_daemon(tmp / "h", env)
+    flaky, flaky_port = start_fake(20, fail_every=4)
+    daemon, client, _ = start_daemon(tmp / "h", env)
     try:
         status = client.status()
         assert status.mcp is not None
