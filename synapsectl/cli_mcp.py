@@ -9,6 +9,7 @@ from typing import Any
 
 from synapsectl import render
 from synapsectl.client import Client, DaemonNotRunning
+from synapsed import protocol as p
 from synapsed.paths import HOME_ENV, resolve
 
 EXIT_OK = 0
@@ -45,16 +46,22 @@ def _read_token(path: str) -> str:
         return handle.read().strip()
 
 
-def cmd_token(client: Client, args: argparse.Namespace) -> int:
-    status = client.status()
-    if status.mcp is None:
+def _mcp(client: Client) -> p.McpView:
+    """The daemon's MCP listener, or DaemonNotRunning while it is still starting."""
+    mcp = client.status().mcp
+    if mcp is None:
         raise DaemonNotRunning(client.socket_path, "the MCP service has not started yet")
+    return mcp
+
+
+def cmd_token(client: Client, args: argparse.Namespace) -> int:
+    mcp = _mcp(client)
     if args.rotate:
         client.call("mcp.token_rotate", result_type=dict)
         print("token rotated: HTTP MCP clients need the new one (see `synapsectl mcp config`)", file=sys.stderr)
-    token = _read_token(status.mcp.token_file)
+    token = _read_token(mcp.token_file)
     if args.json:
-        render.emit_json({"token": token, "token_file": status.mcp.token_file, "rotated": args.rotate})
+        render.emit_json({"token": token, "token_file": mcp.token_file, "rotated": args.rotate})
     else:
         print(token)
     return EXIT_OK
@@ -66,12 +73,9 @@ def cmd_config(args: argparse.Namespace) -> int:
     url = token = None
     stdio = args.stdio or args.client == "claude-desktop"
     if not stdio:
-        client = Client(resolve(args.home).socket)
-        status = client.status()
-        if status.mcp is None:
-            raise DaemonNotRunning(client.socket_path, "the MCP service has not started yet")
-        url = status.mcp.url
-        token = _read_token(status.mcp.token_file) if status.mcp.require_token else None
+        mcp = _mcp(Client(resolve(args.home).socket))
+        url = mcp.url
+        token = _read_token(mcp.token_file) if mcp.require_token else None
     snippet, where = ide_config.render(
         args.client, url=url, token=token, connection=args.connection, stdio=stdio, home=_home(args)
     )

@@ -23,6 +23,7 @@ import msgspec
 from synapsed.config import ConnectionConfig, effective_base_url, validate_fields, validated_base_url
 from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway
+from synapsed.secrets import fingerprint, source_of
 from synapsed.protocol import ChatRequest, CheckStatus, LastPreflight, Message, PreflightCheck, PreflightReport
 from synapsed.providers.registry import model_listed, provider_for
 
@@ -149,8 +150,6 @@ async def run_one(
         conn_holder["key"] = key
         if key is None:
             return "pass", f"{conn.provider} needs no key (none set)", None
-        from synapsed.secrets import fingerprint, source_of
-
         return "pass", f"{source_of(conn.credential)}: {fingerprint(key)}", None
 
     async def reach() -> tuple[CheckStatus, str, dict[str, Any] | None]:

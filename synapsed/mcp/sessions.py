@@ -85,11 +85,15 @@ class SessionRegistry:
     def end(self, key: str) -> None:
         self._sessions.pop(key, None)
 
-    def list(self) -> list[p.McpSessionView]:
+    def _prune(self) -> None:
         cutoff = time.time() - self.idle_timeout_s
         for key in [k for k, s in self._sessions.items() if s.transport == "http" and s.last_seen < cutoff]:
             del self._sessions[key]  # the SDK expired these HTTP sessions by now
+
+    def list(self) -> list[p.McpSessionView]:
+        self._prune()
         return [s.view() for s in sorted(self._sessions.values(), key=lambda s: s.connected_at)]
 
     def __len__(self) -> int:
-        return len(self.list())
+        self._prune()
+        return len(self._sessions)

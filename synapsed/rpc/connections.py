@@ -40,6 +40,10 @@ def with_usage(item: p.ConnectionView, daemon: Daemon, conn: ConnectionConfig) -
     return item
 
 
+def with_connection(config: Config, name: str, conn: ConnectionConfig) -> Config:
+    return msgspec.structs.replace(config, connections={**config.connections, name: conn})
+
+
 def get_connection(config: Config, name: str) -> ConnectionConfig:
     conn = config.connections.get(name)
     if conn is None:
@@ -99,7 +103,7 @@ def methods(daemon: Daemon) -> dict[str, Method]:
         def add(config: Config) -> Config:
             if spec.name in config.connections:
                 raise SynapseError("already_exists", f"a connection named {spec.name!r} already exists", name=spec.name)
-            return msgspec.structs.replace(config, connections={**config.connections, spec.name: conn})
+            return with_connection(config, spec.name, conn)
 
         config = await store.mutate(add, params.revision)
         daemon.log.info("connection created", connection=spec.name, provider=conn.provider, revision=config.revision)
@@ -114,7 +118,7 @@ def methods(daemon: Daemon) -> dict[str, Method]:
 
         def edit(config: Config) -> Config:
             conn = validate_connection(params.name, msgspec.structs.replace(get_connection(config, params.name), **changes))
-            return msgspec.structs.replace(config, connections={**config.connections, params.name: conn})
+            return with_connection(config, params.name, conn)
 
         config = await store.mutate(edit, params.revision)
         daemon.log.info("connection updated", connection=params.name, fields=sorted(changes), revision=config.revision)
@@ -147,7 +151,7 @@ def methods(daemon: Daemon) -> dict[str, Method]:
         async def set_enabled(params: p.NameParams) -> p.ConnectionResult:
             def edit(config: Config) -> Config:
                 conn = msgspec.structs.replace(get_connection(config, params.name), enabled=enabled)
-                return msgspec.structs.replace(config, connections={**config.connections, params.name: conn})
+                return with_connection(config, params.name, conn)
 
             config = await store.mutate(edit, params.revision)
             daemon.log.info("connection " + ("enabled" if enabled else "disabled"), connection=params.name)

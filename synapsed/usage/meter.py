@@ -208,11 +208,10 @@ class Meter:
         view: dict[str, Any] = {"today_usd": round(today.usd, 6), "today_tokens": int(today.tokens)}
         if conn.budget is not None:
             view["mode"] = conn.budget.mode
-            view["limits"] = [
-                {"period": period, "unit": unit, "limit": limit, "used": round(self.spent(name, period).get(unit), 6),
-                 "over": self.spent(name, period).get(unit) >= limit}
-                for period, unit, limit in conn.budget.limits()
-            ]
+            view["limits"] = []
+            for period, unit, limit in conn.budget.limits():
+                used = self.spent(name, period).get(unit)
+                view["limits"].append({"period": period, "unit": unit, "limit": limit, "used": round(used, 6), "over": used >= limit})
         return view
 
 
