@@ -24,8 +24,7 @@ def load_or_create_token(path: Path) -> str:
     except FileNotFoundError:
         token = ""
     if len(token) < 32:
-        token = secrets.token_urlsafe(32)
-        write_atomic(path, token + "\n")
+        return rotate_token(path)
     os.chmod(path, 0o600)
     SECRETS.add(token)
     return token
