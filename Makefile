@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test bench soak clean
+.PHONY: install run lint test bench soak clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,7 +20,11 @@ install: $(STAMP)
 run: install
 	$(BIN)/synapsed
 
-test: install
+lint: install
+	$(BIN)/ruff check synapsed synapsectl tests bench
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

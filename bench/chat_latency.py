@@ -57,7 +57,7 @@ def main() -> None:
     env = bench_env(home, BENCH_KEY=KEY)
     proc, client, _ = start_daemon(home, env, wait_mcp=False)
     try:
-        client.create(p.ConnectionSpec(name="bench", provider="openai", model="test-model",
+        client.connections_create(p.ConnectionSpec(name="bench", provider="openai", model="test-model",
                                        base_url=upstream.base_url, credential="env:BENCH_KEY"))
 
         direct = http.client.HTTPConnection("127.0.0.1", upstream.port)

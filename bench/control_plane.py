@@ -83,7 +83,7 @@ def main() -> None:
             proc.wait(15)
         proc, client, _ = start_daemon(home, env)
         for i in range(10):
-            client.create(p.ConnectionSpec(name=f"c{i}", provider="openai", model="gpt-4o-mini", credential=f"env:K{i}"))
+            client.connections_create(p.ConnectionSpec(name=f"c{i}", provider="openai", model="gpt-4o-mini", credential=f"env:K{i}"))
         time.sleep(0.5)
         idle_rss = rss_mb(proc.pid)
 

@@ -42,7 +42,7 @@ def start_daemon(home: Path, env: dict[str, str], wait_mcp: bool = True) -> tupl
         if proc.poll() is not None:
             raise SystemExit(f"synapsed exited during start ({proc.returncode})")
         try:
-            status = client.status()
+            status = client.daemon_status()
         except (DaemonNotRunning, OSError):
             time.sleep(0.002)
             continue

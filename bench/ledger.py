@@ -72,7 +72,7 @@ def fill(path: Path, rows: int) -> float:
     callers = ["mcp:cursor", "mcp:claude-code", "mcp:vscode", "synapsectl"]
     t0 = time.perf_counter()
     batch = []
-    for i in range(rows):
+    for _ in range(rows):
         status = "ok" if rng.random() > 0.05 else "error"
         batch.append((now - rng.random() * 90 * 86400, rng.choice(connections), "openai", "gpt-4o-mini", "gpt-4o-mini",
                       rng.choice(callers), f"http-{rng.randrange(1000)}", status, None if status == "ok" else "rate_limited",

@@ -185,14 +185,14 @@ def main() -> None:
     slow, slow_port = start_fake(50)
     daemon, client, _ = start_daemon(tmp / "h", env)
     try:
-        status = client.status()
+        status = client.daemon_status()
         assert status.mcp is not None
         token = Path(status.mcp.token_file).read_text().strip()
-        client.create(p.ConnectionSpec(name="bench", provider="openai", model="test-model",
+        client.connections_create(p.ConnectionSpec(name="bench", provider="openai", model="test-model",
                                        base_url=f"http://127.0.0.1:{fast_port}/v1", credential="env:BENCH_KEY"))
         samples = latency(fast_port, status.mcp.port, token, tmp / "h", env, args.rounds)
         rss_start, rss_end = rss_over_calls(daemon.pid, status.mcp.port, token, args.rss_calls)
-        client.update("bench", p.ConnectionPatch(base_url=f"http://127.0.0.1:{slow_port}/v1"))
+        client.connections_update("bench", p.ConnectionPatch(base_url=f"http://127.0.0.1:{slow_port}/v1"))
         cpu_before = cpu_seconds(daemon.pid)
         elapsed, errors = asyncio.run(concurrency(status.mcp.port, token, args.sessions, args.calls_each))
         cpu_per_call = (cpu_seconds(daemon.pid) - cpu_before) / (args.sessions * args.calls_each)

@@ -81,7 +81,7 @@ async def run(port: int, token: str, sessions: int, duration: float, pid: int) -
                         unexpected.append(f"HTTP {response.status}: {raw[:200]!r}")
                         continue
                     reply = parse_reply(response.headers.get("Content-Type", ""), raw)
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
                 unexpected.append(f"{type(exc).__name__}: {exc}")
                 continue
             if "error" in reply:
@@ -119,11 +119,11 @@ def main() -> None:
     flaky, flaky_port = start_fake(20, fail_every=4)
     daemon, client, _ = start_daemon(tmp / "h", env)
     try:
-        status = client.status()
+        status = client.daemon_status()
         assert status.mcp is not None
         token = Path(status.mcp.token_file).read_text().strip()
         for name, port in (("steady", steady_port), ("flaky", flaky_port)):
-            client.create(p.ConnectionSpec(name=name, provider="openai", model="test-model",
+            client.connections_create(p.ConnectionSpec(name=name, provider="openai", model="test-model",
                                            base_url=f"http://127.0.0.1:{port}/v1", credential="env:BENCH_KEY"))
         result = asyncio.run(run(status.mcp.port, token, args.sessions, args.duration, daemon.pid))
         time.sleep(0.5)

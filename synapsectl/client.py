@@ -9,8 +9,8 @@ from __future__ import annotations
 import http.client
 import itertools
 import socket
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
@@ -145,53 +145,53 @@ class Client:
         finally:
             conn.close()
 
-    # ---- typed methods ----------------------------------------------------------------------
+    # ---- typed methods: one per RPC method, named after it ------------------------------------
 
-    def status(self) -> p.DaemonStatus:
+    def daemon_status(self) -> p.DaemonStatus:
         return self.call("daemon.status", result_type=p.DaemonStatus)
 
-    def reload(self) -> p.ReloadResult:
+    def daemon_reload(self) -> p.ReloadResult:
         return self.call("daemon.reload", result_type=p.ReloadResult)
 
-    def shutdown(self) -> p.ShutdownResult:
+    def daemon_shutdown(self) -> p.ShutdownResult:
         return self.call("daemon.shutdown", result_type=p.ShutdownResult)
 
-    def connections(self, with_keys: bool = True) -> p.ConnectionList:
+    def connections_list(self, with_keys: bool = True) -> p.ConnectionList:
         return self.call("connections.list", p.ListParams(with_keys=with_keys), p.ConnectionList)
 
-    def connection(self, name: str) -> p.ConnectionResult:
+    def connections_get(self, name: str) -> p.ConnectionResult:
         return self.call("connections.get", p.NameParams(name=name), p.ConnectionResult)
 
-    def create(self, spec: p.ConnectionSpec, revision: int | None = None) -> p.ConnectionResult:
+    def connections_create(self, spec: p.ConnectionSpec, revision: int | None = None) -> p.ConnectionResult:
         return self.call("connections.create", p.CreateParams(connection=spec, revision=revision), p.ConnectionResult)
 
-    def update(self, name: str, changes: p.ConnectionPatch, revision: int | None = None) -> p.ConnectionResult:
-        return self.call(
-            "connections.update", p.UpdateParams(name=name, changes=changes, revision=revision), p.ConnectionResult
-        )
+    def connections_update(self, name: str, changes: p.ConnectionPatch, revision: int | None = None) -> p.ConnectionResult:
+        params = p.UpdateParams(name=name, changes=changes, revision=revision)
+        return self.call("connections.update", params, p.ConnectionResult)
 
-    def delete(self, name: str, revision: int | None = None, keep_key: bool = False) -> p.DeleteResult:
-        return self.call("connections.delete", p.DeleteParams(name=name, revision=revision, keep_key=keep_key), p.DeleteResult)
+    def connections_delete(self, name: str, revision: int | None = None, keep_key: bool = False) -> p.DeleteResult:
+        params = p.DeleteParams(name=name, revision=revision, keep_key=keep_key)
+        return self.call("connections.delete", params, p.DeleteResult)
 
-    def enable(self, name: str, revision: int | None = None) -> p.ConnectionResult:
+    def connections_enable(self, name: str, revision: int | None = None) -> p.ConnectionResult:
         return self.call("connections.enable", p.NameParams(name=name, revision=revision), p.ConnectionResult)
 
-    def disable(self, name: str, revision: int | None = None) -> p.ConnectionResult:
+    def connections_disable(self, name: str, revision: int | None = None) -> p.ConnectionResult:
         return self.call("connections.disable", p.NameParams(name=name, revision=revision), p.ConnectionResult)
 
-    def set_key(self, name: str, value: str) -> p.KeyStatus:
+    def secrets_set(self, name: str, value: str) -> p.KeyStatus:
         return self.call("secrets.set", p.SecretSetParams(name=name, value=value), p.KeyStatus)
 
-    def delete_key(self, name: str) -> p.SecretDeleteResult:
+    def secrets_delete(self, name: str) -> p.SecretDeleteResult:
         return self.call("secrets.delete", p.SecretNameParams(name=name), p.SecretDeleteResult)
 
-    def key_status(self, name: str | None = None) -> p.SecretStatusList:
+    def secrets_status(self, name: str | None = None) -> p.SecretStatusList:
         return self.call("secrets.status", p.SecretStatusParams(name=name), p.SecretStatusList)
 
-    def complete(self, params: p.ChatParams) -> p.ChatCompletion:
+    def chat_complete(self, params: p.ChatParams) -> p.ChatCompletion:
         return self.call("chat.complete", params, p.ChatCompletion)
 
-    def preflight(
+    def preflight_run(
         self, params: p.PreflightParams, on_check: Callable[[str, p.PreflightCheck], None] | None = None
     ) -> p.PreflightResult:
         if on_check is None:
@@ -202,3 +202,24 @@ class Client:
                 on_check(raw["connection"], msgspec.convert(raw["check"], p.PreflightCheck))
 
         return self.call_stream("preflight.run", params, p.PreflightResult, progress)
+
+    def usage_summary(self, params: p.UsageSummaryParams) -> p.UsageSummary:
+        return self.call("usage.summary", params, p.UsageSummary)
+
+    def usage_history(self, params: p.UsageHistoryParams) -> p.UsageHistory:
+        return self.call("usage.history", params, p.UsageHistory)
+
+    def usage_export(self, params: p.UsageExportParams) -> p.UsageExportResult:
+        return self.call("usage.export", params, p.UsageExportResult)
+
+    def usage_clear(self, before: str | None = None) -> p.UsageClearResult:
+        return self.call("usage.clear", p.UsageClearParams(before=before), p.UsageClearResult)
+
+    def usage_prices(self) -> p.PriceList:
+        return self.call("usage.prices", result_type=p.PriceList)
+
+    def mcp_sessions(self) -> p.McpSessionList:
+        return self.call("mcp.sessions", result_type=p.McpSessionList)
+
+    def mcp_token_rotate(self) -> p.TokenRotated:
+        return self.call("mcp.token_rotate", result_type=p.TokenRotated)

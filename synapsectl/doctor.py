@@ -125,8 +125,8 @@ def run(paths: Paths, home: str | None) -> list[Check]:
     checks: list[Check] = []
     client = Client(paths.socket, timeout=10)
     try:
-        status = client.status()
-        listing = client.connections()
+        status = client.daemon_status()
+        listing = client.connections_list()
     except DaemonNotRunning:
         checks.append(Check("daemon", "fail", f"not running (no answer on {paths.socket})",
                             "synapsectl service install (starts at login), or run `synapsed`"))

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -47,7 +48,7 @@ def show(path: Path, lines: int, follow: bool, raw: bool, out: TextIO = sys.stdo
     return _follow(path, render, out)
 
 
-def _follow(path: Path, render, out: TextIO) -> int:
+def _follow(path: Path, render: Callable[[str], str], out: TextIO) -> int:
     handle = path.open("r", encoding="utf-8", errors="replace")
     handle.seek(0, os.SEEK_END)
     inode = os.fstat(handle.fileno()).st_ino

@@ -208,7 +208,8 @@ def status(paths: Paths, home: str | None, platform: str | None = None) -> dict[
 
 
 def validate_plist(text: str) -> dict[str, Any]:
-    return plistlib.loads(text.encode())
+    loaded: dict[str, Any] = plistlib.loads(text.encode())
+    return loaded
 
 
 def _manifest_path(paths: Paths) -> Path:
@@ -217,7 +218,8 @@ def _manifest_path(paths: Paths) -> Path:
 
 def _load_manifest(paths: Paths) -> dict[str, Any]:
     try:
-        return json.loads(_manifest_path(paths).read_text())
+        manifest: dict[str, Any] = json.loads(_manifest_path(paths).read_text())
+        return manifest
     except (FileNotFoundError, ValueError):
         return {"files": {}}
 

@@ -1,4 +1,5 @@
-"""Wiring: builds the daemon from its paths and config, serves its listeners until told to stop."""
+"""Wiring: builds the daemon's Services from its paths and config, serves its listeners until
+told to stop. The only module that knows every part; nothing imports it but main.py."""
 
 from __future__ import annotations
 
@@ -11,34 +12,37 @@ import socket
 import sqlite3
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from synapsed import __version__, lifecycle
+from synapsed import __version__, lifecycle, secrets
 from synapsed import logging as slog
 from synapsed import protocol as p
-from synapsed import secrets
 from synapsed.config import ConfigStore
 from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway
-from synapsed.usage.ledger import Ledger
-from synapsed.usage.meter import Meter
+from synapsed.mcp.sessions import SessionRegistry
 from synapsed.paths import Paths, ensure_layout
 from synapsed.preflight import LastResults
 from synapsed.rpc import chat as rpc_chat
 from synapsed.rpc import connections as rpc_connections
 from synapsed.rpc import daemon as rpc_daemon
+from synapsed.rpc import mcp as rpc_mcp
 from synapsed.rpc import preflight as rpc_preflight
 from synapsed.rpc import secrets as rpc_secrets
-from synapsed.rpc.dispatch import Dispatcher
-from synapsed.rpc import mcp as rpc_mcp
 from synapsed.rpc import usage as rpc_usage
+from synapsed.rpc.dispatch import Dispatcher
 from synapsed.rpc.server import build_app
+from synapsed.services import Services
+from synapsed.usage.ledger import Ledger
+from synapsed.usage.meter import Meter
 
 if TYPE_CHECKING:
     from synapsed.mcp.service import McpService
+
+RPC_GROUPS = (rpc_daemon, rpc_connections, rpc_secrets, rpc_chat, rpc_preflight, rpc_mcp, rpc_usage)
 
 
 class Daemon:
@@ -47,12 +51,24 @@ class Daemon:
         self._cli_log_level = log_level
         self.config_store = ConfigStore(paths.config_file)
         self.ledger = Ledger(paths.ledger_file)
-        self.gateway = Gateway(self.config_store, meter=Meter(self.ledger, self.config_store))
+        meter = Meter(self.ledger, self.config_store)
+        self.gateway = Gateway(self.config_store, meter=meter)
         self.last_preflight = LastResults(paths.state_dir / "preflight.json")
+        self.sessions = SessionRegistry(self.config_store.config.mcp)
+        self.services = Services(
+            paths=paths,
+            config=self.config_store,
+            gateway=self.gateway,
+            meter=meter,
+            ledger=self.ledger,
+            preflight_results=self.last_preflight,
+            sessions=self.sessions,
+            runtime=self,
+        )
         self.lock = lifecycle.InstanceLock(paths.lock_file)
         self.log = slog.get_logger("synapsed")
         self.started_monotonic = time.monotonic()
-        self.started_at_iso = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self.started_at_iso = datetime.now(UTC).isoformat(timespec="seconds")
         self.keyring: tuple[str, bool] = ("unknown", False)
         self.dispatcher = Dispatcher({})
         self._stop: asyncio.Event | None = None
@@ -62,9 +78,32 @@ class Daemon:
         self.exit_code = 0
         self.inherited: list[socket.socket] = []
 
+    # ---- Runtime: what handlers may read or trigger of the running daemon ----------------------
+
     @property
     def log_level(self) -> str:
         return self._cli_log_level or self.config_store.config.daemon.log_level
+
+    @property
+    def started_at(self) -> str:
+        return self.started_at_iso
+
+    @property
+    def uptime_s(self) -> float:
+        return time.monotonic() - self.started_monotonic
+
+    @property
+    def rpc_requests(self) -> int:
+        return self.dispatcher.calls
+
+    def mcp_view(self) -> p.McpView | None:
+        return self.mcp.view() if self.mcp is not None else None
+
+    def rotate_mcp_token(self) -> None:
+        if self.mcp is None:
+            raise SynapseError("internal", "the MCP service is not running yet",
+                               hint="it starts a moment after the daemon; check `synapsectl logs` if this persists")
+        self.mcp.rotate_token()
 
     def prepare(self) -> None:
         """Everything that can fail before listening: layout, logging, the lock, the config."""
@@ -87,17 +126,8 @@ class Daemon:
         slog.set_level(self.log_level)
         self._register_static_secrets()
         self.keyring = secrets.keyring_backend()
-        self.dispatcher = Dispatcher(
-            {
-                **rpc_daemon.methods(self),
-                **rpc_connections.methods(self),
-                **rpc_secrets.methods(self),
-                **rpc_chat.methods(self),
-                **rpc_preflight.methods(self),
-                **rpc_mcp.methods(self),
-                **rpc_usage.methods(self),
-            }
-        )
+        self.sessions.configure(self.config_store.config.mcp)
+        self.dispatcher = Dispatcher({name: m for group in RPC_GROUPS for name, m in group.methods(self.services).items()})
 
     def _register_static_secrets(self) -> None:
         # env:/file: keys sit in this process already (environment, page cache); teach the
@@ -161,7 +191,7 @@ class Daemon:
         whole control plane's start, and `synapsectl` must not wait for it."""
         try:
             module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.service")
-            service = module.McpService(self)
+            service = module.McpService(self.services)
             await service.start()
             self.mcp = service
         except SynapseError as exc:

@@ -6,7 +6,8 @@ this module stays dependency-free and cheap to import (synapsectl imports it too
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+import uuid
+from typing import Any, Literal, Protocol, get_args
 
 ErrorKind = Literal[
     "config_invalid",
@@ -32,6 +33,8 @@ ErrorKind = Literal[
     "upstream_malformed",
     "budget_exceeded",
     "connection_disabled",
+    "thread_busy",
+    "write_failed",
     "cancelled",
     "internal",
 ]
@@ -63,6 +66,8 @@ DEFAULT_HINTS: dict[str, str] = {
     "upstream_malformed": "the provider's answer could not be understood; check the base URL points at the right API",
     "budget_exceeded": "the connection's budget is used up; raise it or wait for it to reset",
     "connection_disabled": "enable it with `synapsectl connections enable NAME`",
+    "thread_busy": "another turn of this thread is still running; wait for it, or start a new thread",
+    "write_failed": "a file could not be written (disk full, read-only or permissions); the previous state stays in force",
     "cancelled": "the request was cancelled before it completed",
     "internal": "an internal error was logged; see `synapsectl logs`",
 }
@@ -91,3 +96,20 @@ class SynapseError(Exception):
 
     def __repr__(self) -> str:
         return f"SynapseError({self.kind!r}, {self.message!r})"
+
+
+class _ExceptionLogger(Protocol):
+    def exception(self, event: str, **kw: Any) -> Any: ...
+
+
+def internal_error(log: _ExceptionLogger, what: str) -> SynapseError:
+    """Call inside `except`: log the traceback under a fresh error id and return the `internal`
+    error the caller sees, which names the id and nothing of the failure's details."""
+    error_id = uuid.uuid4().hex[:12]
+    log.exception("internal error", what=what, error_id=error_id)
+    return SynapseError(
+        "internal",
+        f"internal error in {what} (error id {error_id})",
+        hint=f"the daemon logged the details under error_id={error_id}; see `synapsectl logs`",
+        error_id=error_id,
+    )

@@ -1,7 +1,9 @@
-"""One upstream request through a named connection: look it up, get its key, call its provider.
+"""One upstream request through a named connection: admit -> call -> settle.
 
-Shared by `chat.complete`, preflight and (later) the MCP tools. No retry and no fallback: a
-disabled or failing connection fails with its own typed error and nothing else is tried.
+Shared by `chat.complete`, preflight and the MCP tools; `build_chat_request` holds the rules
+of a chat request for all of them and `Gateway.connection` is the one lookup of a connection
+by name. No retry and no fallback: a disabled or failing connection fails with its own typed
+error and nothing else is tried.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ import aiohttp
 import msgspec
 
 from synapsed import secrets
-from synapsed.config import ConfigStore, ConnectionConfig, effective_base_url
-from synapsed.errors import SynapseError
+from synapsed.catalog import PROVIDERS
+from synapsed.config import ConfigStore, ConnectionConfig
+from synapsed.errors import ErrorKind, SynapseError
 from synapsed.logging import get_logger
 from synapsed.providers import http
-from synapsed.providers.base import CallContext, ChatRequest, ChatResult
-from synapsed.providers.catalog import PROVIDERS
+from synapsed.providers.base import CallContext, ChatRequest, ChatResult, Message
 from synapsed.providers.registry import provider_for
-from synapsed.usage.meter import Meter
+from synapsed.usage.meter import Meter, Reservation
+from synapsed.validation import effective_base_url
 
 log = get_logger("synapsed.gateway")
 
@@ -49,10 +52,7 @@ class Gateway:
             self._session = None
 
     def connection(self, name: str) -> ConnectionConfig:
-        conn = self.config_store.config.connections.get(name)
-        if conn is None:
-            raise SynapseError("not_found", f"no connection named {name!r}", name=name)
-        return conn
+        return self.config_store.config.connection(name)
 
     def forget_keys(self, name: str | None = None) -> None:
         """Drop cached keyring values (one connection's, or all): after key set/rm and reload."""
@@ -91,6 +91,14 @@ class Gateway:
         self, name: str, request: ChatRequest, caller: str = "synapsectl", session: str | None = None
     ) -> tuple[ConnectionConfig, ChatResult]:
         conn = self.connection(name)
+        reservation = await self._admit(name, conn, request, caller, session)
+        result = await self._call(name, conn, request, reservation, caller, session)
+        return conn, await self._settle(name, conn, result, reservation, caller, session)
+
+    async def _admit(
+        self, name: str, conn: ConnectionConfig, request: ChatRequest, caller: str, session: str | None
+    ) -> Reservation:
+        """Refuse before any upstream call: a disabled connection, a blocking budget."""
         try:
             if not conn.enabled:
                 raise SynapseError(
@@ -98,16 +106,21 @@ class Gateway:
                     f"connection {name!r} is disabled (no other connection was tried)",
                     hint=f"enable it with `synapsectl connections enable {name}`",
                 )
-            reservation = self.meter.admit(name, conn, request)
+            return self.meter.admit(name, conn, request)
         except SynapseError as exc:
             await self.meter.refused(name, conn, caller, session, exc)
             log.warning("request refused", connection=name, caller=caller, kind=exc.kind, error=exc.message)
             raise
+
+    async def _call(
+        self, name: str, conn: ConnectionConfig, request: ChatRequest, reservation: Reservation, caller: str,
+        session: str | None,
+    ) -> ChatResult:
+        """Exactly one upstream request; every failure is recorded against the reservation."""
         started = time.perf_counter()
         try:
             key = await self.key_for(name, conn)
-            ctx = self.context(name, conn, key)
-            result = await provider_for(conn.provider).complete(ctx, request)
+            return await provider_for(conn.provider).complete(self.context(name, conn, key), request)
         except SynapseError as exc:
             await self.meter.failed(reservation, caller, session, exc)
             log.warning(
@@ -123,10 +136,16 @@ class Gateway:
             raise
         except BaseException as exc:
             # The caller went away (cancelled) or a bug: release the reservation, record the attempt.
-            kind = "cancelled" if isinstance(exc, asyncio.CancelledError) else "internal"
+            kind: ErrorKind = "cancelled" if isinstance(exc, asyncio.CancelledError) else "internal"
             failure = SynapseError(kind, f"{type(exc).__name__} during the upstream call")
             await asyncio.shield(self.meter.failed(reservation, caller, session, failure))
             raise
+
+    async def _settle(
+        self, name: str, conn: ConnectionConfig, result: ChatResult, reservation: Reservation, caller: str,
+        session: str | None,
+    ) -> ChatResult:
+        """Price the answer, commit its ledger row (before the reply leaves) and attach the cost."""
         cost = await self.meter.succeeded(reservation, caller, session, result)
         result = msgspec.structs.replace(
             result, cost_usd=cost.usd, cost_source=cost.source, budget_warnings=reservation.warnings or None
@@ -145,4 +164,29 @@ class Gateway:
             cost_source=result.cost_source,
             latency_ms=result.latency_ms,
         )
-        return conn, result
+        return result
+
+
+MAX_PROMPT_CHARS = 200_000
+
+
+def build_chat_request(
+    messages: list[Message],
+    system: str | None = None,
+    max_output_tokens: int | None = None,
+    temperature: float | None = None,
+    stop: list[str] | None = None,
+) -> ChatRequest:
+    """The rules every chat request meets, whether it came over RPC or MCP."""
+    if not messages or not any(m.content.strip() for m in messages):
+        raise SynapseError("bad_request", "the prompt is empty", hint="send some text to ask")
+    if messages[-1].role != "user":
+        raise SynapseError("bad_request", "the last message must be from the user", hint="end the messages list with a user turn")
+    if sum(len(m.content) for m in messages) + len(system or "") > MAX_PROMPT_CHARS:
+        raise SynapseError("context_too_long", f"the prompt exceeds {MAX_PROMPT_CHARS} characters", hint="shorten it")
+    if max_output_tokens is not None and max_output_tokens < 1:
+        raise SynapseError("bad_request", "max_output_tokens must be at least 1", field="max_output_tokens")
+    if temperature is not None and not 0 <= temperature <= 2:
+        raise SynapseError("bad_request", "temperature must be between 0 and 2", field="temperature")
+    return ChatRequest(messages=messages, system=system, max_output_tokens=max_output_tokens,
+                       temperature=temperature, stop=stop)

@@ -11,6 +11,7 @@ import logging
 import logging.handlers
 import os
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ LOG_BACKUPS = 5
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
-def redact_event(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact_event(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
     """structlog processor: scrub every value, recursively, including rendered exceptions."""
-    return redact_value(event)
+    redacted: dict[str, Any] = redact_value(event)
+    return redacted
 
 
 class _ScrubbingFormatter(structlog.stdlib.ProcessorFormatter):
@@ -101,4 +103,5 @@ def set_level(level: str) -> None:
 
 
 def get_logger(name: str = "synapsed") -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    return logger

@@ -8,9 +8,11 @@ Imported by synapsectl: keep it stdlib + platformdirs only.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,3 +117,52 @@ def ensure_layout(paths: Paths) -> None:
             f"socket path {paths.socket} is longer than the OS allows ({MAX_SOCKET_PATH} bytes)",
             hint="use a shorter SYNAPSE_HOME or XDG_RUNTIME_DIR",
         )
+
+
+_WRITE_HINTS = {
+    errno.ENOSPC: "the disk is full: free space on the file system that holds {dir}",
+    errno.EDQUOT: "your disk quota is used up: free space under {dir}",
+    errno.EROFS: "{dir} is on a read-only file system: remount it read-write or point SYNAPSE_HOME elsewhere",
+    errno.EACCES: "no permission to write in {dir}: it must belong to you (chmod 700 {dir})",
+    errno.EPERM: "no permission to write in {dir}: it must belong to you (chmod 700 {dir})",
+}
+
+
+def write_failed(path: Path, exc: OSError) -> SynapseError:
+    """A failed write of one of our files as a typed error whose hint names the path."""
+    hint = _WRITE_HINTS.get(exc.errno or 0, "check that {dir} exists, belongs to you and has free space")
+    return SynapseError(
+        "write_failed",
+        f"cannot write {path}: {exc.strerror or exc}",
+        hint=hint.format(dir=path.parent),
+        path=str(path),
+        errno=errno.errorcode.get(exc.errno or 0, str(exc.errno)),
+    )
+
+
+def write_atomic(path: Path, data: str) -> None:
+    """Replace `path` with `data` (0600) so that a crash leaves the old or the new file, nothing
+    else. A failed write raises `write_failed` and leaves the old file in place."""
+    try:
+        _write_atomic(path, data)
+    except OSError as exc:
+        raise write_failed(path, exc) from None
+
+
+def _write_atomic(path: Path, data: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

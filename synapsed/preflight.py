@@ -1,31 +1,38 @@
 """Staged connection checks that explain each failure in plain words.
 
 config -> base_url -> credential -> reach (DNS, TCP, TLS) -> auth (free model listing) ->
-model (with "did you mean") -> probe (opt-in, one billed completion). The first failure stops
-the run; later checks are reported as skipped, so the output always names every stage.
+model (listed, else the provider's own free per-model lookup, which resolves aliases) ->
+probe (opt-in, one billed completion). The first failure stops the run; later checks are
+reported as skipped, so the output always names every stage.
+
+A least-privilege key may call the model but not list models. Such a refusal is a warning,
+not a failure: the later stages still run, and `--probe` proves whether the key works.
 """
 
 from __future__ import annotations
 
 import asyncio
 import difflib
+import re
 import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
 
-from synapsed.config import ConnectionConfig, effective_base_url, validate_fields, validated_base_url
+from synapsed.config import ConnectionConfig
 from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway
-from synapsed.secrets import fingerprint, source_of
+from synapsed.paths import write_atomic
 from synapsed.protocol import ChatRequest, CheckStatus, LastPreflight, Message, PreflightCheck, PreflightReport
-from synapsed.providers.registry import model_listed, provider_for
+from synapsed.providers.base import CallContext
+from synapsed.providers.registry import provider_for
+from synapsed.secrets import fingerprint, source_of
+from synapsed.validation import effective_base_url, validate_fields, validated_base_url
 
 STAGES = ("config", "base_url", "credential", "reach", "auth", "model", "probe")
 REACH_TIMEOUT_S = 10.0
@@ -33,26 +40,54 @@ PROBE_PROMPT = "Reply with the single word: ok"
 # Generous on purpose: reasoning models spend tokens before answering, and a probe cut off by
 # its own budget would blame the connection for the probe's fault.
 PROBE_MAX_TOKENS = 512
-
+# How providers word "this key is valid but may not do that" (OpenAI project keys answer 401
+# "You have insufficient permissions ... Missing scopes: api.model.read").
+PERMISSION_TEXT = re.compile(r"missing scope|insufficient permission|not have permission|not authorized to|restricted key",
+                             re.IGNORECASE)
 
 Progress = Callable[[str, PreflightCheck], Awaitable[None]]
+Outcome = tuple[CheckStatus, str, dict[str, object] | None]
 
 
 async def _no_progress(_name: str, _check: PreflightCheck) -> None:
     return None
 
 
-class _Run:
-    """One connection's checks, in order, with timing and progress reporting."""
+def is_permission_refusal(exc: SynapseError) -> bool:
+    """A refusal that says the key lacks a permission, as opposed to a key that is wrong."""
+    return exc.kind == "permission_denied" or (exc.kind == "auth_failed" and bool(PERMISSION_TEXT.search(exc.message)))
 
-    def __init__(self, name: str, progress: Progress, origin: float) -> None:
+
+class Probe:
+    """One connection's checks: each stage is a method, run in order with timing and progress."""
+
+    def __init__(self, gateway: Gateway, name: str, probe: bool, progress: Progress, origin: float) -> None:
+        self.gateway = gateway
         self.name = name
+        self.probe = probe
         self.progress = progress
         self.origin = origin
         self.checks: list[PreflightCheck] = []
         self.failed = False
+        self.conn: ConnectionConfig | None = None
+        self.key: str | None = None
+        self.models: list[str] | None = None  # None: the listing was refused (or not reached)
+        self.listing_refusal: SynapseError | None = None
 
-    async def step(self, stage: str, action: Callable[[], Awaitable[tuple[CheckStatus, str, dict[str, Any] | None]]]) -> None:
+    async def run(self) -> list[PreflightCheck]:
+        for stage, action in (
+            ("config", self.check_config),
+            ("base_url", self.check_base_url),
+            ("credential", self.check_credential),
+            ("reach", self.check_reach),
+            ("auth", self.check_auth),
+            ("model", self.check_model),
+            ("probe", self.check_probe),
+        ):
+            await self._step(stage, action)
+        return self.checks
+
+    async def _step(self, stage: str, action: Callable[[], Awaitable[Outcome]]) -> None:
         if self.failed:
             check = PreflightCheck(stage, "skip", 0.0, "skipped: an earlier check failed")
         else:
@@ -69,8 +104,117 @@ class _Run:
         self.checks.append(check)
         await self.progress(self.name, check)
 
+    @property
+    def _conn(self) -> ConnectionConfig:
+        assert self.conn is not None  # noqa: S101 - set by the config stage, which runs first
+        return self.conn
 
-async def _reach(url: str, timeout_s: float) -> tuple[CheckStatus, str, dict[str, Any] | None]:
+    def _context(self) -> CallContext:
+        return self.gateway.context(self.name, self._conn, self.key)
+
+    # ---- stages -------------------------------------------------------------------------------
+
+    async def check_config(self) -> Outcome:
+        conn = self.gateway.connection(self.name)
+        validate_fields(self.name, conn)
+        self.conn = conn
+        if not conn.enabled:
+            raise SynapseError(
+                "connection_disabled",
+                f"connection {self.name!r} is disabled",
+                hint=f"enable it with `synapsectl connections enable {self.name}` before IDEs can use it",
+            )
+        return "pass", f"{conn.provider} / {conn.model}", None
+
+    async def check_base_url(self) -> Outcome:
+        explicit = validated_base_url(self._conn)
+        self.conn = msgspec.structs.replace(self._conn, base_url=explicit)
+        url = effective_base_url(self._conn) or ""
+        return "pass", url if explicit else f"{url} (provider default)", None
+
+    async def check_credential(self) -> Outcome:
+        self.key = await self.gateway.key_for(self.name, self._conn, fresh=True)
+        if self.key is None:
+            return "pass", f"{self._conn.provider} needs no key (none set)", None
+        return "pass", f"{source_of(self._conn.credential)}: {fingerprint(self.key)}", None
+
+    async def check_reach(self) -> Outcome:
+        return await reach(effective_base_url(self._conn) or "", min(self._conn.timeout_s, REACH_TIMEOUT_S))
+
+    async def check_auth(self) -> Outcome:
+        try:
+            self.models = await provider_for(self._conn.provider).list_models(self._context())
+        except SynapseError as exc:
+            if is_permission_refusal(exc):
+                self.listing_refusal = exc
+                return "warn", (
+                    f"the key may not list models ({exc.message}); a least-privilege key can still call the model. "
+                    "Later stages still run; --probe proves the key works"
+                ), {"kind": exc.kind}
+            if exc.kind == "auth_failed" and self.probe:
+                # The listing may need a permission the key lacks without saying so: let the
+                # billed probe decide, which was asked for.
+                self.listing_refusal = exc
+                return "warn", f"the model listing refused the key ({exc.message}); the requested probe will decide", \
+                    {"kind": exc.kind}
+            raise
+        return "pass", f"key accepted; {len(self.models)} model(s) listed (free endpoint)", None
+
+    async def check_model(self) -> Outcome:
+        conn = self._conn
+        provider = provider_for(conn.provider)
+        if not provider.can_check_model:
+            return "skip", "deployments cannot be listed with this key; run with --probe to confirm it", None
+        if self.models is not None and any(provider.matches_model(conn.model, m) for m in self.models):
+            return "pass", f"{conn.model} is available", None
+        try:
+            resolved = await provider.lookup_model(self._context())
+        except SynapseError as exc:
+            if self.models is None and (is_permission_refusal(exc) or exc.kind == "auth_failed"):
+                return "warn", "the key may not read model details either; run with --probe to confirm the model", \
+                    {"kind": exc.kind}
+            if exc.kind != "model_not_found":
+                raise
+            resolved = None
+        if resolved is not None:
+            if resolved == conn.model:
+                return "pass", f"{conn.model} is available", None
+            return "pass", f"{conn.model} → {resolved} (resolved by the provider)", {"resolved": resolved}
+        if self.models is None:
+            return "warn", "the model could not be checked with this key; run with --probe to confirm it", None
+        raise self._model_missing(self.models)
+
+    def _model_missing(self, models: list[str]) -> SynapseError:
+        model = self._conn.model
+        close = difflib.get_close_matches(model, models, n=3, cutoff=0.5)
+        hint = (
+            f"did you mean {', '.join(close)}? fix it with `synapsectl connections edit {self.name} --model {close[0]}`"
+            if close
+            else f"the provider lists {len(models)} model(s) for this key and {model!r} is not among them"
+        )
+        return SynapseError("model_not_found", f"model {model!r} is not available to this key", hint=hint,
+                            suggestions=close)
+
+    async def check_probe(self) -> Outcome:
+        if not self.probe:
+            if self.listing_refusal is not None:
+                return "skip", "not requested: with this key only --probe (one billed completion) can confirm the model", None
+            return "skip", "not requested (--probe sends one billed completion)", None
+        request = ChatRequest(messages=[Message("user", PROBE_PROMPT)], max_output_tokens=PROBE_MAX_TOKENS)
+        _, result = await self.gateway.complete(self.name, request, caller="preflight")
+        if not result.text.strip():
+            raise SynapseError(
+                "upstream_malformed",
+                f"the probe completion came back empty (finish_reason={result.finish_reason})",
+                hint="the model answered with no text; check the model id and any provider-side filters",
+            )
+        tokens = f"{result.input_tokens or '?'} in / {result.output_tokens or '?'} out"
+        works = " — the key works for calls even though it may not list models" if self.listing_refusal else ""
+        return "pass", (f"billed probe answered {result.text.strip()[:40]!r} ({tokens}, {result.latency_ms:.0f} ms)"
+                        f"{works}"), None
+
+
+async def reach(url: str, timeout_s: float) -> Outcome:
     parts = urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -83,7 +227,7 @@ async def _reach(url: str, timeout_s: float) -> tuple[CheckStatus, str, dict[str
             f"DNS lookup for {host} failed ({exc.strerror})",
             hint="check the host name in the base URL and this machine's DNS / network",
         ) from None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise SynapseError("timeout", f"DNS lookup for {host} took longer than {timeout_s:g}s") from None
     address = infos[0][4][0]
     tls = ssl.create_default_context() if parts.scheme == "https" else None
@@ -99,7 +243,7 @@ async def _reach(url: str, timeout_s: float) -> tuple[CheckStatus, str, dict[str
         ) from None
     except ssl.SSLError as exc:
         raise SynapseError("tls_error", f"TLS handshake with {host}:{port} failed ({exc.reason or exc})") from None
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise SynapseError(
             "timeout", f"connecting to {host}:{port} took longer than {timeout_s:g}s", hint="a firewall may be dropping packets"
         ) from None
@@ -112,7 +256,7 @@ async def _reach(url: str, timeout_s: float) -> tuple[CheckStatus, str, dict[str
     writer.close()
     try:
         await asyncio.wait_for(writer.wait_closed(), 1.0)
-    except (asyncio.TimeoutError, OSError, ssl.SSLError):
+    except (TimeoutError, OSError, ssl.SSLError):
         pass
     what = "TLS ok" if tls else "TCP ok"
     return "pass", f"{host}:{port} reachable ({address}, {what})", None
@@ -122,101 +266,23 @@ async def run_one(
     gateway: Gateway, name: str, *, probe: bool = False, progress: Progress = _no_progress, origin: float | None = None
 ) -> PreflightReport:
     started = time.perf_counter()
-    run = _Run(name, progress, origin if origin is not None else started)
-    conn_holder: dict[str, Any] = {}
-
-    async def config() -> tuple[CheckStatus, str, dict[str, Any] | None]:
-        conn = gateway.connection(name)
-        validate_fields(name, conn)
-        conn_holder["conn"] = conn
-        if not conn.enabled:
-            raise SynapseError(
-                "connection_disabled",
-                f"connection {name!r} is disabled",
-                hint=f"enable it with `synapsectl connections enable {name}` before IDEs can use it",
-            )
-        return "pass", f"{conn.provider} / {conn.model}", None
-
-    async def base_url() -> tuple[CheckStatus, str, dict[str, Any] | None]:
-        conn = conn_holder["conn"]
-        explicit = validated_base_url(conn)
-        conn_holder["conn"] = msgspec.structs.replace(conn, base_url=explicit)
-        url = effective_base_url(conn_holder["conn"])
-        return "pass", url if explicit else f"{url} (provider default)", None
-
-    async def credential() -> tuple[CheckStatus, str, dict[str, Any] | None]:
-        conn: ConnectionConfig = conn_holder["conn"]
-        key = await gateway.key_for(name, conn, fresh=True)
-        conn_holder["key"] = key
-        if key is None:
-            return "pass", f"{conn.provider} needs no key (none set)", None
-        return "pass", f"{source_of(conn.credential)}: {fingerprint(key)}", None
-
-    async def reach() -> tuple[CheckStatus, str, dict[str, Any] | None]:
-        conn = conn_holder["conn"]
-        return await _reach(effective_base_url(conn) or "", min(conn.timeout_s, REACH_TIMEOUT_S))
-
-    async def auth() -> tuple[CheckStatus, str, dict[str, Any] | None]:
-        conn = conn_holder["conn"]
-        ctx = gateway.context(name, conn, conn_holder.get("key"))
-        models = await provider_for(conn.provider).list_models(ctx)
-        conn_holder["models"] = models
-        return "pass", f"key accepted; {len(models)} model(s) listed (free endpoint)", None
-
-    async def model() -> tuple[CheckStatus, str, dict[str, Any] | None]:
-        conn = conn_holder["conn"]
-        if not provider_for(conn.provider).can_check_model:
-            return "skip", "deployments cannot be listed with this key; run with --probe to confirm it", None
-        models: list[str] = conn_holder["models"]
-        if model_listed(conn.provider, conn.model, models):
-            return "pass", f"{conn.model} is available", None
-        close = difflib.get_close_matches(conn.model, models, n=3, cutoff=0.5)
-        hint = (
-            f"did you mean {', '.join(close)}? fix it with `synapsectl connections edit {name} --model {close[0]}`"
-            if close
-            else f"the provider lists {len(models)} model(s) for this key and {conn.model!r} is not among them"
-        )
-        raise SynapseError("model_not_found", f"model {conn.model!r} is not available to this key", hint=hint,
-                           suggestions=close)
-
-    async def probe_check() -> tuple[CheckStatus, str, dict[str, Any] | None]:
-        if not probe:
-            return "skip", "not requested (--probe sends one billed completion)", None
-        request = ChatRequest(messages=[Message("user", PROBE_PROMPT)], max_output_tokens=PROBE_MAX_TOKENS)
-        _, result = await gateway.complete(name, request, caller="preflight")
-        if not result.text.strip():
-            raise SynapseError(
-                "upstream_malformed",
-                f"the probe completion came back empty (finish_reason={result.finish_reason})",
-                hint="the model answered with no text; check the model id and any provider-side filters",
-            )
-        tokens = f"{result.input_tokens or '?'} in / {result.output_tokens or '?'} out"
-        return "pass", f"billed probe answered {result.text.strip()[:40]!r} ({tokens}, {result.latency_ms:.0f} ms)", None
-
-    for stage, action in (
-        ("config", config),
-        ("base_url", base_url),
-        ("credential", credential),
-        ("reach", reach),
-        ("auth", auth),
-        ("model", model),
-        ("probe", probe_check),
-    ):
-        await run.step(stage, action)
+    checks = await Probe(gateway, name, probe, progress, origin if origin is not None else started).run()
     conn = gateway.config_store.config.connections.get(name)
     return PreflightReport(
         connection=name,
         provider=conn.provider if conn else "?",
         model=conn.model if conn else "?",
-        ok=not run.failed,
-        at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        ok=not any(c.status == "fail" for c in checks),
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
-        checks=run.checks,
+        checks=checks,
         probe=probe,
     )
 
 
-async def run_many(gateway: Gateway, names: list[str], *, probe: bool = False, progress: Progress = _no_progress) -> list[PreflightReport]:
+async def run_many(
+    gateway: Gateway, names: list[str], *, probe: bool = False, progress: Progress = _no_progress
+) -> list[PreflightReport]:
     """All connections at once: total time is about the slowest connection, not the sum."""
     origin = time.perf_counter()
     return list(await asyncio.gather(*(run_one(gateway, n, probe=probe, progress=progress, origin=origin) for n in names)))
@@ -224,7 +290,9 @@ async def run_many(gateway: Gateway, names: list[str], *, probe: bool = False, p
 
 def summarize(report: PreflightReport) -> LastPreflight:
     failed = next((c for c in report.checks if c.status == "fail"), None)
-    return LastPreflight(ok=report.ok, at=report.at, failed_check=failed.name if failed else None, kind=failed.kind if failed else None)
+    warnings = sum(1 for c in report.checks if c.status == "warn")
+    return LastPreflight(ok=report.ok, at=report.at, failed_check=failed.name if failed else None,
+                         kind=failed.kind if failed else None, warnings=warnings)
 
 
 class LastResults:
@@ -243,8 +311,6 @@ class LastResults:
             self.results = {}  # a damaged cache only loses history, never blocks start-up
 
     async def record(self, reports: list[PreflightReport]) -> None:
-        from synapsed.config import write_atomic
-
         for report in reports:
             self.results[report.connection] = summarize(report)
         data = msgspec.json.encode(self.results).decode()

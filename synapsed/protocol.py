@@ -76,7 +76,7 @@ class ConnectionPatch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
 # ---- chat and preflight ------------------------------------------------------------------------
 
 Role = Literal["user", "assistant"]
-CheckStatus = Literal["pass", "fail", "skip"]
+CheckStatus = Literal["pass", "warn", "fail", "skip"]
 
 
 class Message(msgspec.Struct, forbid_unknown_fields=True):
@@ -132,6 +132,7 @@ class LastPreflight(msgspec.Struct, omit_defaults=True):
     at: str
     failed_check: str | None = None
     kind: str | None = None
+    warnings: int = 0
 
 
 
@@ -175,6 +176,23 @@ class KeyStatus(msgspec.Struct, omit_defaults=True):
     hint: str | None = None
 
 
+class BudgetLimitView(msgspec.Struct):
+    period: str  # daily | monthly
+    unit: str  # usd | tokens
+    limit: float
+    used: float
+    over: bool
+
+
+class BudgetView(msgspec.Struct, omit_defaults=True):
+    """Today's spend of one connection and, when it has a budget, each limit's state."""
+
+    today_usd: float
+    today_tokens: int
+    mode: str | None = None
+    limits: list[BudgetLimitView] | None = None
+
+
 class ConnectionView(msgspec.Struct, omit_defaults=True):
     name: str
     provider: str
@@ -187,7 +205,7 @@ class ConnectionView(msgspec.Struct, omit_defaults=True):
     options: dict[str, str] = {}
     key: KeyStatus | None = None
     last_preflight: LastPreflight | None = None
-    usage: dict[str, Any] | None = None  # today's spend and budget state
+    usage: BudgetView | None = None  # today's spend and budget state
 
 
 class ConnectionList(msgspec.Struct):
@@ -333,3 +351,125 @@ class SecretStatusList(msgspec.Struct):
 class SecretDeleteResult(msgspec.Struct):
     name: str
     deleted: bool
+
+
+# ---- usage -------------------------------------------------------------------------------------
+
+UsageStatus = Literal["ok", "error", "refused"]
+GroupBy = Literal["connection", "model", "client", "day", "provider", "status", "day_connection"]
+SortKey = Literal["time", "-time", "cost", "-cost", "latency", "-latency"]
+ExportFormat = Literal["csv", "jsonl"]
+
+
+class UsageFilters(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    since: str | None = None  # YYYY-MM-DD (local midnight), ISO datetime, or relative: 24h, 7d, 2w
+    until: str | None = None
+    connection: str | None = None
+    model: str | None = None
+    client: str | None = None
+    status: UsageStatus | None = None
+    error_kind: str | None = None
+
+
+class UsageSummaryParams(msgspec.Struct, forbid_unknown_fields=True):
+    filters: UsageFilters = msgspec.field(default_factory=UsageFilters)
+    group_by: GroupBy = "connection"
+
+
+class UsageSummaryRow(msgspec.Struct):
+    key: str
+    requests: int
+    ok: int
+    errors: int
+    refused: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    unknown_cost_requests: int
+    actual_cost_requests: int
+    estimated_cost_requests: int
+
+
+class UsageTotals(msgspec.Struct):
+    requests: int
+    ok: int
+    errors: int
+    refused: int
+    input_tokens: int
+    output_tokens: int
+    unknown_cost_requests: int
+    cost_usd: float
+
+
+class UsageSummary(msgspec.Struct):
+    group_by: GroupBy
+    rows: list[UsageSummaryRow]
+    totals: UsageTotals
+
+
+class UsageHistoryParams(msgspec.Struct, forbid_unknown_fields=True):
+    filters: UsageFilters = msgspec.field(default_factory=UsageFilters)
+    sort: SortKey = "-time"
+    limit: int = 50
+    offset: int = 0
+
+
+class UsageRecord(msgspec.Struct):
+    """One ledger row as the control plane shows it (never prompt or answer text)."""
+
+    id: int
+    time: str
+    connection: str
+    provider: str
+    model_requested: str
+    model_reported: str | None
+    caller: str
+    caller_session: str | None
+    status: str
+    error_kind: str | None
+    latency_ms: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None
+    cost_source: str
+    price_version: str | None
+
+
+class UsageHistory(msgspec.Struct):
+    total: int
+    offset: int
+    next_offset: int | None
+    rows: list[UsageRecord]
+
+
+class UsageExportParams(msgspec.Struct, forbid_unknown_fields=True):
+    path: str
+    format: ExportFormat = "csv"
+    filters: UsageFilters = msgspec.field(default_factory=UsageFilters)
+
+
+class UsageExportResult(msgspec.Struct):
+    path: str
+    rows: int
+    format: ExportFormat
+
+
+class UsageClearParams(msgspec.Struct, forbid_unknown_fields=True):
+    before: str | None = None
+
+
+class UsageClearResult(msgspec.Struct):
+    deleted: int
+    before: str | None
+
+
+class PriceRow(msgspec.Struct):
+    model: str  # "provider/model" or "provider/*"
+    input_per_mtok: float
+    output_per_mtok: float
+    source: str  # "config" or "builtin:<version>"
+
+
+class PriceList(msgspec.Struct):
+    builtin_version: str
+    rows: list[PriceRow]

@@ -32,6 +32,16 @@ def source_of(ref: str) -> str:
     return "keyring" if ref == "keyring" else ref
 
 
+def renew_hint(name: str, ref: str) -> str:
+    """How to put a fresh key where this connection really reads it from."""
+    if ref.startswith("env:"):
+        return (f"the provider rejected the key in ${ref[4:]}: put a fresh key in that variable of synapsed's "
+                "environment (shell or service unit) and restart synapsed")
+    if ref.startswith("file:"):
+        return f"the provider rejected the key in {ref[5:]}: write a fresh key to that file (mode 0600)"
+    return f"the provider rejected the key; store a fresh one with `synapsectl key set {name}`"
+
+
 def _keyring_unavailable(exc: Exception) -> SynapseError:
     return SynapseError(
         "keyring_unavailable",

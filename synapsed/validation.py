@@ -1,4 +1,6 @@
-"""Validation of the user-supplied parts of a connection, each failure with a specific hint."""
+"""Every rule on user input: names, providers, models, credentials, options, base URLs, budgets,
+and the whole-connection checks built from them. Each failure carries a specific hint and the
+field it is about, so config.toml errors, RPC errors and console forms all say the same."""
 
 from __future__ import annotations
 
@@ -6,8 +8,11 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
+import msgspec
+
+from synapsed.catalog import PROVIDERS, ProviderInfo
+from synapsed.config.schema import Budget, ConnectionConfig
 from synapsed.errors import SynapseError
-from synapsed.providers.catalog import PROVIDERS, ProviderInfo
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")
@@ -133,7 +138,7 @@ def check_base_url(url: str) -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise _bad_url(f"base URL {url!r} is not a valid URL ({exc})", "write it like https://api.example.com/v1")
+        raise _bad_url(f"base URL {url!r} is not a valid URL ({exc})", "write it like https://api.example.com/v1") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _bad_url(
             f"base URL {url!r} is not an absolute http(s) URL",
@@ -169,3 +174,50 @@ def check_base_url(url: str) -> str:
     if port is not None:
         netloc = f"{netloc}:{port}"
     return f"{parts.scheme}://{netloc}{path}"
+
+
+def check_budget(budget: Budget | None, field: str = "budget") -> None:
+    if budget is None:
+        return
+    for period, unit, limit in budget.limits():
+        if limit <= 0:
+            raise SynapseError("config_invalid", f"{field}.{period}_{unit} must be positive", field=field,
+                               hint="remove the limit to have none, or set a positive number")
+
+
+def validate_fields(name: str, conn: ConnectionConfig) -> None:
+    """Every rule except the base URL's (preflight reports that one as a stage of its own)."""
+    check_name(name)
+    info = check_provider(conn.provider)
+    check_model(conn.model)
+    check_timeout(conn.timeout_s)
+    check_credential_ref(conn.credential)
+    check_options(info, conn.options)
+    check_budget(conn.budget)
+
+
+def validate_connection(name: str, conn: ConnectionConfig) -> ConnectionConfig:
+    """Check every field against DESIGN's rules; return the normalised connection."""
+    validate_fields(name, conn)
+    return msgspec.structs.replace(conn, base_url=validated_base_url(conn))
+
+
+def validated_base_url(conn: ConnectionConfig) -> str | None:
+    """The normalised explicit base URL (None: the provider default applies), or base_url_invalid."""
+    info = PROVIDERS[conn.provider]
+    base_url = conn.base_url or None
+    if base_url is not None:
+        base_url = check_base_url(base_url)
+    elif info.default_base_url is None:
+        raise SynapseError(
+            "base_url_invalid",
+            f"provider {info.id} has no default endpoint: a base URL is required",
+            hint="give --base-url, e.g. https://my-resource.openai.azure.com or http://127.0.0.1:8080/v1",
+            field="base_url",
+        )
+    return base_url
+
+
+def effective_base_url(conn: ConnectionConfig) -> str | None:
+    info = PROVIDERS.get(conn.provider)
+    return conn.base_url or (info.default_base_url if info else None)

@@ -8,12 +8,13 @@ the response is complete or the peer is gone, which is what the SDK's GET stream
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from aiohttp import web
 
-ASGIApp = Callable[[dict[str, Any], Callable[[], Awaitable[dict[str, Any]]], Callable[[dict[str, Any]], Awaitable[None]]], Awaitable[None]]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
 # How often a blocked receive() checks whether the client went away (long-lived SSE streams).
 DISCONNECT_POLL_S = 1.0
 
@@ -49,7 +50,7 @@ async def serve(app: ASGIApp, request: web.Request, body: bytes) -> web.StreamRe
     def peer_gone() -> bool:
         return request.transport is None or request.transport.is_closing()
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         nonlocal body_sent
         if not body_sent:
             body_sent = True
@@ -57,11 +58,11 @@ async def serve(app: ASGIApp, request: web.Request, body: bytes) -> web.StreamRe
         while not finished.is_set() and not peer_gone():
             try:
                 await asyncio.wait_for(finished.wait(), DISCONNECT_POLL_S)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: Message) -> None:
         nonlocal status, response_headers, response
         if finished.is_set():
             return

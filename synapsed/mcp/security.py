@@ -11,7 +11,7 @@ import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from synapsed.config import write_atomic
+from synapsed.paths import write_atomic
 from synapsed.redaction import SECRETS
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")

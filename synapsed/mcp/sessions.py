@@ -10,13 +10,14 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from synapsed import protocol as p
+from synapsed.config.schema import McpSettings
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
 @dataclass
@@ -53,10 +54,14 @@ class Session:
 
 
 class SessionRegistry:
-    def __init__(self, idle_timeout_s: float) -> None:
-        self.idle_timeout_s = idle_timeout_s
+    def __init__(self, settings: McpSettings) -> None:
+        self.idle_timeout_s = settings.session_idle_timeout_s
         self._sessions: dict[str, Session] = {}
         self._stdio_ids = itertools.count(1)
+
+    def configure(self, settings: McpSettings) -> None:
+        """Adopt the loaded config's limits (the registry exists before the config is read)."""
+        self.idle_timeout_s = settings.session_idle_timeout_s
 
     def new_stdio_id(self) -> str:
         return f"stdio-{next(self._stdio_ids)}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -17,7 +18,7 @@ from msgspec import Meta
 
 from synapsed import protocol as p
 from synapsed.errors import SynapseError
-from synapsed.gateway import Gateway
+from synapsed.gateway import Gateway, build_chat_request
 
 MAX_COMPARE = 8
 
@@ -95,35 +96,7 @@ def inline_schema(struct: type[msgspec.Struct]) -> dict[str, Any]:
     schema["type"] = "object"
     schema.setdefault("properties", {})
     schema["additionalProperties"] = False
-    return schema
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    name: str
-    title: str
-    args: type[msgspec.Struct]
-    description: str
-
-
-TOOLS: dict[str, ToolSpec] = {
-    t.name: t
-    for t in (
-        ToolSpec("list_connections", "List LLM connections", NoArgs,
-                 "List the LLM connections this daemon offers (name, provider, model, whether it is the default, "
-                 "today's preflight state). Use a name from here as `connection` in ask/chat/compare."),
-        ToolSpec("ask", "Ask an LLM", AskArgs,
-                 "Send one prompt to one of the user's own LLM connections (their key, their provider) and return "
-                 "the answer with the model used, token usage and latency. Non-streaming; nothing is retried and no "
-                 "other connection is substituted if this one fails."),
-        ToolSpec("chat", "Chat with an LLM", ChatArgs,
-                 "Send a multi-turn conversation (messages with role user/assistant, ending with a user message) to "
-                 "one connection and return its reply, model, token usage and latency."),
-        ToolSpec("compare", "Compare LLM answers", CompareArgs,
-                 "Send the same prompt to 2-8 named connections at once and return every answer (or that "
-                 "connection's error) side by side. An explicit fan-out: each connection answers for itself."),
-    )
-}
+    return dict(schema)
 
 
 def tool_schema(spec: ToolSpec, bound: str | None) -> dict[str, Any]:
@@ -136,6 +109,16 @@ def tool_schema(spec: ToolSpec, bound: str | None) -> dict[str, Any]:
 def tool_names(bound: str | None) -> list[str]:
     # An endpoint bound to one connection has nothing to compare.
     return [n for n in TOOLS if not (bound is not None and n == "compare")]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One tool call: validated arguments, the route's binding (None on /mcp), who is calling."""
+
+    args: Any
+    bound: str | None
+    caller: str
+    session: str | None
 
 
 @dataclass(frozen=True)
@@ -214,26 +197,28 @@ class ToolRunner:
         self, name: str, arguments: dict[str, Any] | None, bound: str | None, caller: str, session: str | None = None
     ) -> Answer:
         spec = TOOLS[name]
-        args = self._args(spec, arguments)
-        if name == "list_connections":
-            return self.list_connections(bound)
-        if name == "compare":
-            return await self.compare(args, caller, session)
-        connection = self._pick(args.connection, bound)
-        if name == "ask":
-            messages = [p.Message("user", args.prompt)]
-        else:
-            messages = [p.Message(m.role, m.content) for m in args.messages]  # type: ignore[arg-type]
-            if messages[-1].role != "user":
-                raise SynapseError("bad_request", "the last message must be from the user", hint="end with a user turn")
-        request = p.ChatRequest(messages, args.system, args.max_output_tokens, args.temperature)
+        return await spec.handler(self, Call(self._args(spec, arguments), bound, caller, session))
+
+    async def ask(self, call: Call) -> Answer:
+        args: AskArgs = call.args
+        return await self._complete(call, args.connection, [p.Message("user", args.prompt)], args)
+
+    async def chat(self, call: Call) -> Answer:
+        args: ChatArgs = call.args
+        return await self._complete(call, args.connection, [p.Message(m.role, m.content) for m in args.messages], args)
+
+    async def _complete(self, call: Call, requested: str | None, messages: list[p.Message],
+                        args: AskArgs | ChatArgs) -> Answer:
+        connection = self._pick(requested, call.bound)
+        request = build_chat_request(messages, args.system, args.max_output_tokens, args.temperature)
         try:
-            conn, result = await self.gateway.complete(connection, request, caller=caller, session=session)
+            conn, result = await self.gateway.complete(connection, request, caller=call.caller, session=call.session)
         except SynapseError as exc:
             return error_answer(exc, connection)
         return Answer(result.text, {"text": result.text, **_result_fields(connection, conn.provider, result)})
 
-    def list_connections(self, bound: str | None) -> Answer:
+    async def list_connections(self, call: Call) -> Answer:
+        bound = call.bound
         config = self.gateway.config_store.config
         names = [bound] if bound is not None else sorted(n for n, c in config.connections.items() if c.enabled)
         rows = []
@@ -245,22 +230,25 @@ class ToolRunner:
                 "model": conn.model,
                 "enabled": conn.enabled,
                 "default": name == (bound or self.default_connection),
-                "usage_today": self.gateway.meter.budget_view(name, conn),
+                "usage_today": msgspec.to_builtins(self.gateway.meter.budget_view(name, conn)),
             })
         lines = [f"{r['name']}: {r['provider']} / {r['model']}{' (default)' if r['default'] else ''}" for r in rows]
         return Answer("\n".join(lines) or "no enabled connections", {"connections": rows})
 
-    async def compare(self, args: CompareArgs, caller: str, session: str | None = None) -> Answer:
+    async def compare(self, call: Call) -> Answer:
+        args: CompareArgs = call.args
         if len(set(args.connections)) != len(args.connections):
             raise SynapseError("bad_request", "each connection may appear only once in compare")
-        request = p.ChatRequest([p.Message("user", args.prompt)], args.system, args.max_output_tokens, args.temperature)
+        request = build_chat_request([p.Message("user", args.prompt)], args.system, args.max_output_tokens,
+                                     args.temperature)
         outcomes = await asyncio.gather(
-            *(self.gateway.complete(name, request, caller=caller, session=session) for name in args.connections),
+            *(self.gateway.complete(name, request, caller=call.caller, session=call.session)
+              for name in args.connections),
             return_exceptions=True,
         )
         results: list[dict[str, Any]] = []
         sections: list[str] = []
-        for name, outcome in zip(args.connections, outcomes):
+        for name, outcome in zip(args.connections, outcomes, strict=True):
             if isinstance(outcome, SynapseError):
                 answer = error_answer(outcome, name)
                 results.append({"connection": name, "ok": False, **answer.structured})
@@ -274,3 +262,36 @@ class ToolRunner:
         answered = sum(1 for r in results if r["ok"])
         return Answer("\n\n".join(sections), {"results": results, "answered": answered, "failed": len(results) - answered},
                       is_error=answered == 0)
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    title: str
+    args: type[msgspec.Struct]
+    description: str
+    handler: Callable[[ToolRunner, Call], Awaitable[Answer]]
+
+
+TOOLS: dict[str, ToolSpec] = {
+    t.name: t
+    for t in (
+        ToolSpec("list_connections", "List LLM connections", NoArgs,
+                 "List the LLM connections this daemon offers (name, provider, model, whether it is the default, "
+                 "today's preflight state). Use a name from here as `connection` in ask/chat/compare.",
+                 ToolRunner.list_connections),
+        ToolSpec("ask", "Ask an LLM", AskArgs,
+                 "Send one prompt to one of the user's own LLM connections (their key, their provider) and return "
+                 "the answer with the model used, token usage and latency. Non-streaming; nothing is retried and no "
+                 "other connection is substituted if this one fails.",
+                 ToolRunner.ask),
+        ToolSpec("chat", "Chat with an LLM", ChatArgs,
+                 "Send a multi-turn conversation (messages with role user/assistant, ending with a user message) to "
+                 "one connection and return its reply, model, token usage and latency.",
+                 ToolRunner.chat),
+        ToolSpec("compare", "Compare LLM answers", CompareArgs,
+                 "Send the same prompt to 2-8 named connections at once and return every answer (or that "
+                 "connection's error) side by side. An explicit fan-out: each connection answers for itself.",
+                 ToolRunner.compare),
+    )
+}

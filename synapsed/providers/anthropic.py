@@ -7,12 +7,13 @@ required. Errors: {"type": "error", "error": {"type": "authentication_error", "m
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
 from synapsed.errors import SynapseError
 from synapsed.providers import http
-from synapsed.providers.base import CallContext, ChatRequest, ChatResult
+from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -74,7 +75,7 @@ class AnthropicProvider:
 
     def _fail(self, ctx: CallContext, reply: http.Reply) -> SynapseError:
         # 529 overloaded_error is Anthropic's own 5xx-class status: upstream_error like any 5xx.
-        return http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+        return http.http_error(reply, parse_error(reply), ctx)
 
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
         body: dict[str, Any] = {
@@ -112,3 +113,13 @@ class AnthropicProvider:
             raise self._fail(ctx, reply)
         models: _Models = http.convert(http.decode_json(reply, "a model list"), _Models, "model list")
         return [m.id for m in models.data]
+
+    def matches_model(self, configured: str, listed: str) -> bool:
+        return configured == listed
+
+    async def lookup_model(self, ctx: CallContext) -> str | None:
+        # GET /v1/models/{model_id} takes an id or an alias and answers with the resolved id.
+        url = f"{ctx.base_url}/v1/models/{quote(ctx.conn.model, safe='-._~:@')}"
+        found: _Model | None = await http.get_json(ctx, url, self.auth_headers(ctx), _Model, "a model", parse_error,
+                                                   miss=LOOKUP_MISS)
+        return found.id if found is not None else None

@@ -38,12 +38,18 @@ class AzureOpenAIProvider:
             json_body=body,
         )
         if reply.status != 200:
-            raise http.http_error(reply, parse_error(reply), model=ctx.conn.options["deployment"], name=ctx.name)
+            raise http.http_error(reply, parse_error(reply), ctx, model=ctx.conn.options["deployment"])
         return completion_result(reply, ctx.conn.model)
 
     async def list_models(self, ctx: CallContext) -> list[str]:
         reply = await http.send(ctx, "GET", f"{ctx.base_url}/openai/models", headers=self.auth_headers(ctx), params=self._params(ctx))
         if reply.status != 200:
-            raise http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+            raise http.http_error(reply, parse_error(reply), ctx)
         models: _Models = http.convert(http.decode_json(reply, "a model list"), _Models, "model list")
         return [m.id for m in models.data]
+
+    def matches_model(self, configured: str, listed: str) -> bool:
+        return configured == listed
+
+    async def lookup_model(self, ctx: CallContext) -> str | None:
+        return None  # a deployment is only confirmed by the opt-in probe

@@ -10,7 +10,12 @@ import aiohttp
 from synapsed.config import ConnectionConfig
 from synapsed.protocol import ChatRequest, ChatResult, Message
 
-__all__ = ["CallContext", "ChatRequest", "ChatResult", "Message", "Provider"]
+__all__ = ["CallContext", "ChatRequest", "ChatResult", "Message", "Provider", "LOOKUP_MISS"]
+
+# Statuses with which a per-model lookup says "not here": no such model, or (on compatible
+# servers) no per-model endpoint at all. Preflight then consults the listing instead.
+LOOKUP_MISS = frozenset({400, 404, 405})
+
 
 @dataclass(frozen=True)
 class CallContext:
@@ -36,5 +41,14 @@ class Provider(Protocol):
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult: ...
 
     async def list_models(self, ctx: CallContext) -> list[str]: ...
+
+    def matches_model(self, configured: str, listed: str) -> bool:
+        """Whether a listed id is the configured model, by this provider's naming rules."""
+        ...
+
+    async def lookup_model(self, ctx: CallContext) -> str | None:
+        """The provider's own free per-model lookup: the id it resolves the configured model to
+        (aliases included), or None where it has no such model or no such endpoint."""
+        ...
 
     def auth_headers(self, ctx: CallContext) -> dict[str, str]: ...

@@ -14,7 +14,7 @@ import msgspec
 
 from synapsed.errors import SynapseError
 from synapsed.providers import http
-from synapsed.providers.base import CallContext, ChatRequest, ChatResult
+from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult
 
 
 class _Part(msgspec.Struct):
@@ -92,7 +92,7 @@ class GeminiProvider:
         return {"x-goog-api-key": ctx.key} if ctx.key else {}
 
     def _fail(self, ctx: CallContext, reply: http.Reply) -> SynapseError:
-        return http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+        return http.http_error(reply, parse_error(reply), ctx)
 
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
         body: dict[str, Any] = {
@@ -156,3 +156,12 @@ class GeminiProvider:
                 break
             params = {"pageSize": "1000", "pageToken": page.nextPageToken}
         return names
+
+    def matches_model(self, configured: str, listed: str) -> bool:
+        return configured.removeprefix("models/") == listed.removeprefix("models/")
+
+    async def lookup_model(self, ctx: CallContext) -> str | None:
+        url = f"{ctx.base_url}/models/{_model_path(ctx.conn.model)}"
+        found: _Model | None = await http.get_json(ctx, url, self.auth_headers(ctx), _Model, "a model", parse_error,
+                                                   miss=LOOKUP_MISS)
+        return found.name.removeprefix("models/") if found is not None else None

@@ -7,14 +7,13 @@ keep-alive connection is switched off in `new_session`.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 import time
 import urllib.request
-from urllib.parse import urlsplit
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
@@ -23,6 +22,7 @@ from synapsed import __version__
 from synapsed.errors import SynapseError
 from synapsed.providers.base import CallContext
 from synapsed.redaction import redact_text
+from synapsed.secrets import renew_hint
 
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 MAX_UPSTREAM_MESSAGE = 500
@@ -42,7 +42,7 @@ def new_session() -> aiohttp.ClientSession:
     # explicitly per host by proxy_for().
     session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT}, trust_env=False)
     # No hidden retry: aiohttp re-sends GET/HEAD once on a stale keep-alive connection by default.
-    session._retry_connection = False  # type: ignore[attr-defined]
+    session._retry_connection = False
     return session
 
 
@@ -103,7 +103,7 @@ async def send(
             )
     except SynapseError:
         raise
-    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+    except (TimeoutError, aiohttp.ServerTimeoutError):
         raise SynapseError(
             "timeout",
             f"{host} did not answer within {ctx.conn.timeout_s:g}s (nothing was retried)",
@@ -221,8 +221,22 @@ class UpstreamError:
     codes: tuple[str, ...] = ()
 
 
-def http_error(reply: Reply, parsed: UpstreamError | None, *, model: str, name: str) -> SynapseError:
-    """Map an HTTP error status (and the family's parsed error body) to a typed error."""
+async def get_json(ctx: CallContext, url: str, headers: dict[str, str], type_: type[Any], what: str,
+                   parse_error: Any, miss: frozenset[int] = frozenset()) -> Any:
+    """GET one JSON document as `type_`; None for a status in `miss`; other statuses are errors."""
+    reply = await send(ctx, "GET", url, headers=headers)
+    if reply.status in miss:
+        return None
+    if reply.status != 200:
+        raise http_error(reply, parse_error(reply), ctx)
+    return convert(decode_json(reply, what), type_, what)
+
+
+def http_error(reply: Reply, parsed: UpstreamError | None, ctx: CallContext, model: str | None = None) -> SynapseError:
+    """Map an HTTP error status (and the family's parsed error body) to a typed error whose hints
+    name this connection and the credential it really uses."""
+    name = ctx.name
+    model = model or ctx.conn.model
     status = reply.status
     codes = {c.lower() for c in (parsed.codes if parsed else ()) if c}
     text = upstream_text(parsed.message) if parsed and parsed.message else f"HTTP {status} with no error message"
@@ -235,7 +249,7 @@ def http_error(reply: Reply, parsed: UpstreamError | None, *, model: str, name: 
         return SynapseError(kind, f"provider answered {status}: {text}", hint=hint, **detail)  # type: ignore[arg-type]
 
     if status == 401 or codes & {"invalid_api_key", "api_key_invalid", "authentication_error", "unauthenticated"}:
-        return err("auth_failed", f"the provider rejected the key; store a fresh one with `synapsectl key set {name}`")
+        return err("auth_failed", renew_hint(name, ctx.conn.credential))
     if status == 403 or codes & {"permission_error", "permission_denied"}:
         return err("permission_denied")
     if status == 429 or codes & {"rate_limit_error", "resource_exhausted"}:

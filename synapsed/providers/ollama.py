@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from synapsed.providers import http
-from synapsed.providers.base import CallContext, ChatRequest, ChatResult
+from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult
 
 
 class _Message(msgspec.Struct):
@@ -68,7 +68,7 @@ class OllamaProvider:
             body["options"] = options
         reply = await http.send(ctx, "POST", f"{ctx.base_url}/api/chat", headers=self.auth_headers(ctx), json_body=body)
         if reply.status != 200:
-            raise http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+            raise http.http_error(reply, parse_error(reply), ctx)
         chat: _Chat = http.convert(http.decode_json(reply, "a chat response"), _Chat, "chat response", parse_error, reply)
         return ChatResult(
             text=chat.message.content,
@@ -82,6 +82,20 @@ class OllamaProvider:
     async def list_models(self, ctx: CallContext) -> list[str]:
         reply = await http.send(ctx, "GET", f"{ctx.base_url}/api/tags", headers=self.auth_headers(ctx))
         if reply.status != 200:
-            raise http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+            raise http.http_error(reply, parse_error(reply), ctx)
         tags: _Tags = http.convert(http.decode_json(reply, "a model list"), _Tags, "model list")
         return [t.name for t in tags.models]
+
+    def matches_model(self, configured: str, listed: str) -> bool:
+        return same_model(configured, listed)
+
+    async def lookup_model(self, ctx: CallContext) -> str | None:
+        # /api/show answers for a pulled model; a bare name means its :latest tag.
+        reply = await http.send(ctx, "POST", f"{ctx.base_url}/api/show", headers=self.auth_headers(ctx),
+                                json_body={"model": ctx.conn.model})
+        if reply.status in LOOKUP_MISS:
+            return None
+        if reply.status != 200:
+            raise http.http_error(reply, parse_error(reply), ctx)
+        model = ctx.conn.model
+        return model if ":" in model else f"{model}:latest"

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 
 from synapsed.errors import SynapseError
 from synapsed.providers import http
-from synapsed.providers.base import CallContext, ChatRequest, ChatResult
+from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult
 
 # Reasoning models reject max_tokens with a 400 and need max_completion_tokens; Azure's older
 # api-versions only know max_tokens, so Azure picks by model.
@@ -129,12 +130,21 @@ class OpenAIProvider:
         body = chat_body(ctx, request, self.max_tokens_field)
         reply = await http.send(ctx, "POST", f"{ctx.base_url}/chat/completions", headers=self.auth_headers(ctx), json_body=body)
         if reply.status != 200:
-            raise http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+            raise http.http_error(reply, parse_error(reply), ctx)
         return completion_result(reply, ctx.conn.model)
 
     async def list_models(self, ctx: CallContext) -> list[str]:
         reply = await http.send(ctx, "GET", f"{ctx.base_url}/models", headers=self.auth_headers(ctx))
         if reply.status != 200:
-            raise http.http_error(reply, parse_error(reply), model=ctx.conn.model, name=ctx.name)
+            raise http.http_error(reply, parse_error(reply), ctx)
         models: _Models = http.convert(http.decode_json(reply, "a model list"), _Models, "model list")
         return [m.id for m in models.data]
+
+    def matches_model(self, configured: str, listed: str) -> bool:
+        return configured == listed
+
+    async def lookup_model(self, ctx: CallContext) -> str | None:
+        url = f"{ctx.base_url}/models/{quote(ctx.conn.model, safe='-._~:@/')}"
+        found: _Model | None = await http.get_json(ctx, url, self.auth_headers(ctx), _Model, "a model", parse_error,
+                                                   miss=LOOKUP_MISS)
+        return found.id if found is not None else None

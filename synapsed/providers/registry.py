@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from synapsed.catalog import PROVIDERS
 from synapsed.errors import SynapseError
 from synapsed.providers.anthropic import AnthropicProvider
 from synapsed.providers.azure_openai import AzureOpenAIProvider
 from synapsed.providers.base import Provider
-from synapsed.providers.catalog import PROVIDERS
 from synapsed.providers.gemini import GeminiProvider
-from synapsed.providers.ollama import OllamaProvider, same_model
+from synapsed.providers.ollama import OllamaProvider
 from synapsed.providers.openai import OpenAIProvider
 
 _FAMILIES: dict[str, Provider] = {
@@ -31,8 +31,3 @@ def provider_for(provider_id: str) -> Provider:
         return _FAMILIES["openai" if provider_id == "openai" else "openai-compatible"]
     return _FAMILIES[info.family]
 
-
-def model_listed(provider_id: str, model: str, listed: list[str]) -> bool:
-    if provider_id == "ollama":
-        return any(same_model(model, m) for m in listed)
-    return model in listed

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
 
 import msgspec
 
 from synapsed import protocol as p
 from synapsed import secrets
-from synapsed.config import Config, ConnectionConfig, effective_base_url, validate_connection
+from synapsed.catalog import PROVIDERS
+from synapsed.config import Config, ConnectionConfig
 from synapsed.errors import SynapseError
+from synapsed.logging import get_logger
 from synapsed.rpc.dispatch import Method
+from synapsed.services import Services
+from synapsed.validation import effective_base_url, validate_connection
 
-if TYPE_CHECKING:
-    from synapsed.app import Daemon
+log = get_logger("synapsed.rpc.connections")
 
 
 def view(
@@ -35,25 +38,7 @@ def view(
     )
 
 
-def with_usage(item: p.ConnectionView, daemon: Daemon, conn: ConnectionConfig) -> p.ConnectionView:
-    item.usage = daemon.gateway.meter.budget_view(item.name, conn)
-    return item
-
-
-def with_connection(config: Config, name: str, conn: ConnectionConfig) -> Config:
-    return msgspec.structs.replace(config, connections={**config.connections, name: conn})
-
-
-def get_connection(config: Config, name: str) -> ConnectionConfig:
-    conn = config.connections.get(name)
-    if conn is None:
-        raise SynapseError("not_found", f"no connection named {name!r}", name=name)
-    return conn
-
-
 async def key_status(name: str, conn: ConnectionConfig) -> p.KeyStatus:
-    from synapsed.providers.catalog import PROVIDERS
-
     info = PROVIDERS.get(conn.provider)
     status = await asyncio.to_thread(secrets.status, name, conn.credential)
     if not status.present and info is not None and not info.needs_key:
@@ -61,8 +46,25 @@ async def key_status(name: str, conn: ConnectionConfig) -> p.KeyStatus:
     return status
 
 
-def methods(daemon: Daemon) -> dict[str, Method]:
-    store = daemon.config_store
+def spec_to_config(spec: p.ConnectionSpec) -> ConnectionConfig:
+    return ConnectionConfig(
+        provider=spec.provider,
+        model=spec.model,
+        base_url=spec.base_url,
+        credential=spec.credential,
+        timeout_s=spec.timeout_s,
+        enabled=spec.enabled,
+        options=dict(spec.options),
+    )
+
+
+def methods(services: Services) -> dict[str, Method]:
+    store = services.config
+
+    def full_view(name: str, conn: ConnectionConfig, key: p.KeyStatus | None) -> p.ConnectionView:
+        item = view(name, conn, key, services.preflight_results.get(name))
+        item.usage = services.meter.budget_view(name, conn)
+        return item
 
     async def list_(params: p.ListParams) -> p.ConnectionList:
         config = store.config
@@ -72,41 +74,25 @@ def methods(daemon: Daemon) -> dict[str, Method]:
             keys = list(await asyncio.gather(*(key_status(n, config.connections[n]) for n in names)))
         return p.ConnectionList(
             revision=config.revision,
-            connections=[
-                with_usage(view(n, config.connections[n], k, daemon.last_preflight.get(n)), daemon, config.connections[n])
-                for n, k in zip(names, keys)
-            ],
+            connections=[full_view(n, config.connections[n], k) for n, k in zip(names, keys, strict=True)],
         )
 
     async def get(params: p.NameParams) -> p.ConnectionResult:
         config = store.config
-        conn = get_connection(config, params.name)
-        key = await key_status(params.name, conn)
-        item = view(params.name, conn, key, daemon.last_preflight.get(params.name))
-        return p.ConnectionResult(config.revision, with_usage(item, daemon, conn))
+        conn = config.connection(params.name)
+        return p.ConnectionResult(config.revision, full_view(params.name, conn, await key_status(params.name, conn)))
 
     async def create(params: p.CreateParams) -> p.ConnectionResult:
         spec = params.connection
-        conn = validate_connection(
-            spec.name,
-            ConnectionConfig(
-                provider=spec.provider,
-                model=spec.model,
-                base_url=spec.base_url,
-                credential=spec.credential,
-                timeout_s=spec.timeout_s,
-                enabled=spec.enabled,
-                options=dict(spec.options),
-            ),
-        )
+        conn = validate_connection(spec.name, spec_to_config(spec))
 
         def add(config: Config) -> Config:
             if spec.name in config.connections:
                 raise SynapseError("already_exists", f"a connection named {spec.name!r} already exists", name=spec.name)
-            return with_connection(config, spec.name, conn)
+            return config.with_connection(spec.name, conn)
 
         config = await store.mutate(add, params.revision)
-        daemon.log.info("connection created", connection=spec.name, provider=conn.provider, revision=config.revision)
+        log.info("connection created", connection=spec.name, provider=conn.provider, revision=config.revision)
         return p.ConnectionResult(config.revision, view(spec.name, conn, await key_status(spec.name, conn)))
 
     async def update(params: p.UpdateParams) -> p.ConnectionResult:
@@ -117,17 +103,17 @@ def methods(daemon: Daemon) -> dict[str, Method]:
             raise SynapseError("bad_request", "no changes given", hint="pass at least one field to change")
 
         def edit(config: Config) -> Config:
-            conn = validate_connection(params.name, msgspec.structs.replace(get_connection(config, params.name), **changes))
-            return with_connection(config, params.name, conn)
+            conn = validate_connection(params.name, msgspec.structs.replace(config.connection(params.name), **changes))
+            return config.with_connection(params.name, conn)
 
         config = await store.mutate(edit, params.revision)
-        daemon.log.info("connection updated", connection=params.name, fields=sorted(changes), revision=config.revision)
+        log.info("connection updated", connection=params.name, fields=sorted(changes), revision=config.revision)
         conn = config.connections[params.name]
         return p.ConnectionResult(config.revision, view(params.name, conn, await key_status(params.name, conn)))
 
     async def delete(params: p.DeleteParams) -> p.DeleteResult:
         def drop(config: Config) -> Config:
-            get_connection(config, params.name)
+            config.connection(params.name)
             mcp = config.mcp
             if mcp.default_connection == params.name:
                 mcp = msgspec.structs.replace(mcp, default_connection=None)
@@ -137,24 +123,25 @@ def methods(daemon: Daemon) -> dict[str, Method]:
 
         before = store.config.connections.get(params.name)
         config = await store.mutate(drop, params.revision)
-        daemon.gateway.forget_keys(params.name)
+        services.gateway.forget_keys(params.name)
         deleted = False
         if before is not None and before.credential == "keyring" and not params.keep_key:
             try:
                 deleted = await asyncio.to_thread(secrets.remove, params.name)
             except SynapseError as exc:
-                daemon.log.warning("keyring entry not removed", connection=params.name, kind=exc.kind)
-        daemon.log.info("connection deleted", connection=params.name, key_deleted=deleted, revision=config.revision)
+                log.warning("keyring entry not removed", connection=params.name, kind=exc.kind)
+        log.info("connection deleted", connection=params.name, key_deleted=deleted, revision=config.revision)
         return p.DeleteResult(config.revision, params.name, deleted)
 
-    def toggle(enabled: bool):
+    def toggle(enabled: bool) -> Callable[[p.NameParams], Awaitable[p.ConnectionResult]]:
         async def set_enabled(params: p.NameParams) -> p.ConnectionResult:
             def edit(config: Config) -> Config:
-                conn = msgspec.structs.replace(get_connection(config, params.name), enabled=enabled)
-                return with_connection(config, params.name, conn)
+                return config.with_connection(
+                    params.name, msgspec.structs.replace(config.connection(params.name), enabled=enabled)
+                )
 
             config = await store.mutate(edit, params.revision)
-            daemon.log.info("connection " + ("enabled" if enabled else "disabled"), connection=params.name)
+            log.info("connection " + ("enabled" if enabled else "disabled"), connection=params.name)
             return p.ConnectionResult(config.revision, view(params.name, config.connections[params.name]))
 
         return set_enabled

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
-from typing import TYPE_CHECKING
 
 from synapsed import __version__
 from synapsed import protocol as p
+from synapsed.logging import get_logger
 from synapsed.rpc.dispatch import Method
+from synapsed.services import Services
 
-if TYPE_CHECKING:
-    from synapsed.app import Daemon
+log = get_logger("synapsed.rpc.daemon")
 
 
-def methods(daemon: Daemon) -> dict[str, Method]:
-    paths = daemon.paths
+def methods(services: Services) -> dict[str, Method]:
+    paths = services.paths
+    runtime = services.runtime
     paths_view = p.PathsView(
         config_file=str(paths.config_file),
         state_dir=str(paths.state_dir),
@@ -26,31 +26,31 @@ def methods(daemon: Daemon) -> dict[str, Method]:
     )
 
     async def status(_: p.NoParams) -> p.DaemonStatus:
-        config = daemon.config_store.config
+        config = services.config.config
         return p.DaemonStatus(
             version=__version__,
             pid=os.getpid(),
-            started_at=daemon.started_at_iso,
-            uptime_s=round(time.monotonic() - daemon.started_monotonic, 3),
+            started_at=runtime.started_at,
+            uptime_s=round(runtime.uptime_s, 3),
             config_revision=config.revision,
             connections=len(config.connections),
             enabled_connections=sum(1 for c in config.connections.values() if c.enabled),
-            rpc_requests=daemon.dispatcher.calls,
+            rpc_requests=runtime.rpc_requests,
             paths=paths_view,
-            keyring=p.KeyringView(*daemon.keyring),
-            log_level=daemon.log_level,
-            mcp=daemon.mcp.view() if daemon.mcp is not None else None,
-            ledger_rows=daemon.ledger.rows_written,
-            ledger_write_errors=daemon.ledger.write_errors,
+            keyring=p.KeyringView(*runtime.keyring),
+            log_level=runtime.log_level,
+            mcp=runtime.mcp_view(),
+            ledger_rows=services.ledger.rows_written,
+            ledger_write_errors=services.ledger.write_errors,
         )
 
     async def reload(_: p.NoParams) -> p.ReloadResult:
-        return await daemon.reload()
+        return await runtime.reload()
 
     async def shutdown(_: p.NoParams) -> p.ShutdownResult:
-        daemon.log.info("shutdown requested over rpc")
+        log.info("shutdown requested over rpc")
         # Let the reply leave before the listeners close.
-        asyncio.get_running_loop().call_soon(daemon.request_stop)
+        asyncio.get_running_loop().call_soon(runtime.request_stop)
         return p.ShutdownResult(stopping=True)
 
     return {

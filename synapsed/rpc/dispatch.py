@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import msgspec
 
 from synapsed import protocol as p
-from synapsed.errors import SynapseError
+from synapsed.errors import SynapseError, internal_error
 from synapsed.logging import get_logger
 from synapsed.redaction import redact_text
 
@@ -132,16 +131,8 @@ class Dispatcher:
         except SynapseError as exc:
             return error_response(rid, error_code(exc.kind), exc.message, exc.kind, exc.hint, **exc.detail)
         except Exception:
-            error_id = uuid.uuid4().hex[:12]
-            log.exception("rpc method failed", method=request.method, error_id=error_id)
-            return error_response(
-                rid,
-                p.INTERNAL_ERROR,
-                f"internal error in {request.method} (error id {error_id})",
-                "internal",
-                f"the daemon logged the details under error_id={error_id}; see `synapsectl logs`",
-                error_id=error_id,
-            )
+            failure = internal_error(log, request.method)
+            return error_response(rid, p.INTERNAL_ERROR, failure.message, failure.kind, failure.hint, **failure.detail)
         return _encoder.encode(p.RpcResponse(id=rid, result=result))
 
 

@@ -2,36 +2,36 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import msgspec
 
 from synapsed import preflight
 from synapsed import protocol as p
 from synapsed.errors import SynapseError
+from synapsed.logging import get_logger
 from synapsed.rpc.dispatch import Method, Progress
+from synapsed.services import Services
 
-if TYPE_CHECKING:
-    from synapsed.app import Daemon
+log = get_logger("synapsed.rpc.preflight")
 
 
-def methods(daemon: Daemon) -> dict[str, Method]:
+def methods(services: Services) -> dict[str, Method]:
     async def run(params: p.PreflightParams, progress: Progress) -> p.PreflightResult:
-        connections = daemon.config_store.config.connections
+        config = services.config.config
         if params.all == (params.name is not None):
-            raise SynapseError("bad_request", "give a connection name or all=true (not both)", hint="synapsectl preflight NAME | --all")
-        if params.name is not None and params.name not in connections:
-            raise SynapseError("not_found", f"no connection named {params.name!r}", name=params.name)
-        names = sorted(connections) if params.all else [params.name or ""]
+            raise SynapseError("bad_request", "give a connection name or all=true (not both)",
+                               hint="synapsectl preflight NAME | --all")
+        if params.name is not None:
+            config.connection(params.name)
+        names = sorted(config.connections) if params.all else [params.name or ""]
 
         async def on_check(name: str, check: p.PreflightCheck) -> None:
             await progress("preflight.check", {"connection": name, "check": msgspec.to_builtins(check)})
 
-        reports = await preflight.run_many(daemon.gateway, names, probe=params.probe, progress=on_check)
-        await daemon.last_preflight.record(reports)
+        reports = await preflight.run_many(services.gateway, names, probe=params.probe, progress=on_check)
+        await services.preflight_results.record(reports)
         for report in reports:
             failed = next((c for c in report.checks if c.status == "fail"), None)
-            daemon.log.info(
+            log.info(
                 "preflight",
                 connection=report.connection,
                 ok=report.ok,

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 from synapsed import protocol as p
 from synapsed import secrets
 from synapsed.errors import SynapseError
-from synapsed.rpc.connections import get_connection, key_status
+from synapsed.logging import get_logger
+from synapsed.rpc.connections import key_status
 from synapsed.rpc.dispatch import Method
+from synapsed.services import Services
 
-if TYPE_CHECKING:
-    from synapsed.app import Daemon
+log = get_logger("synapsed.rpc.secrets")
 
 
-def methods(daemon: Daemon) -> dict[str, Method]:
-    store = daemon.config_store
+def methods(services: Services) -> dict[str, Method]:
+    store = services.config
 
     def keyring_connection(name: str) -> None:
-        conn = get_connection(store.config, name)
+        conn = store.config.connection(name)
         if conn.credential != "keyring":
             raise SynapseError(
                 "bad_request",
@@ -30,21 +30,21 @@ def methods(daemon: Daemon) -> dict[str, Method]:
     async def set_(params: p.SecretSetParams) -> p.KeyStatus:
         keyring_connection(params.name)
         status = await asyncio.to_thread(secrets.store, params.name, params.value)
-        daemon.gateway.forget_keys(params.name)
-        daemon.log.info("key stored", connection=params.name, fingerprint=status.fingerprint)
+        services.gateway.forget_keys(params.name)
+        log.info("key stored", connection=params.name, fingerprint=status.fingerprint)
         return status
 
     async def delete(params: p.SecretNameParams) -> p.SecretDeleteResult:
         keyring_connection(params.name)
         deleted = await asyncio.to_thread(secrets.remove, params.name)
-        daemon.gateway.forget_keys(params.name)
-        daemon.log.info("key deleted", connection=params.name, existed=deleted)
+        services.gateway.forget_keys(params.name)
+        log.info("key deleted", connection=params.name, existed=deleted)
         return p.SecretDeleteResult(name=params.name, deleted=deleted)
 
     async def status(params: p.SecretStatusParams) -> p.SecretStatusList:
         config = store.config
         names = [params.name] if params.name is not None else sorted(config.connections)
-        conns = [(n, get_connection(config, n)) for n in names]
+        conns = [(n, config.connection(n)) for n in names]
         return p.SecretStatusList(keys=list(await asyncio.gather(*(key_status(n, c) for n, c in conns))))
 
     return {

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from aiohttp import web
 
 from synapsed import protocol as p
 from synapsed.logging import get_logger
-from typing import Any
-
+from synapsed.peer import peer_allowed
 from synapsed.rpc.dispatch import Dispatcher, error_response, notification
-from synapsed.rpc.peer import peer_allowed
 
 log = get_logger("synapsed.rpc")
 JSON = "application/json"
@@ -19,7 +20,7 @@ def _reply(body: bytes, status: int = 200) -> web.Response:
     return web.Response(body=body, status=status, content_type=JSON)
 
 
-def make_handler(dispatcher: Dispatcher):
+def make_handler(dispatcher: Dispatcher) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def rpc(request: web.Request) -> web.StreamResponse:
         sock = request.transport.get_extra_info("socket") if request.transport else None
         if not peer_allowed(sock):

@@ -4,71 +4,57 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TypeVar
 
-import msgspec
-
+from synapsed import protocol as p
 from synapsed.errors import SynapseError
+from synapsed.logging import get_logger
 from synapsed.rpc.dispatch import Method
+from synapsed.services import Services
 from synapsed.usage import queries
 from synapsed.usage.prices import BUILTIN_VERSION
 
-if TYPE_CHECKING:
-    from synapsed.app import Daemon
-
 MAX_PAGE = 1000
+log = get_logger("synapsed.rpc.usage")
+T = TypeVar("T")
 
 
-class SummaryParams(msgspec.Struct, forbid_unknown_fields=True):
-    filters: queries.Filters = msgspec.field(default_factory=queries.Filters)
-    group_by: queries.GroupBy = "connection"
+def totals(rows: list[p.UsageSummaryRow]) -> p.UsageTotals:
+    return p.UsageTotals(
+        requests=sum(r.requests for r in rows),
+        ok=sum(r.ok for r in rows),
+        errors=sum(r.errors for r in rows),
+        refused=sum(r.refused for r in rows),
+        input_tokens=sum(r.input_tokens for r in rows),
+        output_tokens=sum(r.output_tokens for r in rows),
+        unknown_cost_requests=sum(r.unknown_cost_requests for r in rows),
+        cost_usd=round(sum(r.cost_usd for r in rows), 6),
+    )
 
 
-class HistoryParams(msgspec.Struct, forbid_unknown_fields=True):
-    filters: queries.Filters = msgspec.field(default_factory=queries.Filters)
-    sort: queries.SortKey = "-time"
-    limit: int = 50
-    offset: int = 0
+def methods(services: Services) -> dict[str, Method]:
+    ledger = services.ledger
 
-
-class ExportParams(msgspec.Struct, forbid_unknown_fields=True):
-    path: str
-    format: Literal["csv", "jsonl"] = "csv"
-    filters: queries.Filters = msgspec.field(default_factory=queries.Filters)
-
-
-class ClearParams(msgspec.Struct, forbid_unknown_fields=True):
-    before: str | None = None
-
-
-class NoParams(msgspec.Struct, forbid_unknown_fields=True):
-    pass
-
-
-def methods(daemon: Daemon) -> dict[str, Method]:
-    ledger = daemon.ledger
-
-    async def read(fn: Any, *args: Any) -> Any:
-        def run() -> Any:
+    async def read(query: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
             with ledger.reader() as conn:
-                return fn(conn, *args)
+                return query(conn)
 
         return await asyncio.to_thread(run)
 
-    async def summary(params: SummaryParams) -> dict[str, Any]:
-        rows = await read(queries.summary, params.filters, params.group_by)
-        totals = {k: sum(r[k] for r in rows) for k in ("requests", "ok", "errors", "refused", "input_tokens",
-                                                       "output_tokens", "unknown_cost_requests")}
-        totals["cost_usd"] = round(sum(r["cost_usd"] for r in rows), 6)
-        return {"group_by": params.group_by, "rows": rows, "totals": totals}
+    async def summary(params: p.UsageSummaryParams) -> p.UsageSummary:
+        rows = await read(lambda conn: queries.summary(conn, params.filters, params.group_by))
+        return p.UsageSummary(group_by=params.group_by, rows=rows, totals=totals(rows))
 
-    async def history(params: HistoryParams) -> dict[str, Any]:
+    async def history(params: p.UsageHistoryParams) -> p.UsageHistory:
         if not 1 <= params.limit <= MAX_PAGE or params.offset < 0:
             raise SynapseError("bad_request", f"limit must be 1..{MAX_PAGE} and offset >= 0", field="limit")
-        return await read(queries.history, params.filters, params.sort, params.limit, params.offset)
+        return await read(lambda conn: queries.history(conn, params.filters, params.sort, params.limit, params.offset))
 
-    async def export(params: ExportParams) -> dict[str, Any]:
+    async def export(params: p.UsageExportParams) -> p.UsageExportResult:
         path = Path(params.path)
         if not path.is_absolute():
             raise SynapseError("bad_request", "the export path must be absolute", hint="synapsectl resolves -o FILE for you")
@@ -76,11 +62,11 @@ def methods(daemon: Daemon) -> dict[str, Method]:
             raise SynapseError("not_found", f"directory {path.parent} does not exist")
         if path.exists() and not os.access(path, os.W_OK):
             raise SynapseError("permission_denied", f"cannot write {path}")
-        rows = await read(queries.export, params.filters, params.format, path)
-        daemon.log.info("usage exported", rows=rows, format=params.format)
-        return {"path": str(path), "rows": rows, "format": params.format}
+        rows = await read(lambda conn: queries.export(conn, params.filters, params.format, path))
+        log.info("usage exported", rows=rows, format=params.format)
+        return p.UsageExportResult(path=str(path), rows=rows, format=params.format)
 
-    async def clear(params: ClearParams) -> dict[str, Any]:
+    async def clear(params: p.UsageClearParams) -> p.UsageClearResult:
         before = queries.parse_when(params.before, "before") if params.before else None
 
         def run() -> int:
@@ -88,17 +74,17 @@ def methods(daemon: Daemon) -> dict[str, Method]:
                 return queries.clear(conn, before)
 
         deleted = await asyncio.to_thread(run)
-        await daemon.gateway.meter.reload()
-        daemon.log.info("usage cleared", deleted=deleted, before=params.before)
-        return {"deleted": deleted, "before": params.before}
+        await services.meter.reload()
+        log.info("usage cleared", deleted=deleted, before=params.before)
+        return p.UsageClearResult(deleted=deleted, before=params.before)
 
-    async def prices(_: NoParams) -> dict[str, Any]:
-        return {"builtin_version": BUILTIN_VERSION, "rows": daemon.gateway.meter.prices.rows()}
+    async def prices(_: p.NoParams) -> p.PriceList:
+        return p.PriceList(builtin_version=BUILTIN_VERSION, rows=services.meter.prices.rows())
 
     return {
-        "usage.summary": Method(SummaryParams, summary),
-        "usage.history": Method(HistoryParams, history),
-        "usage.export": Method(ExportParams, export),
-        "usage.clear": Method(ClearParams, clear),
-        "usage.prices": Method(NoParams, prices),
+        "usage.summary": Method(p.UsageSummaryParams, summary),
+        "usage.history": Method(p.UsageHistoryParams, history),
+        "usage.export": Method(p.UsageExportParams, export),
+        "usage.clear": Method(p.UsageClearParams, clear),
+        "usage.prices": Method(p.NoParams, prices),
     }

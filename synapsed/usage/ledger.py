@@ -94,7 +94,7 @@ def migrate(conn: sqlite3.Connection) -> int:
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {version + 1}")
         conn.execute("COMMIT")
-    return start
+    return int(start)
 
 
 class Ledger:

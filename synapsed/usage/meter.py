@@ -202,16 +202,16 @@ class Meter:
 
     # ---- views --------------------------------------------------------------------------------
 
-    def budget_view(self, name: str, conn: ConnectionConfig) -> dict[str, Any]:
+    def budget_view(self, name: str, conn: ConnectionConfig) -> p.BudgetView:
         """Today's spend and, when a budget is set, each limit's state."""
         today = self.spent(name, "daily")
-        view: dict[str, Any] = {"today_usd": round(today.usd, 6), "today_tokens": int(today.tokens)}
+        view = p.BudgetView(today_usd=round(today.usd, 6), today_tokens=int(today.tokens))
         if conn.budget is not None:
-            view["mode"] = conn.budget.mode
-            view["limits"] = []
+            view.mode = conn.budget.mode
+            view.limits = []
             for period, unit, limit in conn.budget.limits():
                 used = self.spent(name, period).get(unit)
-                view["limits"].append({"period": period, "unit": unit, "limit": limit, "used": round(used, 6), "over": used >= limit})
+                view.limits.append(p.BudgetLimitView(period, unit, limit, round(used, 6), used >= limit))
         return view
 
 

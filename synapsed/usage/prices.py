@@ -12,12 +12,8 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 
-import msgspec
-
-
-class PriceOverride(msgspec.Struct, forbid_unknown_fields=True):
-    input_per_mtok: float
-    output_per_mtok: float
+from synapsed.config.schema import PriceOverride
+from synapsed.protocol import PriceRow
 
 
 @dataclass(frozen=True)
@@ -75,12 +71,9 @@ class PriceTable:
         usd = (input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok) / 1_000_000
         return Cost(round(usd, 10), "ESTIMATED", price.source)
 
-    def rows(self) -> list[dict[str, object]]:
+    def rows(self) -> list[PriceRow]:
         """Everything applied, for `synapsectl usage prices`."""
-        out: list[dict[str, object]] = []
-        for key, o in sorted(self.overrides.items()):
-            out.append({"model": key, "input_per_mtok": o.input_per_mtok, "output_per_mtok": o.output_per_mtok, "source": "config"})
-        for key, (inp, outp) in sorted(BUILTIN.items()):
-            if key not in self.overrides:
-                out.append({"model": key, "input_per_mtok": inp, "output_per_mtok": outp, "source": f"builtin:{BUILTIN_VERSION}"})
+        out = [PriceRow(key, o.input_per_mtok, o.output_per_mtok, "config") for key, o in sorted(self.overrides.items())]
+        out += [PriceRow(key, inp, outp, f"builtin:{BUILTIN_VERSION}")
+                for key, (inp, outp) in sorted(BUILTIN.items()) if key not in self.overrides]
         return out

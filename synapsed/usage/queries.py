@@ -10,27 +10,15 @@ import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
-
-import msgspec
+from typing import Any
 
 from synapsed.errors import SynapseError
+from synapsed.protocol import ExportFormat, GroupBy, SortKey, UsageHistory, UsageRecord, UsageSummaryRow
+from synapsed.protocol import UsageFilters as Filters
 from synapsed.usage.ledger import COLUMNS
 
-GroupBy = Literal["connection", "model", "client", "day", "provider", "status", "day_connection"]
-SortKey = Literal["time", "-time", "cost", "-cost", "latency", "-latency"]
 EXPORT_COLUMNS = ["id", "time", *[c for c in COLUMNS if c != "ts"]]
 _RELATIVE = re.compile(r"^(\d+)([hdw])$")
-
-
-class Filters(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    since: str | None = None  # YYYY-MM-DD (local midnight), ISO datetime, or relative: 24h, 7d, 2w
-    until: str | None = None
-    connection: str | None = None
-    model: str | None = None
-    client: str | None = None
-    status: Literal["ok", "error", "refused"] | None = None
-    error_kind: str | None = None
 
 
 def parse_when(value: str, field: str, now: float | None = None) -> float:
@@ -76,7 +64,7 @@ _GROUP_SQL = {
 }
 
 
-def summary(conn: sqlite3.Connection, filters: Filters, group_by: GroupBy) -> list[dict[str, Any]]:
+def summary(conn: sqlite3.Connection, filters: Filters, group_by: GroupBy) -> list[UsageSummaryRow]:
     clause, args = where(filters)
     key = _GROUP_SQL[group_by]
     rows = conn.execute(
@@ -87,9 +75,9 @@ def summary(conn: sqlite3.Connection, filters: Filters, group_by: GroupBy) -> li
         args,
     ).fetchall()
     return [
-        {"key": k, "requests": n, "ok": ok or 0, "errors": err or 0, "refused": ref or 0, "input_tokens": tin,
-         "output_tokens": tout, "cost_usd": round(cost, 6), "unknown_cost_requests": unknown or 0,
-         "actual_cost_requests": actual or 0, "estimated_cost_requests": estimated or 0}
+        UsageSummaryRow(key=k, requests=n, ok=ok or 0, errors=err or 0, refused=ref or 0, input_tokens=tin,
+                        output_tokens=tout, cost_usd=round(cost, 6), unknown_cost_requests=unknown or 0,
+                        actual_cost_requests=actual or 0, estimated_cost_requests=estimated or 0)
         for k, n, ok, err, ref, tin, tout, cost, unknown, actual, estimated in rows
     ]
 
@@ -99,12 +87,12 @@ _SORT_SQL = {"time": "ts ASC, id ASC", "-time": "ts DESC, id DESC", "cost": "cos
 
 
 def _row(record: tuple[Any, ...]) -> dict[str, Any]:
-    data = dict(zip(["id", *COLUMNS], record))
+    data = dict(zip(["id", *COLUMNS], record, strict=True))
     data["time"] = datetime.fromtimestamp(data.pop("ts")).astimezone().isoformat(timespec="milliseconds")
     return {k: data[k] for k in EXPORT_COLUMNS}
 
 
-def history(conn: sqlite3.Connection, filters: Filters, sort: SortKey, limit: int, offset: int) -> dict[str, Any]:
+def history(conn: sqlite3.Connection, filters: Filters, sort: SortKey, limit: int, offset: int) -> UsageHistory:
     clause, args = where(filters)
     total = conn.execute(f"SELECT COUNT(*) FROM requests{clause}", args).fetchone()[0]
     records = conn.execute(
@@ -112,7 +100,7 @@ def history(conn: sqlite3.Connection, filters: Filters, sort: SortKey, limit: in
         [*args, limit, offset],
     ).fetchall()
     next_offset = offset + len(records) if offset + len(records) < total else None
-    return {"total": total, "offset": offset, "next_offset": next_offset, "rows": [_row(r) for r in records]}
+    return UsageHistory(total=total, offset=offset, next_offset=next_offset, rows=[UsageRecord(**_row(r)) for r in records])
 
 
 def iter_rows(conn: sqlite3.Connection, filters: Filters) -> Iterator[dict[str, Any]]:
@@ -122,7 +110,7 @@ def iter_rows(conn: sqlite3.Connection, filters: Filters) -> Iterator[dict[str, 
         yield _row(record)
 
 
-def export(conn: sqlite3.Connection, filters: Filters, fmt: Literal["csv", "jsonl"], path: Path) -> int:
+def export(conn: sqlite3.Connection, filters: Filters, fmt: ExportFormat, path: Path) -> int:
     count = 0
     with path.open("w", encoding="utf-8", newline="") as handle:
         path.chmod(0o600)

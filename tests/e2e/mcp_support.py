@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx2
 import mcp_types as types
@@ -21,7 +21,7 @@ def start_with_mcp(daemon: DaemonProcess, extra_config: str = "") -> DaemonProce
     daemon.paths.config_file.write_text(f"schema_version = 1\n\n[mcp]\nport = 0\n{extra_config}")
     daemon.start()
     deadline = time.monotonic() + 20
-    while daemon.client.status().mcp is None:
+    while daemon.client.daemon_status().mcp is None:
         if time.monotonic() > deadline:
             raise AssertionError("MCP did not come up: " + daemon.stderr())
         time.sleep(0.05)
@@ -29,7 +29,7 @@ def start_with_mcp(daemon: DaemonProcess, extra_config: str = "") -> DaemonProce
 
 
 def mcp_url(daemon: DaemonProcess) -> str:
-    status = daemon.client.status()
+    status = daemon.client.daemon_status()
     assert status.mcp is not None
     return status.mcp.url
 

@@ -69,11 +69,11 @@ def test_hand_edit_and_sighup_is_picked_up(daemon: DaemonProcess) -> None:
         text + '\n[connections.b]\nprovider = "anthropic"\nmodel = "claude-sonnet-4-5"\ncredential = "env:ANTHROPIC_API_KEY"\n'
     )
     daemon.signal(signal.SIGHUP)
-    _wait_for(lambda: len(daemon.client.connections(with_keys=False).connections) == 2)
-    listing = daemon.client.connections(with_keys=False)
+    _wait_for(lambda: len(daemon.client.connections_list(with_keys=False).connections) == 2)
+    listing = daemon.client.connections_list(with_keys=False)
     assert listing.revision > 1
     # The daemon's next write keeps the hand-added connection.
-    daemon.client.disable("a")
+    daemon.client.connections_disable("a")
     assert "[connections.b]" in daemon.paths.config_file.read_text()
 
 
@@ -91,7 +91,7 @@ def test_invalid_hand_edit_is_rejected_and_running_config_stays(daemon: DaemonPr
 
     daemon.signal(signal.SIGHUP)
     _wait_for(lambda: "config reload rejected" in daemon.paths.log_file.read_text())
-    assert daemon.client.connection("a").connection.model == "gpt-4o"
+    assert daemon.client.connections_get("a").connection.model == "gpt-4o"
     # A write over the unreloaded (and invalid) hand edit is refused, not silently merged.
     refused = daemon.ctl("connections", "disable", "a", "--json")
     assert json.loads(refused.stdout)["error"]["kind"] == "conflict"

@@ -104,7 +104,7 @@ def test_unreadable_config_on_reload_keeps_the_running_config(wired: DaemonProce
         assert result.returncode == 1
         error = json.loads(result.stdout)["error"]
         assert error["kind"] == "config_invalid" and "cannot read it" in error["message"]
-        assert wired.client.connection("gpt").connection.model == "test-model"
+        assert wired.client.connections_get("gpt").connection.model == "test-model"
         assert wired.ctl("test", "gpt", "still works").returncode == 0
     finally:
         config.rmdir()
@@ -121,4 +121,4 @@ def test_failing_keyring_backend_is_a_clear_error_not_a_crash(daemon_proc: Daemo
     stored = daemon.ctl("key", "set", "gpt", "--json", input="sk-whatever-1234567890abcdef")
     assert json.loads(stored.stdout)["error"]["kind"] == "credential_unreadable"
     assert upstream.requests == []
-    assert daemon.client.status().pid > 0
+    assert daemon.client.daemon_status().pid > 0

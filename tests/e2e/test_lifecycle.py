@@ -14,8 +14,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from synapsed import protocol as p
 from synapsectl.client import DaemonNotRunning, RpcError
+from synapsed import protocol as p
 from tests.support.daemon import DaemonProcess
 
 
@@ -41,14 +41,14 @@ def test_second_instance_exits_nonzero_naming_the_running_pid(daemon: DaemonProc
     )
     assert second.returncode == 1
     assert f"already running for this home (pid {daemon.proc.pid}" in second.stderr
-    assert daemon.client.status().pid == daemon.proc.pid
+    assert daemon.client.daemon_status().pid == daemon.proc.pid
 
 
 def test_sigterm_exits_zero_and_removes_the_socket(daemon: DaemonProcess) -> None:
     assert daemon.stop() == 0
     assert not daemon.paths.socket.exists()
     with pytest.raises(DaemonNotRunning):
-        daemon.client.status()
+        daemon.client.daemon_status()
 
 
 def test_stop_command_shuts_down_gracefully(daemon: DaemonProcess) -> None:
@@ -59,12 +59,12 @@ def test_stop_command_shuts_down_gracefully(daemon: DaemonProcess) -> None:
 def test_sigterm_lets_an_in_flight_request_finish(daemon_proc: DaemonProcess) -> None:
     daemon_proc.env["SYNAPSE_TEST_KEYRING_DELAY"] = "1.0"
     daemon_proc.start()
-    daemon_proc.client.create(p.ConnectionSpec(name="slow", provider="openai", model="gpt-4o"))
+    daemon_proc.client.connections_create(p.ConnectionSpec(name="slow", provider="openai", model="gpt-4o"))
     outcome: dict[str, object] = {}
 
     def set_key() -> None:
         try:
-            outcome["status"] = daemon_proc.client.set_key("slow", "sk-inflight-0123456789abcdef")
+            outcome["status"] = daemon_proc.client.secrets_set("slow", "sk-inflight-0123456789abcdef")
         except Exception as exc:  # noqa: BLE001 - recorded for the assertion below
             outcome["error"] = exc
 
@@ -81,9 +81,9 @@ def test_kill9_leaves_stale_socket_that_next_start_cleans(daemon: DaemonProcess)
     daemon.kill9()
     assert daemon.paths.socket.exists()  # the corpse's socket file
     with pytest.raises(DaemonNotRunning):
-        daemon.client.status()
+        daemon.client.daemon_status()
     daemon.start()
-    assert daemon.client.status().pid == daemon.proc.pid  # type: ignore[union-attr]
+    assert daemon.client.daemon_status().pid == daemon.proc.pid  # type: ignore[union-attr]
     assert "removed a stale socket" in daemon.paths.log_file.read_text()
 
 
@@ -97,7 +97,7 @@ def test_kill9_during_write_burst_keeps_every_acknowledged_write(daemon: DaemonP
                 return
             name = f"{prefix}-{i}"
             try:
-                daemon.client.create(p.ConnectionSpec(name=name, provider="openai", model="gpt-4o"))
+                daemon.client.connections_create(p.ConnectionSpec(name=name, provider="openai", model="gpt-4o"))
             except (DaemonNotRunning, ConnectionError, OSError, RpcError, msgspec.DecodeError):
                 return
             except Exception:  # http.client errors when the peer vanishes mid-reply
@@ -122,7 +122,7 @@ def test_kill9_during_write_burst_keeps_every_acknowledged_write(daemon: DaemonP
     missing = set(acknowledged) - set(on_disk.connections)
     assert not missing, f"acknowledged but lost: {sorted(missing)[:5]}"
     daemon.start()
-    assert set(acknowledged) <= {c.name for c in daemon.client.connections(with_keys=False).connections}
+    assert set(acknowledged) <= {c.name for c in daemon.client.connections_list(with_keys=False).connections}
     assert not list(daemon.paths.config_dir.glob(".config.toml.*.tmp"))
 
 
@@ -137,7 +137,7 @@ def test_notify_socket_gets_ready_after_the_socket_accepts_then_stopping(daemon_
         message = notify.recv(4096).decode()
         assert message == "READY=1"
         # At READY the control socket must already accept and answer.
-        assert daemon_proc.client.status().pid == daemon_proc.proc.pid  # type: ignore[union-attr]
+        assert daemon_proc.client.daemon_status().pid == daemon_proc.proc.pid  # type: ignore[union-attr]
         daemon_proc.signal(15)
         assert notify.recv(4096).decode() == "STOPPING=1"
         assert daemon_proc.proc.wait(15) == 0  # type: ignore[union-attr]

@@ -63,7 +63,7 @@ def test_foreign_origin_is_403(mcp_daemon: DaemonProcess) -> None:
     code, body = _post(mcp_url(mcp_daemon), json.dumps(INIT).encode(),
                        {"Authorization": f"Bearer {token(mcp_daemon)}", "Origin": "https://evil.example"})
     assert code == 403 and b"Origin" in body
-    port = mcp_daemon.client.status().mcp.port  # type: ignore[union-attr]
+    port = mcp_daemon.client.daemon_status().mcp.port  # type: ignore[union-attr]
     code, _ = _post(mcp_url(mcp_daemon), json.dumps(INIT).encode(),
                     {"Authorization": f"Bearer {token(mcp_daemon)}", "Origin": f"http://localhost:{port}"})
     assert code == 200
@@ -123,7 +123,7 @@ def test_token_off_is_warned_and_shown(daemon_proc: DaemonProcess) -> None:
     daemon = start_with_mcp(daemon_proc, "require_token = false\n")
     code, _ = _post(mcp_url(daemon), json.dumps(INIT).encode(), {})
     assert code == 200
-    assert daemon.client.status().mcp.require_token is False  # type: ignore[union-attr]
+    assert daemon.client.daemon_status().mcp.require_token is False  # type: ignore[union-attr]
     assert "MCP token requirement is OFF" in daemon.paths.log_file.read_text()
 
 
@@ -212,8 +212,8 @@ def test_several_bridges_autostart_exactly_one_daemon(daemon_proc: DaemonProcess
     log = daemon_proc.paths.log_file.read_text()
     assert log.count('"event": "synapsed ready"') == 1
     assert "already running" not in log
-    status = daemon_proc.client.status()
-    daemon_proc.client.shutdown()
+    status = daemon_proc.client.daemon_status()
+    daemon_proc.client.daemon_shutdown()
     deadline = time.monotonic() + 15
     while Path(f"/proc/{status.pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -277,4 +277,4 @@ def test_mcp_socket_refuses_a_peer_without_the_bridge_hello(daemon_proc: DaemonP
         sock.sendall(json.dumps(INIT).encode() + b"\n")  # straight to MCP, no hello
         reply = json.loads(sock.makefile("rb").readline())
     assert reply["error"]["kind"] == "bad_request" and "synapsectl mcp stdio" in reply["error"]["hint"]
-    assert daemon.client.status().mcp is not None
+    assert daemon.client.daemon_status().mcp is not None

@@ -35,7 +35,7 @@ def test_preflight_prints_each_check_and_passes(wired: DaemonProcess) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     for stage in ("config", "base_url", "credential", "reach", "auth", "model", "probe"):
-        assert any(line.split()[1:3] in (["%s" % stage, "ok"], ["%s" % stage, "skip"]) for line in lines if line.strip()), stage
+        assert any(line.split()[1:3] in ([stage, "ok"], [stage, "skip"]) for line in lines if line.strip()), stage
     assert "preflight passed (1 connection)" in result.stdout
     listing = json.loads(wired.ctl("connections", "list", "--json").stdout)
     assert listing["connections"][0]["last_preflight"]["ok"] is True

@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from synapsed import protocol as p
 from synapsectl.client import RpcError
+from synapsed import protocol as p
 from tests.support.daemon import DaemonProcess
 
 
@@ -58,7 +58,7 @@ def test_malformed_request_gets_specific_error_and_daemon_keeps_serving(
     assert reply["error"]["code"] == code
     assert fragment in reply["error"]["message"]
     assert reply["error"]["data"]["hint"]
-    assert daemon.client.status().pid > 0
+    assert daemon.client.daemon_status().pid > 0
 
 
 def test_error_reply_echoes_the_request_id(daemon: DaemonProcess) -> None:
@@ -74,7 +74,7 @@ def test_oversized_body_gets_413_with_a_jsonrpc_error(daemon: DaemonProcess) -> 
     assert status == 413
     assert reply["error"]["code"] == p.INVALID_REQUEST
     assert reply["error"]["data"]["limit"] == p.MAX_RPC_BODY
-    assert daemon.client.status().pid > 0
+    assert daemon.client.daemon_status().pid > 0
 
 
 def test_oversized_chunked_body_without_length_is_refused(daemon: DaemonProcess) -> None:
@@ -85,7 +85,7 @@ def test_oversized_chunked_body_without_length_is_refused(daemon: DaemonProcess)
         b"POST /rpc HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + body,
     )
     assert raw.startswith(b"HTTP/1.1 413")
-    assert daemon.client.status().pid > 0
+    assert daemon.client.daemon_status().pid > 0
 
 
 def test_notification_gets_no_body(daemon: DaemonProcess) -> None:
@@ -111,7 +111,7 @@ def test_get_and_unknown_paths_are_refused_with_hints(daemon: DaemonProcess) -> 
 
 def test_domain_error_carries_kind_and_hint(daemon: DaemonProcess) -> None:
     with pytest.raises(RpcError) as caught:
-        daemon.client.connection("missing")
+        daemon.client.connections_get("missing")
     assert caught.value.code == p.DOMAIN_ERROR
     assert caught.value.kind == "not_found"
     assert "connections list" in caught.value.hint
@@ -120,7 +120,7 @@ def test_domain_error_carries_kind_and_hint(daemon: DaemonProcess) -> None:
 def test_two_updates_on_the_same_revision_one_wins_one_conflicts(daemon: DaemonProcess) -> None:
     import threading
 
-    created = daemon.client.create(p.ConnectionSpec(name="shared", provider="openai", model="gpt-4o"))
+    created = daemon.client.connections_create(p.ConnectionSpec(name="shared", provider="openai", model="gpt-4o"))
     base = created.revision
     results: list[object] = []
     barrier = threading.Barrier(2)
@@ -128,7 +128,7 @@ def test_two_updates_on_the_same_revision_one_wins_one_conflicts(daemon: DaemonP
     def update(model: str) -> None:
         barrier.wait()
         try:
-            results.append(daemon.client.update("shared", p.ConnectionPatch(model=model), revision=base))
+            results.append(daemon.client.connections_update("shared", p.ConnectionPatch(model=model), revision=base))
         except RpcError as exc:
             results.append(exc)
 
@@ -142,4 +142,4 @@ def test_two_updates_on_the_same_revision_one_wins_one_conflicts(daemon: DaemonP
     assert len(wins) == 1 and len(errors) == 1
     assert errors[0].kind == "conflict"
     assert errors[0].data["revision"] == base + 1
-    assert daemon.client.connection("shared").connection.model == wins[0].connection.model  # type: ignore[attr-defined]
+    assert daemon.client.connections_get("shared").connection.model == wins[0].connection.model  # type: ignore[attr-defined]

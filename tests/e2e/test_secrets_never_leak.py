@@ -105,7 +105,7 @@ def test_key_set_refused_for_env_connection_with_hint(daemon_proc: DaemonProcess
 def test_missing_keyring_backend_reports_keyring_unavailable(daemon_proc: DaemonProcess) -> None:
     daemon_proc.env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     daemon = daemon_proc.start()
-    assert daemon.client.status().keyring.usable is False
+    assert daemon.client.daemon_status().keyring.usable is False
     daemon.ctl("connections", "add", "gpt", "--provider", "openai", "--model", "gpt-4o")
     result = daemon.ctl("key", "set", "gpt", "--json", input="sk-test-abcdefghijklmnop")
     error = json.loads(result.stdout)["error"]

@@ -142,9 +142,9 @@ def test_socket_activation_serves_an_inherited_listening_socket(daemon_proc: Dae
     daemon_proc.proc = proc  # the fixture kills it if the test fails
     try:
         daemon_proc.wait_ready()
-        assert daemon_proc.client.status().pid == proc.pid
+        assert daemon_proc.client.daemon_status().pid == proc.pid
         assert '"socket_activated": true' in paths.log_file.read_text()
-        daemon_proc.client.shutdown()
+        daemon_proc.client.daemon_shutdown()
         assert proc.wait(15) == 0
         assert paths.socket.exists()  # systemd's socket stays; synapsed does not remove it
     finally:

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from synapsed import protocol as p
 from synapsectl.client import RpcError
+from synapsed import protocol as p
 from tests.support.daemon import DaemonProcess
 from tests.support.fake_upstream import Canned, FakeUpstream, openai_error
 
@@ -128,7 +128,7 @@ def test_kill9_during_a_burst_of_200_keeps_every_acknowledged_row(wired: DaemonP
             if stop.is_set():
                 return
             try:
-                wired.client.complete(p.ChatParams(name="gpt", prompt="burst"))
+                wired.client.chat_complete(p.ChatParams(name="gpt", prompt="burst"))
             except (RpcError, OSError, Exception):  # the daemon vanished mid-request
                 return
             with lock:

@@ -52,7 +52,7 @@ class DaemonProcess:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"synapsed exited with {self.proc.returncode}: {self.stderr()}")
             try:
-                self.client.status()
+                self.client.daemon_status()
                 return
             except (DaemonNotRunning, ConnectionError, OSError):
                 time.sleep(0.05)

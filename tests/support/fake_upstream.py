@@ -11,9 +11,9 @@ import json
 import ssl
 import subprocess
 import threading
-from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -121,6 +121,57 @@ def _ollama_models(ids: list[str]) -> Canned:
     return Canned(200, {"models": [{"name": i, "model": i, "size": 1, "digest": "d"} for i in ids]})
 
 
+# ---- per-model lookups, with aliases resolved the way each provider documents it ----------------
+
+def _openai_lookup(record: Recorded, up: FakeUpstream) -> Canned | None:
+    prefix = "/v1/models/"
+    if record.method != "GET" or not record.path.startswith(prefix):
+        return None
+    resolved = up.resolve(record.path[len(prefix):])
+    if resolved is None:
+        return openai_error(404, f"The model '{record.path[len(prefix):]}' does not exist", code="model_not_found")
+    return Canned(200, {"id": resolved, "object": "model", "created": 1, "owned_by": "system"})
+
+
+def _anthropic_lookup(record: Recorded, up: FakeUpstream) -> Canned | None:
+    prefix = "/v1/models/"
+    if record.method != "GET" or not record.path.startswith(prefix):
+        return None
+    resolved = up.resolve(record.path[len(prefix):])
+    if resolved is None:
+        return anthropic_error(404, f"model: {record.path[len(prefix):]}", "not_found_error")
+    return Canned(200, {"type": "model", "id": resolved, "display_name": resolved, "created_at": "2025-09-29T00:00:00Z"})
+
+
+def _gemini_lookup(record: Recorded, up: FakeUpstream) -> Canned | None:
+    prefix = "/v1beta/models/"
+    if record.method != "GET" or not record.path.startswith(prefix) or ":" in record.path:
+        return None
+    resolved = up.resolve(record.path[len(prefix):])
+    if resolved is None:
+        return gemini_error(404, f"models/{record.path[len(prefix):]} is not found for API version v1beta", "NOT_FOUND")
+    return Canned(200, {"name": f"models/{resolved}", "displayName": resolved,
+                        "supportedGenerationMethods": ["generateContent"]})
+
+
+def _ollama_lookup(record: Recorded, up: FakeUpstream) -> Canned | None:
+    if record.method != "POST" or record.path != "/api/show":
+        return None
+    name = record.body.get("model", "") if isinstance(record.body, dict) else ""
+    # Ollama's implicit tag: a bare name is name:latest.
+    if up.resolve(name) is None and up.resolve(f"{name}:latest") is None:
+        return ollama_error(404, f"model '{name}' not found")
+    return Canned(200, {"modelfile": "", "parameters": "", "template": "", "details": {"format": "gguf"}})
+
+
+LOOKUPS: dict[str, Callable[[Recorded, FakeUpstream], Canned | None]] = {
+    "openai": _openai_lookup,
+    "anthropic": _anthropic_lookup,
+    "gemini": _gemini_lookup,
+    "ollama": _ollama_lookup,
+}
+
+
 FAMILIES: dict[str, Family] = {
     "openai": Family("/v1/chat/completions", "/v1/models", _openai_chat, _openai_models),
     "azure-openai": Family("/openai/deployments/prod-4o/chat/completions", "/openai/models", _openai_chat, _openai_models),
@@ -139,6 +190,8 @@ class FakeUpstream:
         model: str = "test-model",
         models: list[str] | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        aliases: dict[str, str] | None = None,
+        model_lookup: bool = True,
     ) -> None:
         self.family_name = family
         self.ssl_context = ssl_context
@@ -150,8 +203,14 @@ class FakeUpstream:
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.listed = models if models is not None else [model, "other-model"]
+        # Aliases the per-model endpoint resolves but the listing does not show (Anthropic's
+        # claude-sonnet-4-5 -> claude-sonnet-4-5-20250929); model_lookup=False is a compatible
+        # server without a per-model endpoint.
+        self.aliases = aliases or {}
+        self.model_lookup = model_lookup
         self.reply_chat(self.family.chat_ok("pong"))
-        self.reply_models(self.family.models_ok(models if models is not None else [model, "other-model"]))
+        self.reply_models(self.family.models_ok(self.listed))
 
     # ---- scripting ------------------------------------------------------------------------
 
@@ -164,6 +223,11 @@ class FakeUpstream:
 
     def reply_models(self, responder: Responder) -> None:
         self.routes[("GET", self.family.models_path)] = responder
+
+    def resolve(self, model: str) -> str | None:
+        if model in self.listed:
+            return model
+        return self.aliases.get(model)
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for r in self.requests if r.method == method and r.path == path)
@@ -184,6 +248,9 @@ class FakeUpstream:
         record = Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
         self.requests.append(record)
         responder = self.routes.get((request.method, request.path))
+        lookup = LOOKUPS.get(self.family_name)
+        if responder is None and self.model_lookup and lookup is not None:
+            responder = lookup(record, self)
         if responder is None:
             return web.json_response({"error": {"message": f"no route {request.method} {request.path}"}}, status=404)
         canned = responder(record) if callable(responder) else responder

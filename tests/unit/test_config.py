@@ -8,8 +8,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from synapsed.config import Config, ConfigStore, ConnectionConfig, parse, render, write_atomic
+from synapsed.config import Config, ConfigStore, ConnectionConfig, parse, render
 from synapsed.errors import SynapseError
+from synapsed.paths import write_atomic
 
 GOOD = """schema_version = 1
 revision = 7

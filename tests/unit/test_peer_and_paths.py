@@ -11,7 +11,7 @@ import pytest
 from synapsed import paths as paths_mod
 from synapsed.errors import SynapseError
 from synapsed.lifecycle import AlreadyRunning, InstanceLock
-from synapsed.rpc.peer import peer_allowed, peer_uid
+from synapsed.peer import peer_allowed, peer_uid
 
 
 def test_peer_uid_of_a_socketpair_is_ours() -> None:

@@ -266,7 +266,7 @@ async def test_auth_failure_is_auth_failed_with_echoed_key_redacted(make, provid
     h.upstream.reply_chat(_auth_failure(provider, h.key))
     error = await h.fail()
     assert error.kind == "auth_failed"
-    assert "synapsectl key set c" in error.hint
+    assert "$TEST_PROVIDER_KEY" in error.hint  # the credential this connection really uses
     assert "[REDACTED]" in error.message
     assert_redacted(error, h.key)
     assert h.chat_requests() == 1

@@ -138,3 +138,11 @@ def test_keyring_backend_reports_usability() -> None:
     assert name == "keyring.backends.fail.Keyring" and usable is False
     keyring.set_keyring(MemoryKeyring())
     assert secrets.keyring_backend()[1] is True
+
+
+def test_renew_hint_names_the_credential_the_connection_uses() -> None:
+    assert "synapsectl key set gpt" in secrets.renew_hint("gpt", "keyring")
+    env = secrets.renew_hint("gpt", "env:OPENAI_API_KEY")
+    assert "$OPENAI_API_KEY" in env and "key set" not in env
+    file = secrets.renew_hint("gpt", "file:/home/me/.openai")
+    assert "/home/me/.openai" in file and "key set" not in file

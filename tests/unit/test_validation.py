@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from synapsed.errors import SynapseError
-from synapsed.providers.catalog import PROVIDERS
 from synapsed import validation as v
+from synapsed.catalog import PROVIDERS
+from synapsed.errors import SynapseError
 
 
 @pytest.mark.parametrize("name", ["a", "openai-main", "x.y_z-1", "0" * 63])

@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Any
 
-from synapsectl import render
+from synapsectl.cli import render
+from synapsectl.cli.common import home_of
 from synapsectl.client import Client, DaemonNotRunning
 from synapsed import protocol as p
-from synapsed.paths import HOME_ENV, resolve
+from synapsed.paths import resolve
 
 EXIT_OK = 0
-
-
-def _home(args: argparse.Namespace) -> str | None:
-    return args.home or os.environ.get(HOME_ENV) or None
 
 
 def cmd_stdio(args: argparse.Namespace) -> int:
     from synapsectl import bridge
 
-    return bridge.run(resolve(args.home), _home(args), args.connection, autostart=not args.no_autostart)
+    return bridge.run(resolve(args.home), home_of(args), args.connection, autostart=not args.no_autostart)
 
 
 def cmd_sessions(client: Client, args: argparse.Namespace) -> int:
-    sessions = client.call("mcp.sessions", result_type=dict)["sessions"]
+    sessions = client.mcp_sessions().sessions
     if args.json:
         render.emit_json(sessions)
         return EXIT_OK
@@ -35,8 +31,8 @@ def cmd_sessions(client: Client, args: argparse.Namespace) -> int:
         return EXIT_OK
     render.table(
         ["id", "client", "version", "transport", "bound to", "since", "calls", "errors"],
-        [[s["id"][:24], s["client_name"], s["client_version"] or "-", s["transport"], s.get("bound_connection"),
-          s["connected_at"][5:16].replace("T", " "), s["calls"], s["errors"]] for s in sessions],
+        [[s.id[:24], s.client_name, s.client_version or "-", s.transport, s.bound_connection,
+          s.connected_at[5:16].replace("T", " "), s.calls, s.errors] for s in sessions],
     )
     return EXIT_OK
 
@@ -48,7 +44,7 @@ def _read_token(path: str) -> str:
 
 def _mcp(client: Client) -> p.McpView:
     """The daemon's MCP listener, or DaemonNotRunning while it is still starting."""
-    mcp = client.status().mcp
+    mcp = client.daemon_status().mcp
     if mcp is None:
         raise DaemonNotRunning(client.socket_path, "the MCP service has not started yet")
     return mcp
@@ -57,7 +53,7 @@ def _mcp(client: Client) -> p.McpView:
 def cmd_token(client: Client, args: argparse.Namespace) -> int:
     mcp = _mcp(client)
     if args.rotate:
-        client.call("mcp.token_rotate", result_type=dict)
+        client.mcp_token_rotate()
         print("token rotated: HTTP MCP clients need the new one (see `synapsectl mcp config`)", file=sys.stderr)
     token = _read_token(mcp.token_file)
     if args.json:
@@ -77,7 +73,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         url = mcp.url
         token = _read_token(mcp.token_file) if mcp.require_token else None
     snippet, where = ide_config.render(
-        args.client, url=url, token=token, connection=args.connection, stdio=stdio, home=_home(args)
+        args.client, url=url, token=token, connection=args.connection, stdio=stdio, home=home_of(args)
     )
     if args.json:
         render.emit_json({"client": args.client, "where": where, "transport": "stdio" if stdio else "http", "snippet": snippet})
@@ -89,7 +85,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
     from synapsectl.ide_config import CLIENTS
 
     mcp = sub.add_parser("mcp", help="connect IDEs: stdio bridge, sessions, token, config snippets").add_subparsers(

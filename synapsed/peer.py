@@ -7,18 +7,21 @@ import socket
 import struct
 import sys
 
-_UCRED = struct.Struct("3i")  # struct ucred {pid_t pid; uid_t uid; gid_t gid;}
+_UCRED = struct.Struct("3i")
+# A plain flag, not a sys.platform test inline: type checkers would prune the other branch.
+IS_LINUX = sys.platform.startswith("linux")  # struct ucred {pid_t pid; uid_t uid; gid_t gid;}
 
 
 def peer_uid(sock: socket.socket) -> int | None:
     """The peer's uid from the kernel, or None where the platform cannot say."""
-    if sys.platform.startswith("linux"):
+    if IS_LINUX:
         raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
         _pid, uid, _gid = _UCRED.unpack(raw)
-        return uid
-    if hasattr(socket, "LOCAL_PEERCRED"):  # macOS / BSD: struct xucred {u_int version; uid_t uid; ...}
-        raw = sock.getsockopt(0, socket.LOCAL_PEERCRED, 76)  # SOL_LOCAL == 0
-        return struct.unpack_from("Ii", raw)[1]
+        return int(uid)
+    option = getattr(socket, "LOCAL_PEERCRED", None)
+    if option is not None:  # macOS / BSD: struct xucred {u_int version; uid_t uid; ...}
+        raw = sock.getsockopt(0, option, 76)  # SOL_LOCAL == 0
+        return int(struct.unpack_from("Ii", raw)[1])
     return None
 
 

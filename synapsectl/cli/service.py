@@ -1,22 +1,18 @@
-"""`synapsectl service ...` and `synapsectl doctor`."""
+"""`synapsectl service install | uninstall | status | logs`."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
 from typing import Any
 
-from synapsectl import render
-from synapsed.paths import HOME_ENV, resolve
+from synapsectl.cli import render
+from synapsectl.cli.common import home_of
+from synapsed.paths import resolve
 
 EXIT_OK, EXIT_FAILED = 0, 1
-
-
-def _home(args: argparse.Namespace) -> str | None:
-    return args.home or os.environ.get(HOME_ENV) or None
 
 
 def _fail(message: str, hint: str, as_json: bool) -> int:
@@ -46,9 +42,9 @@ def _change(args: argparse.Namespace, install: bool) -> int:
 
     try:
         if install:
-            report = service.install(resolve(args.home), _home(args), args.socket, args.dry_run)
+            report = service.install(resolve(args.home), home_of(args), args.socket, args.dry_run)
         else:
-            report = service.uninstall(resolve(args.home), _home(args), args.dry_run)
+            report = service.uninstall(resolve(args.home), home_of(args), args.dry_run)
     except service.ServiceError as exc:
         return _fail(exc.message, exc.hint, args.json)
     if args.json:
@@ -74,11 +70,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     paths = resolve(args.home)
     try:
-        state = service.status(paths, _home(args))
+        state = service.status(paths, home_of(args))
     except service.ServiceError as exc:
         return _fail(exc.message, exc.hint, args.json)
     try:
-        daemon = Client(paths.socket, timeout=5).status()
+        daemon = Client(paths.socket, timeout=5).daemon_status()
         state["daemon"] = f"answers (pid {daemon.pid}, {daemon.version})"
     except (DaemonNotRunning, OSError):
         state["daemon"] = "not answering"
@@ -101,25 +97,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
     return logs.show(resolve(args.home).log_file, args.lines, args.follow, args.json)
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
-    from synapsectl import doctor
-
-    checks = doctor.run(resolve(args.home), _home(args))
-    failed = any(c.status == "fail" for c in checks)
-    if args.json:
-        render.emit_json({"ok": not failed, "checks": doctor.as_dicts(checks)})
-        return EXIT_FAILED if failed else EXIT_OK
-    marks = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
-    width = max(len(c.name) for c in checks)
-    for c in checks:
-        print(f"{marks[c.status]:<4}  {c.name:<{width}}  {c.detail}")
-        if c.fix and c.status in ("warn", "fail"):
-            print(f"{'':<4}  {'':<{width}}  fix: {c.fix}")
-    print("\n" + ("problems found: fix the FAIL lines above" if failed else "all good"))
-    return EXIT_FAILED if failed else EXIT_OK
-
-
-def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
     service = sub.add_parser("service", help="start synapsed at login (systemd user unit / launchd agent)").add_subparsers(
         dest="action", metavar="ACTION", required=True)
     install = service.add_parser("install", parents=[common], help="write, enable and start the login service")
@@ -136,5 +114,3 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("--file", action="store_true", help="read the log file even where journalctl exists")
     logs.set_defaults(run=cmd_logs, local=True)
-    sub.add_parser("doctor", parents=[common], help="check the whole chain and say what to fix").set_defaults(
-        run=cmd_doctor, local=True)

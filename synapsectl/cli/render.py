@@ -8,6 +8,8 @@ from typing import Any, TextIO
 
 import msgspec
 
+from synapsed import protocol as p
+
 
 def emit_json(value: Any, out: TextIO = sys.stdout) -> None:
     out.write(msgspec.json.format(msgspec.json.encode(value), indent=2).decode() + "\n")
@@ -17,7 +19,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO = s
     cells = [[str(h).upper() for h in headers]] + [["-" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
-        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
 def fields(pairs: Sequence[tuple[str, Any]], out: TextIO = sys.stdout) -> None:
@@ -40,7 +42,7 @@ def duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def key_cell(key: Any) -> str:
+def key_cell(key: p.KeyStatus | None) -> str:
     if key is None:
         return "-"
     if key.present:
@@ -48,25 +50,27 @@ def key_cell(key: Any) -> str:
     return key.error_kind or "not needed"
 
 
-def preflight_cell(last: Any) -> str:
+def preflight_cell(last: p.LastPreflight | None) -> str:
     if last is None:
         return "never run"
     when = last.at[5:16].replace("T", " ")
-    return f"ok {when}" if last.ok else f"FAIL {last.failed_check}: {last.kind} ({when})"
+    if not last.ok:
+        return f"FAIL {last.failed_check}: {last.kind} ({when})"
+    return f"ok {when}" + (f" ({last.warnings} warning(s))" if last.warnings else "")
 
 
-def spend_cell(usage: Any) -> str:
-    if not usage:
+def spend_cell(usage: p.BudgetView | None) -> str:
+    if usage is None:
         return "-"
-    return f"${usage['today_usd']:.4f} / {usage['today_tokens']:,} tok"
+    return f"${usage.today_usd:.4f} / {usage.today_tokens:,} tok"
 
 
-def budget_cell(usage: Any) -> str:
-    if not usage or "limits" not in usage:
+def budget_cell(usage: p.BudgetView | None) -> str:
+    if usage is None or usage.limits is None:
         return "none"
     parts = []
-    for limit in usage["limits"]:
-        used = f"${limit['used']:.2f}" if limit["unit"] == "usd" else f"{int(limit['used']):,}"
-        cap = f"${limit['limit']:.2f}" if limit["unit"] == "usd" else f"{int(limit['limit']):,} tok"
-        parts.append(f"{limit['period']} {used}/{cap}{' OVER' if limit['over'] else ''}")
-    return f"{usage['mode']}: " + ", ".join(parts)
+    for limit in usage.limits:
+        used = f"${limit.used:.2f}" if limit.unit == "usd" else f"{int(limit.used):,}"
+        cap = f"${limit.limit:.2f}" if limit.unit == "usd" else f"{int(limit.limit):,} tok"
+        parts.append(f"{limit.period} {used}/{cap}{' OVER' if limit.over else ''}")
+    return f"{usage.mode}: " + ", ".join(parts)

@@ -70,3 +70,13 @@ PROVIDERS: dict[str, ProviderInfo] = {
 
 def provider_ids() -> list[str]:
     return list(PROVIDERS)
+
+
+GUIDE_STAGES = ("config", "base_url", "credential", "reach", "auth", "model", "probe")
+
+
+def guide_for(provider_id: str, stage: str | None = None) -> str:
+    """The provider guide (and the section on one preflight stage) a user should read."""
+    info = PROVIDERS.get(provider_id)
+    page = info.docs if info is not None and info.docs else "docs/providers/README.md"
+    return f"{page}#{stage}-stage" if stage in GUIDE_STAGES else page

@@ -10,69 +10,72 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from synapsectl import render
+from synapsectl.cli import render
+from synapsectl.cli.common import EXIT_OK, EXIT_USAGE
 from synapsectl.client import Client
+from synapsed import protocol as p
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 GLYPHS = "█▓▒░#*+=%@"
 
 
-def _filters(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("since", "until", "connection", "model", "client", "status", "kind")
-    out = {("error_kind" if k == "kind" else k): getattr(args, k, None) for k in keys}
-    return {k: v for k, v in out.items() if v is not None}
+def _filters(args: argparse.Namespace) -> p.UsageFilters:
+    return p.UsageFilters(since=args.since, until=args.until, connection=args.connection, model=args.model,
+                          client=args.client, status=args.status, error_kind=args.kind)
 
 
 def _money(value: float) -> str:
     return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
 
 
+def _summary(client: Client, since: str, group_by: p.GroupBy) -> p.UsageSummary:
+    return client.usage_summary(p.UsageSummaryParams(filters=p.UsageFilters(since=since), group_by=group_by))
+
+
 def cmd_summary(client: Client, args: argparse.Namespace) -> int:
-    windows = {"today": "today", "7d": "7d", "30d": "30d"}
-    results = {label: client.call("usage.summary", {"filters": {"since": since}, "group_by": "connection"}, dict)
-               for label, since in windows.items()}
+    results = {label: _summary(client, label, "connection") for label in ("today", "7d", "30d")}
     if args.json:
         render.emit_json(results)
         return EXIT_OK
-    names = sorted({r["key"] for result in results.values() for r in result["rows"]})
+    names = sorted({r.key for result in results.values() for r in result.rows})
     if not names:
         print("no usage recorded yet")
         return EXIT_OK
-    by = {label: {r["key"]: r for r in result["rows"]} for label, result in results.items()}
-    empty = {"cost_usd": 0.0, "input_tokens": 0, "output_tokens": 0, "requests": 0, "errors": 0, "refused": 0, "unknown_cost_requests": 0}
-    rows = []
+    by = {label: {r.key: r for r in result.rows} for label, result in results.items()}
+    empty = p.UsageSummaryRow("", 0, 0, 0, 0, 0, 0, 0.0, 0, 0, 0)
+    rows: list[list[Any]] = []
     for name in names:
         month = by["30d"].get(name, empty)
-        rows.append([name, _money(by["today"].get(name, empty)["cost_usd"]), _money(by["7d"].get(name, empty)["cost_usd"]),
-                     _money(month["cost_usd"]), f"{month['input_tokens'] + month['output_tokens']:,}", month["requests"],
-                     month["errors"] + month["refused"], month["unknown_cost_requests"]])
-    totals = results["30d"]["totals"]
-    rows.append(["TOTAL", _money(results["today"]["totals"]["cost_usd"]), _money(results["7d"]["totals"]["cost_usd"]),
-                 _money(totals["cost_usd"]), f"{totals['input_tokens'] + totals['output_tokens']:,}", totals["requests"],
-                 totals["errors"] + totals["refused"], totals["unknown_cost_requests"]])
-    render.table(["connection", "today", "7 days", "30 days", "30d tokens", "30d requests", "30d failed", "unknown cost"], rows)
-    if totals["unknown_cost_requests"]:
-        print(f"\n{totals['unknown_cost_requests']} request(s) have UNKNOWN cost (no reported cost, no price entry):"
+        rows.append([name, _money(by["today"].get(name, empty).cost_usd), _money(by["7d"].get(name, empty).cost_usd),
+                     _money(month.cost_usd), f"{month.input_tokens + month.output_tokens:,}", month.requests,
+                     month.errors + month.refused, month.unknown_cost_requests])
+    totals = results["30d"].totals
+    rows.append(["TOTAL", _money(results["today"].totals.cost_usd), _money(results["7d"].totals.cost_usd),
+                 _money(totals.cost_usd), f"{totals.input_tokens + totals.output_tokens:,}", totals.requests,
+                 totals.errors + totals.refused, totals.unknown_cost_requests])
+    render.table(["connection", "today", "7 days", "30 days", "30d tokens", "30d requests", "30d failed", "unknown cost"],
+                 rows)
+    if totals.unknown_cost_requests:
+        print(f"\n{totals.unknown_cost_requests} request(s) have UNKNOWN cost (no reported cost, no price entry):"
               " their tokens count, their dollars are not guessed. See `synapsectl usage prices`.")
     return EXIT_OK
 
 
 def cmd_history(client: Client, args: argparse.Namespace) -> int:
-    page = client.call("usage.history", {"filters": _filters(args), "sort": args.sort, "limit": args.limit,
-                                         "offset": args.offset}, dict)
+    page = client.usage_history(p.UsageHistoryParams(filters=_filters(args), sort=args.sort, limit=args.limit,
+                                                     offset=args.offset))
     if args.json:
         render.emit_json(page)
         return EXIT_OK
     render.table(
         ["time", "connection", "model", "caller", "status", "kind", "ms", "in", "out", "cost", "source"],
-        [[r["time"][:19].replace("T", " "), r["connection"], r["model_reported"] or r["model_requested"], r["caller"],
-          r["status"], r["error_kind"], f"{r['latency_ms']:.0f}" if r["latency_ms"] is not None else None,
-          r["input_tokens"], r["output_tokens"], _money(r["cost_usd"]) if r["cost_usd"] is not None else None,
-          r["cost_source"]] for r in page["rows"]],
+        [[r.time[:19].replace("T", " "), r.connection, r.model_reported or r.model_requested, r.caller,
+          r.status, r.error_kind, f"{r.latency_ms:.0f}" if r.latency_ms is not None else None,
+          r.input_tokens, r.output_tokens, _money(r.cost_usd) if r.cost_usd is not None else None,
+          r.cost_source] for r in page.rows],
     )
-    shown_to = page["offset"] + len(page["rows"])
-    more = f"; next page: --offset {page['next_offset']}" if page["next_offset"] is not None else ""
-    print(f"\n{page['offset'] + 1 if page['rows'] else 0}-{shown_to} of {page['total']}{more}")
+    shown_to = page.offset + len(page.rows)
+    more = f"; next page: --offset {page.next_offset}" if page.next_offset is not None else ""
+    print(f"\n{page.offset + 1 if page.rows else 0}-{shown_to} of {page.total}{more}")
     return EXIT_OK
 
 
@@ -85,13 +88,13 @@ def cmd_export(client: Client, args: argparse.Namespace) -> int:
     else:
         target = Path(args.output).expanduser().resolve()
     try:
-        result = client.call("usage.export", {"path": str(target), "format": args.format, "filters": _filters(args)}, dict)
+        result = client.usage_export(p.UsageExportParams(path=str(target), format=args.format, filters=_filters(args)))
         if to_stdout:
             sys.stdout.write(target.read_text(encoding="utf-8"))
         elif args.json:
             render.emit_json(result)
         else:
-            print(f"wrote {result['rows']} row(s) to {result['path']} ({args.format})", file=sys.stderr)
+            print(f"wrote {result.rows} row(s) to {result.path} ({args.format})", file=sys.stderr)
     finally:
         if to_stdout:
             target.unlink(missing_ok=True)
@@ -100,12 +103,11 @@ def cmd_export(client: Client, args: argparse.Namespace) -> int:
 
 def cmd_chart(client: Client, args: argparse.Namespace) -> int:
     since = (date.today() - timedelta(days=args.days - 1)).isoformat()
-    result = client.call("usage.summary", {"filters": {"since": since}, "group_by": "day_connection"}, dict)
-    metric = "cost_usd" if args.metric == "cost" else None
+    result = _summary(client, since, "day_connection")
     per_day: dict[str, dict[str, float]] = {}
-    for row in result["rows"]:
-        day, connection = row["key"].split(" ", 1)
-        value = row[metric] if metric else row["input_tokens"] + row["output_tokens"]
+    for row in result.rows:
+        day, connection = row.key.split(" ", 1)
+        value = row.cost_usd if args.metric == "cost" else row.input_tokens + row.output_tokens
         per_day.setdefault(day, {})[connection] = value
     if args.json:
         render.emit_json({"metric": args.metric, "days": per_day})
@@ -117,26 +119,26 @@ def cmd_chart(client: Client, args: argparse.Namespace) -> int:
     glyph = {c: GLYPHS[i % len(GLYPHS)] for i, c in enumerate(connections)}
     biggest = max((sum(v.values()) for v in per_day.values()), default=0) or 1
     width = args.width
-    print(f"{args.metric} per day, last {args.days} days" + ("" if metric is None else " (UNKNOWN-cost requests add $0)"))
+    print(f"{args.metric} per day, last {args.days} days" + (" (UNKNOWN-cost requests add $0)" if args.metric == "cost" else ""))
     for offset in range(args.days):
         day = (date.fromisoformat(since) + timedelta(days=offset)).isoformat()
         values = per_day.get(day, {})
         bar = "".join(glyph[c] * round(values.get(c, 0) / biggest * width) for c in connections)
         total = sum(values.values())
-        label = _money(total) if metric else f"{int(total):,}"
+        label = _money(total) if args.metric == "cost" else f"{int(total):,}"
         print(f"{day[5:]} │{bar:<{width}}│ {label}")
     print("legend: " + "  ".join(f"{glyph[c]} {c}" for c in connections))
     return EXIT_OK
 
 
 def cmd_prices(client: Client, args: argparse.Namespace) -> int:
-    result = client.call("usage.prices", result_type=dict)
+    result = client.usage_prices()
     if args.json:
         render.emit_json(result)
         return EXIT_OK
     render.table(["provider/model", "input $/Mtok", "output $/Mtok", "source"],
-                 [[r["model"], f"{r['input_per_mtok']:.2f}", f"{r['output_per_mtok']:.2f}", r["source"]] for r in result["rows"]])
-    print(f"\nbuilt-in table dated {result['builtin_version']}; override entries under [prices] in config.toml."
+                 [[r.model, f"{r.input_per_mtok:.2f}", f"{r.output_per_mtok:.2f}", r.source] for r in result.rows])
+    print(f"\nbuilt-in table dated {result.builtin_version}; override entries under [prices] in config.toml."
           " Models not listed get cost UNKNOWN unless the provider reports the charge.")
     return EXIT_OK
 
@@ -151,11 +153,11 @@ def cmd_clear(client: Client, args: argparse.Namespace) -> int:
         if answer not in ("y", "yes"):
             print("nothing deleted")
             return EXIT_OK
-    result = client.call("usage.clear", {"before": args.before}, dict)
+    result = client.usage_clear(args.before)
     if args.json:
         render.emit_json(result)
     else:
-        print(f"deleted {result['deleted']} row(s)")
+        print(f"deleted {result.deleted} row(s)")
     return EXIT_OK
 
 
@@ -169,7 +171,7 @@ def _filter_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", help="error kind, e.g. rate_limited")
 
 
-def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
     usage = sub.add_parser("usage", parents=[common], help="spend and tokens: summary, history, export, chart, budgets")
     usage.set_defaults(run=cmd_summary)
     actions = usage.add_subparsers(dest="action", metavar="ACTION")

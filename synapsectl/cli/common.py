@@ -1,0 +1,26 @@
+"""What every command module shares: exit codes, the usage error, the common flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from synapsed.paths import HOME_ENV
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Bad arguments that the parser could not catch; exit code 2."""
+
+
+def common_flags() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+    common.add_argument("--home", default=argparse.SUPPRESS, help="the daemon's home (also $SYNAPSE_HOME)")
+    return common
+
+
+def home_of(args: argparse.Namespace) -> str | None:
+    """The explicit home (flag or environment) to hand to a daemon or bridge we start."""
+    return args.home or os.environ.get(HOME_ENV) or None

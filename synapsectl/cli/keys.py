@@ -1,0 +1,70 @@
+"""`synapsectl key set | rm | status`: keys go in, never come out."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from typing import Any
+
+from synapsectl.cli import render
+from synapsectl.cli.common import EXIT_FAILED, EXIT_OK, UsageError
+from synapsectl.client import Client
+
+
+def _read_key(args: argparse.Namespace) -> str:
+    if args.stdin or not sys.stdin.isatty():
+        value = sys.stdin.read()
+    else:
+        value = getpass.getpass(f"API key for {args.name} (input hidden): ")
+    value = value.strip()
+    if not value:
+        raise UsageError("no key given (empty input)")
+    return value
+
+
+def cmd_key_set(client: Client, args: argparse.Namespace) -> int:
+    status = client.secrets_set(args.name, _read_key(args))
+    if args.json:
+        render.emit_json(status)
+    else:
+        print(f"stored key for {status.name} in the keyring ({status.fingerprint})")
+    return EXIT_OK
+
+
+def cmd_key_rm(client: Client, args: argparse.Namespace) -> int:
+    result = client.secrets_delete(args.name)
+    if args.json:
+        render.emit_json(result)
+    else:
+        print(f"{'deleted' if result.deleted else 'there was no'} keyring entry for {result.name}")
+    return EXIT_OK
+
+
+def cmd_key_status(client: Client, args: argparse.Namespace) -> int:
+    keys = client.secrets_status(args.name).keys
+    if args.json:
+        render.emit_json(keys)
+        return EXIT_OK if all(k.present or k.error_kind is None for k in keys) else EXIT_FAILED
+    render.table(
+        ["name", "source", "present", "fingerprint / problem"],
+        [[k.name, k.source, "yes" if k.present else "no", k.fingerprint if k.present else (k.hint or k.error_kind)] for k in keys],
+    )
+    return EXIT_OK if all(k.present or k.error_kind is None for k in keys) else EXIT_FAILED
+
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    keys = sub.add_parser("key", help="manage API keys (values are never printed)").add_subparsers(
+        dest="action", metavar="ACTION", required=True
+    )
+    key_set = keys.add_parser("set", parents=[common], help="store a key in the keyring (prompt, or stdin)")
+    key_set.add_argument("name")
+    key_set.add_argument("--stdin", action="store_true", help="read the key from standard input")
+    key_set.set_defaults(run=cmd_key_set)
+    key_rm = keys.add_parser("rm", parents=[common], help="delete a key from the keyring")
+    key_rm.add_argument("name")
+    key_rm.set_defaults(run=cmd_key_rm)
+    key_status = keys.add_parser("status", parents=[common], help="is each key present (masked fingerprint)")
+    key_status.add_argument("name", nargs="?")
+    key_status.set_defaults(run=cmd_key_status)

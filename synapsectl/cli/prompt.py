@@ -1,0 +1,63 @@
+"""`synapsectl test NAME PROMPT`: one prompt through a connection, the answer and its facts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from synapsectl.cli import render
+from synapsectl.cli.common import EXIT_OK
+from synapsectl.client import Client
+from synapsed import protocol as p
+
+COST_SOURCES = {
+    "ACTUAL": "reported by the provider",
+    "ESTIMATED": "estimated from the price table",
+    "UNKNOWN": "unknown",
+}
+
+
+def cost_fact(result: p.ChatResult) -> str:
+    """The cost and where it comes from: a table estimate is never shown as the provider's charge."""
+    source = COST_SOURCES.get(result.cost_source, result.cost_source.lower())
+    if result.cost_usd is None:
+        return f"cost {source}"
+    return f"cost ${result.cost_usd:.6f} ({source})"
+
+
+def cmd_test(client: Client, args: argparse.Namespace) -> int:
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    params = p.ChatParams(
+        name=args.name,
+        prompt=prompt,
+        system=args.system,
+        max_output_tokens=args.max_tokens,
+        temperature=args.temperature,
+    )
+    completion = client.chat_complete(params)
+    if args.json:
+        render.emit_json(completion)
+        return EXIT_OK
+    r = completion.result
+    print(r.text)
+    tokens = f"{r.input_tokens if r.input_tokens is not None else '?'} in / {r.output_tokens if r.output_tokens is not None else '?'} out"
+    facts = [f"model {r.model}", f"tokens {tokens}", f"{r.latency_ms:.0f} ms"]
+    if r.finish_reason:
+        facts.append(f"finish {r.finish_reason}")
+    facts.append(cost_fact(r))
+    if r.request_id:
+        facts.append(f"request {r.request_id}")
+    print("-- " + " · ".join(facts), file=sys.stderr)
+    return EXIT_OK
+
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    test = sub.add_parser("test", parents=[common], help="send one prompt through a connection and print the answer")
+    test.add_argument("name")
+    test.add_argument("prompt", help='the prompt, or "-" to read it from stdin')
+    test.add_argument("--system", help="a system prompt")
+    test.add_argument("--max-tokens", type=int, dest="max_tokens", help="cap the answer's length")
+    test.add_argument("--temperature", type=float)
+    test.set_defaults(run=cmd_test, long_running=True)

@@ -1,0 +1,160 @@
+"""config.toml as text: parsing with file/line/field errors, and rendering back.
+
+msgspec does the typing; every connection goes through validation.py's rules, so a hand edit
+and an RPC create are held to the same checks.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from typing import Any
+
+import msgspec
+
+from synapsed import validation
+from synapsed.config.schema import LOOPBACK_BINDS, SCHEMA_VERSION, Config, ConnectionConfig, McpSettings
+from synapsed.errors import SynapseError
+
+HEADER = (
+    "# mcp synapse configuration. The daemon rewrites this file atomically; hand edits are fine:\n"
+    "# run `synapsectl reload` (or send SIGHUP) afterwards. Keys never belong here: use the keyring\n"
+    "# (`synapsectl key set NAME`) or a credential reference like env:VAR or file:PATH.\n"
+)
+
+_TOML_LINE_RE = re.compile(r"at line (\d+)")
+
+
+def _line_of(text: str, *needles: str) -> int | None:
+    """1-based line of the first line containing all needles in order of search, best effort."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if all(n in line for n in needles):
+            return number
+    return None
+
+
+def _invalid(message: str, source: str, line: int | None, field: str | None, hint: str | None = None) -> SynapseError:
+    where = f"{source}:{line}" if line else source
+    detail: dict[str, Any] = {"file": source}
+    if line:
+        detail["line"] = line
+    if field:
+        detail["field"] = field
+    return SynapseError("config_invalid", f"{where}: {message}", hint=hint, **detail)
+
+
+def parse(text: str, source: str = "config.toml") -> Config:
+    """Parse and validate config text; errors name the file, line and field."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_LINE_RE.search(str(exc))
+        raise _invalid(f"not valid TOML: {exc}", source, int(match.group(1)) if match else None, None) from None
+    raw_conns = raw.pop("connections", {})
+    try:
+        top = msgspec.convert(raw, type=Config)
+    except msgspec.ValidationError as exc:
+        field = _field_from_validation(str(exc))
+        raise _invalid(str(exc), source, _line_of(text, field.split(".")[-1]) if field else None, field) from None
+    if top.schema_version > SCHEMA_VERSION:
+        raise _invalid(
+            f"schema_version {top.schema_version} is newer than this synapsed understands ({SCHEMA_VERSION})",
+            source,
+            _line_of(text, "schema_version"),
+            "schema_version",
+            hint="upgrade mcp-synapse, or restore the config written by this version",
+        )
+    check_mcp(top.mcp, text, source)
+    try:
+        validation.check_budget(top.budget)
+    except SynapseError as exc:
+        raise _invalid(exc.message, source, _line_of(text, "[budget]"), "budget", hint=exc.hint) from None
+    for key, price in top.prices.items():
+        if "/" not in key or price.input_per_mtok < 0 or price.output_per_mtok < 0:
+            raise _invalid(f"prices entry {key!r} is invalid", source, _line_of(text, key), f"prices.{key}",
+                           hint='write [prices."openai/gpt-4o"] input_per_mtok = 2.5, output_per_mtok = 10 (USD, >= 0)')
+    if not isinstance(raw_conns, dict):
+        raise _invalid("`connections` must be a table", source, _line_of(text, "connections"), "connections")
+    conns: dict[str, ConnectionConfig] = {}
+    for name, body in raw_conns.items():
+        header = _line_of(text, "[connections.", name) or _line_of(text, name)
+        try:
+            conn = msgspec.convert(body, type=ConnectionConfig)
+            conns[name] = validation.validate_connection(name, conn)
+        except msgspec.ValidationError as exc:
+            field = _field_from_validation(str(exc))
+            line = _field_line(text, header, field.split(".")[0]) if field else header
+            raise _invalid(f"connection {name!r}: {exc}", source, line, f"connections.{name}{field and '.' + field}") from None
+        except SynapseError as exc:
+            field = f"connections.{name}.{exc.detail.get('field', '')}".rstrip(".")
+            leaf = exc.detail.get("field")
+            line = _field_line(text, header, leaf) if leaf else header
+            raise _invalid(f"connection {name!r}: {exc.message}", source, line, field, hint=exc.hint) from None
+    if top.mcp.default_connection is not None and top.mcp.default_connection not in conns:
+        raise _invalid(
+            f"mcp.default_connection {top.mcp.default_connection!r} names no connection",
+            source,
+            _line_of(text, "default_connection"),
+            "mcp.default_connection",
+            hint="set it to one of: " + (", ".join(sorted(conns)) or "(no connections yet)"),
+        )
+    return msgspec.structs.replace(top, connections=conns)
+
+
+def check_mcp(mcp: McpSettings, text: str = "", source: str = "config.toml") -> None:
+    """The MCP listener is local-only: any non-loopback bind address is refused."""
+    if mcp.host not in LOOPBACK_BINDS:
+        raise _invalid(
+            f"mcp.host {mcp.host!r} is not a loopback address; synapse never listens beyond this machine",
+            source,
+            _line_of(text, "host"),
+            "mcp.host",
+            hint="use 127.0.0.1 (default), ::1 or localhost; IDEs on this machine reach it there",
+        )
+    if not 0 <= mcp.port <= 65535:
+        raise _invalid(f"mcp.port {mcp.port} is out of range", source, _line_of(text, "port"), "mcp.port",
+                       hint="use 1-65535, or 0 to pick a free port at start")
+    if not 1024 <= mcp.max_body_bytes <= 64 * 1024 * 1024:
+        raise _invalid("mcp.max_body_bytes must be between 1 KiB and 64 MiB", source,
+                       _line_of(text, "max_body_bytes"), "mcp.max_body_bytes")
+    if not 10 <= mcp.session_idle_timeout_s <= 7 * 86400:
+        raise _invalid("mcp.session_idle_timeout_s must be between 10 s and 7 days", source,
+                       _line_of(text, "session_idle_timeout_s"), "mcp.session_idle_timeout_s")
+    if not 1 <= mcp.max_sessions <= 100_000:
+        raise _invalid("mcp.max_sessions must be between 1 and 100000", source,
+                       _line_of(text, "max_sessions"), "mcp.max_sessions",
+                       hint="the default 256 serves many IDEs; each session costs ~40 KB")
+    if not 1 <= mcp.uninitialized_timeout_s <= 86400:
+        raise _invalid("mcp.uninitialized_timeout_s must be between 1 s and 1 day", source,
+                       _line_of(text, "uninitialized_timeout_s"), "mcp.uninitialized_timeout_s")
+
+
+def _field_from_validation(message: str) -> str:
+    match = re.search(r"at `\$\.?([^`]*)`", message)
+    if match:
+        return match.group(1).replace("[...]", "")
+    match = re.search(r"unknown field `([^`]*)`", message)
+    return match.group(1) if match else ""
+
+
+def _field_line(text: str, header: int | None, leaf: str) -> int | None:
+    lines = text.splitlines()
+    for number in range((header or 1), len(lines) + 1):
+        stripped = lines[number - 1].lstrip()
+        if number > (header or 1) and stripped.startswith("["):
+            break
+        if stripped.startswith(leaf):
+            return number
+    return header
+
+
+def _drop_none(value: Any) -> Any:
+    # TOML has no null: an unset optional is simply absent.
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def render(config: Config) -> str:
+    body = msgspec.toml.encode(_drop_none(msgspec.to_builtins(config))).decode()
+    return HEADER + "\n" + body

@@ -1,0 +1,104 @@
+"""The config schema: msgspec Structs for everything config.toml can hold.
+
+Pure data and small invariants; the rules on user input live in validation.py, parsing with
+line numbers in parse.py, the revisioned durable copy in store.py.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from synapsed.errors import SynapseError
+
+SCHEMA_VERSION = 1
+LogLevel = Literal["debug", "info", "warning", "error"]
+DEFAULT_MCP_PORT = 8808
+LOOPBACK_BINDS = ("127.0.0.1", "::1", "localhost")
+
+
+class DaemonSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    log_level: LogLevel = "info"
+    # How long SIGTERM waits for in-flight requests before closing them.
+    drain_timeout_s: float = 10.0
+
+
+class McpSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    host: str = "127.0.0.1"
+    # 0 picks a free port at start (tests, side-by-side instances); the real one is in status.
+    port: int = DEFAULT_MCP_PORT
+    # Off only for clients that cannot send headers; the daemon warns at start and status shows it.
+    require_token: bool = True
+    max_body_bytes: int = 1024 * 1024
+    session_idle_timeout_s: float = 1800.0
+    # Sessions over HTTP and the stdio bridge together; at the cap the longest-idle one is evicted.
+    max_sessions: int = 256
+    # A session that never completes the handshake is dropped after this long.
+    uninitialized_timeout_s: float = 60.0
+    # Used by `ask`/`chat` on /mcp when the caller names no connection.
+    default_connection: str | None = None
+
+
+class PriceOverride(msgspec.Struct, forbid_unknown_fields=True):
+    """USD per million tokens for "provider/model" or "provider/*"."""
+
+    input_per_mtok: float
+    output_per_mtok: float
+
+
+class Budget(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Spend limits per local day / calendar month. `block` refuses before any upstream call;
+    `monitor` only warns. Requests of UNKNOWN cost count against token limits only."""
+
+    daily_usd: float | None = None
+    monthly_usd: float | None = None
+    daily_tokens: int | None = None
+    monthly_tokens: int | None = None
+    mode: Literal["block", "monitor"] = "block"
+
+    def limits(self) -> list[tuple[str, str, float]]:
+        """(period, unit, limit) for every limit set."""
+        out: list[tuple[str, str, float]] = []
+        for period in ("daily", "monthly"):
+            for unit in ("usd", "tokens"):
+                value = getattr(self, f"{period}_{unit}")
+                if value is not None:
+                    out.append((period, unit, float(value)))
+        return out
+
+
+class ConnectionConfig(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    provider: str
+    model: str
+    base_url: str | None = None
+    credential: str = "keyring"
+    timeout_s: float = 60.0
+    enabled: bool = True
+    options: dict[str, str] = {}
+    budget: Budget | None = None
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True):
+    schema_version: int = SCHEMA_VERSION
+    revision: int = 0
+    daemon: DaemonSettings = msgspec.field(default_factory=DaemonSettings)
+    mcp: McpSettings = msgspec.field(default_factory=McpSettings)
+    # A budget over all connections together, checked beside each connection's own.
+    budget: Budget | None = None
+    # Price overrides, "provider/model" or "provider/*" -> USD per million tokens.
+    prices: dict[str, PriceOverride] = {}
+    connections: dict[str, ConnectionConfig] = {}
+
+    def same_content(self, other: Config) -> bool:
+        return msgspec.structs.replace(self, revision=0) == msgspec.structs.replace(other, revision=0)
+
+    def connection(self, name: str) -> ConnectionConfig:
+        """The one lookup of a connection by name: not_found names the missing one."""
+        conn = self.connections.get(name)
+        if conn is None:
+            raise SynapseError("not_found", f"no connection named {name!r}", name=name)
+        return conn
+
+    def with_connection(self, name: str, conn: ConnectionConfig) -> Config:
+        return msgspec.structs.replace(self, connections={**self.connections, name: conn})

@@ -1,0 +1,146 @@
+"""The HTTP MCP listener on loopback: our own guards (Host, Origin, bearer token, body size)
+in front of the SDK's Streamable HTTP session manager, served by aiohttp.
+
+The SDK's DNS-rebinding check stays on as a second layer; tests exercise ours on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+from collections.abc import Callable
+
+from aiohttp import web
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+
+from synapsed.config import McpSettings
+from synapsed.errors import SynapseError
+from synapsed.logging import get_logger
+from synapsed.mcp import asgi, security
+from synapsed.mcp.server import BOUND_PREFIX, McpServer
+from synapsed.mcp.sessions import SessionRegistry
+
+log = get_logger("synapsed.mcp")
+
+
+def jsonrpc_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    body = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _bound_port(site: web.TCPSite) -> int:
+    """The port the OS gave us (the config may say 0: any free port)."""
+    server = site._server
+    sockets = getattr(server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1])
+
+
+class HttpListener:
+    def __init__(
+        self,
+        server: McpServer,
+        settings: McpSettings,
+        sessions: SessionRegistry,
+        token: Callable[[], str],
+        has_connection: Callable[[str], bool],
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.token = token
+        self.has_connection = has_connection
+        self.port = 0
+        self.manager = StreamableHTTPSessionManager(
+            app=server.server,
+            # Tools answer once and send no progress, so a plain JSON reply per POST is enough
+            # and cheaper than opening an SSE stream for each call.
+            json_response=True,
+            max_request_body_size=settings.max_body_bytes,
+            session_idle_timeout=settings.session_idle_timeout_s,
+        )
+        self._stop = asyncio.Event()
+        self._manager_ready = asyncio.Event()
+        self._manager_task: asyncio.Task[None] | None = None
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.settings.host}]" if ":" in self.settings.host else self.settings.host
+        return f"http://{host}:{self.port}/mcp"
+
+    async def start(self) -> None:
+        self._manager_task = asyncio.create_task(self._run_manager())
+        await self._manager_ready.wait()
+        app = web.Application(client_max_size=self.settings.max_body_bytes)
+        app.router.add_route("*", "/mcp", self.handle)
+        app.router.add_route("*", BOUND_PREFIX + "{name}", self.handle)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.stop()
+            if exc.errno == errno.EADDRINUSE:
+                raise SynapseError(
+                    "config_invalid",
+                    f"MCP port {self.settings.port} on {self.settings.host} is already in use",
+                    hint="another synapsed or program holds it: stop it, or set [mcp] port in config.toml",
+                    port=self.settings.port,
+                ) from None
+            raise
+        self.port = _bound_port(site)
+        names = [f"{n}:{self.port}" for n in ("127.0.0.1", "localhost", "[::1]")]
+        # The SDK's own DNS-rebinding check, as a second layer behind ours.
+        self.manager.security_settings = TransportSecuritySettings(
+            enable_dns_rebinding_protection=True,
+            allowed_hosts=names,
+            allowed_origins=[f"http://{n}" for n in names] + [f"https://{n}" for n in names],
+        )
+
+    async def _run_manager(self) -> None:
+        # The SDK requires run() to be entered and exited in the same task.
+        async with self.manager.run():
+            self._manager_ready.set()
+            await self._stop.wait()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self._stop.set()
+        if self._manager_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._manager_task
+
+    def refusal(self, request: web.Request) -> web.Response | None:
+        """Our own guards, each on its own: None when the request may reach the SDK."""
+        if not security.host_ok(request.headers.get("Host"), self.port):
+            log.warning("mcp request refused", reason="foreign Host header")
+            return jsonrpc_error(403, "forbidden: Host must be a loopback name for this port")
+        if not security.origin_ok(request.headers.get("Origin"), self.port):
+            log.warning("mcp request refused", reason="foreign Origin header")
+            return jsonrpc_error(403, "forbidden: Origin is not a loopback origin for this port")
+        if self.settings.require_token and not security.token_ok(request.headers.get("Authorization"), self.token()):
+            log.warning("mcp request refused", reason="missing or wrong bearer token")
+            return jsonrpc_error(401, "unauthorized", headers={"WWW-Authenticate": 'Bearer realm="mcp-synapse"'})
+        bound = request.match_info.get("name")
+        if bound is not None and not self.has_connection(bound):
+            return jsonrpc_error(404, f"no connection named {bound!r}; see `synapsectl connections list`")
+        if request.content_length is not None and request.content_length > self.settings.max_body_bytes:
+            return jsonrpc_error(413, f"request body exceeds {self.settings.max_body_bytes} bytes")
+        return None
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        refused = self.refusal(request)
+        if refused is not None:
+            return refused
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return jsonrpc_error(413, f"request body exceeds {self.settings.max_body_bytes} bytes")
+        response = await asgi.serve(self.manager.handle_request, request, body)
+        if request.method == "DELETE" and (sid := request.headers.get("mcp-session-id")):
+            self.sessions.end(f"http-{sid}")
+        return response

@@ -1,0 +1,108 @@
+"""The MCP protocol side: the official SDK's low-level Server with our tool handlers, and who
+is calling (client name from initialize, or from each request's `_meta` in the 2026-07-28 era).
+
+Transports live beside it: http.py (Streamable HTTP on 127.0.0.1), bridge.py (the Unix socket
+of `synapsectl mcp stdio`). Both hand requests to `McpServer.server`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+import mcp_types as types
+from mcp.server import Server
+from mcp.shared.exceptions import MCPError
+
+from synapsed import __version__
+from synapsed.config import ConfigStore
+from synapsed.errors import SynapseError, internal_error
+from synapsed.gateway import Gateway
+from synapsed.logging import get_logger
+from synapsed.mcp.sessions import Session, SessionRegistry
+from synapsed.mcp.tools import TOOLS, Answer, ToolRunner, error_answer, tool_names, tool_schema
+from synapsed.redaction import redact_text, redact_value
+
+log = get_logger("synapsed.mcp")
+
+BOUND_PREFIX = "/mcp/c/"
+INSTRUCTIONS = (
+    "mcp synapse gives you the user's own LLM connections (their keys, their providers). "
+    "Call list_connections to see them, ask or chat to query one, compare to query several side by side. "
+    "Failures come back as errors with a kind and a hint; nothing is retried or silently substituted."
+)
+
+# Set per bridge connection; the SDK's handler tasks inherit it (they are spawned inside it).
+stdio_binding: contextvars.ContextVar[tuple[str, str | None] | None] = contextvars.ContextVar(
+    "stdio_binding", default=None
+)
+
+
+def bound_connection(path: str) -> str | None:
+    return path[len(BOUND_PREFIX):] if path.startswith(BOUND_PREFIX) else None
+
+
+class McpServer:
+    def __init__(self, config: ConfigStore, gateway: Gateway, sessions: SessionRegistry) -> None:
+        self.config = config
+        self.gateway = gateway
+        self.sessions = sessions
+        self.server: Server[Any] = Server(
+            "mcp-synapse",
+            version=__version__,
+            instructions=INSTRUCTIONS,
+            on_list_tools=self._list_tools,
+            on_call_tool=self._call_tool,
+        )
+
+    def _caller(self, ctx: Any) -> tuple[Session, str | None]:
+        params = ctx.session.client_params
+        info = params.client_info if params is not None else None
+        name = info.name if info is not None else "unknown"
+        version = info.version if info is not None else ""
+        request = ctx.request
+        if request is not None and hasattr(request, "url"):
+            bound = bound_connection(request.url.path)
+            sid = request.headers.get("mcp-session-id")
+            key = f"http-{sid}" if sid else f"http-stateless-{name}-{version}"
+            return self.sessions.touch(key, "http", name, version, bound, ctx.protocol_version), bound
+        key, bound = stdio_binding.get() or ("stdio-unbound", None)
+        return self.sessions.touch(key, "stdio", name, version, bound, ctx.protocol_version), bound
+
+    async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
+        _, bound = self._caller(ctx)
+        tools = []
+        for name in tool_names(bound):
+            spec = TOOLS[name]
+            description = spec.description + (f" This endpoint always uses connection {bound!r}." if bound else "")
+            tools.append(types.Tool(name=name, title=spec.title, description=description,
+                                    input_schema=tool_schema(spec, bound)))
+        return types.ListToolsResult(tools=tools)
+
+    async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        session, bound = self._caller(ctx)
+        if params.name not in tool_names(bound):
+            raise MCPError(types.INVALID_PARAMS, f"unknown tool {params.name!r}; available: {', '.join(tool_names(bound))}")
+        config = self.config.config
+        runner = ToolRunner(self.gateway, config.mcp.default_connection)
+        try:
+            if bound is not None and bound not in config.connections:
+                raise SynapseError("not_found", f"connection {bound!r} no longer exists", name=bound)
+            answer = await runner.run(params.name, params.arguments, bound, caller=session.label, session=session.id)
+        except SynapseError as exc:
+            answer = error_answer(exc)
+        except Exception:
+            answer = error_answer(internal_error(log, f"tool {params.name}"))
+        session.calls += 1
+        session.errors += int(answer.is_error)
+        return to_result(answer)
+
+
+def to_result(answer: Answer) -> types.CallToolResult:
+    # Loaded keys never leave in a result; key-shaped patterns are only scrubbed from our own
+    # error text, since model output may legitimately contain `sk-...`-like examples.
+    text = redact_text(answer.text, patterns=answer.is_error)
+    structured = redact_value(answer.structured, patterns=answer.is_error)
+    return types.CallToolResult(
+        content=[types.TextContent(type="text", text=text)], structured_content=structured, is_error=answer.is_error
+    )
