@@ -32,6 +32,7 @@ bench: install
 	$(BIN)/python bench/chat_latency.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/mcp_latency.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/ledger.py --markdown BENCHMARKS.md
+	$(BIN)/python bench/session_flood.py --markdown BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

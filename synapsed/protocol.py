@@ -295,6 +295,7 @@ class McpSessionView(msgspec.Struct, omit_defaults=True):
     last_seen_at: str
     calls: int
     errors: int
+    state: Literal["initializing", "active"]
     bound_connection: str | None = None
     protocol_version: str | None = None
 
@@ -310,6 +311,9 @@ class McpView(msgspec.Struct):
     stdio_socket: str
     token_file: str
     active_sessions: int
+    max_sessions: int = 0
+    evicted_sessions: int = 0
+    refused_sessions: int = 0
 
 
 class TokenRotated(msgspec.Struct):

@@ -103,3 +103,39 @@ async def serve(app: ASGIApp, request: web.Request, body: bytes) -> web.StreamRe
     if response is None:
         return web.Response(status=status)
     return response
+
+
+async def call(app: ASGIApp, method: str, path: str, headers: dict[str, str]) -> int:
+    """One body-less request made by the daemon itself (closing a session it evicts through the
+    SDK's public DELETE handling); the response status."""
+    status = 0
+    asked = False
+
+    async def receive() -> Message:
+        nonlocal asked
+        if not asked:
+            asked = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = int(message["status"])
+
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode("latin-1"),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+        "client": ("127.0.0.1", 0),
+        "server": ("127.0.0.1", 0),
+    }
+    await app(scope, receive, send)
+    return status

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import anyio
 import mcp_types as types
 from mcp.shared.message import SessionMessage
 
+from synapsed.errors import SynapseError
 from synapsed.logging import get_logger
 from synapsed.mcp.server import McpServer, stdio_binding
 from synapsed.mcp.sessions import SessionRegistry
@@ -25,14 +27,23 @@ BRIDGE_HELLO_TIMEOUT_S = 10.0
 
 class BridgeListener:
     def __init__(
-        self, server: McpServer, path: Path, sessions: SessionRegistry, max_line_bytes: int
+        self, server: McpServer, path: Path, sessions: SessionRegistry, max_line_bytes: int,
+        make_room: Callable[[], Awaitable[None]],
     ) -> None:
         self.server = server
         self.path = path
         self.sessions = sessions
         self.max_line_bytes = max_line_bytes
+        self.make_room = make_room
         self._server: asyncio.AbstractServer | None = None
         self._bridges: set[asyncio.Task[Any]] = set()
+        self._by_session: dict[str, asyncio.Task[Any]] = {}
+
+    def close(self, key: str) -> None:
+        """End one bridge session (evicted at the cap): its IDE sees the connection close."""
+        task = self._by_session.get(key)
+        if task is not None:
+            task.cancel()
 
     async def start(self) -> None:
         self.path.unlink(missing_ok=True)  # we hold the instance lock: any file here is stale
@@ -61,12 +72,15 @@ class BridgeListener:
             if not accepted:
                 return
             key = self.sessions.new_stdio_id()
-            self.sessions.touch(key, "stdio", "unknown", "", bound or None, None)
+            self.sessions.opened(key, "stdio", "unknown", "", bound or None, None, state="active")
             stdio_binding.set((key, bound or None))
+            if task is not None:
+                self._by_session[key] = task
             try:
                 await self._serve(reader, writer)
             finally:
                 self.sessions.end(key)
+                self._by_session.pop(key, None)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -90,6 +104,12 @@ class BridgeListener:
         if bound is not None and bound not in self.server.config.config.connections:
             await _reply(writer, {"error": {"kind": "not_found", "message": f"no connection named {bound!r}",
                                             "hint": "run `synapsectl connections list` to see the names"}})
+            return False, None
+        try:
+            await self.make_room()
+        except SynapseError as exc:
+            log.warning("bridge refused: at the session cap")
+            await _reply(writer, {"error": {"kind": exc.kind, "message": exc.message, "hint": exc.hint}})
             return False, None
         await _reply(writer, {"ok": True})
         return True, bound

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+import msgspec
 from aiohttp import web
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
@@ -20,9 +21,36 @@ from synapsed.errors import SynapseError
 from synapsed.logging import get_logger
 from synapsed.mcp import asgi, security
 from synapsed.mcp.server import BOUND_PREFIX, McpServer
-from synapsed.mcp.sessions import SessionRegistry
+from synapsed.mcp.sessions import Session, SessionRegistry
 
 log = get_logger("synapsed.mcp")
+SWEEP_INTERVAL_S = 5.0
+RETRY_AFTER_S = 5
+
+
+class _ClientInfo(msgspec.Struct):
+    name: str = "unknown"
+    version: str = ""
+
+
+class _InitializeParams(msgspec.Struct):
+    clientInfo: _ClientInfo = msgspec.field(default_factory=_ClientInfo)  # noqa: N815 - wire name
+    protocolVersion: str | None = None  # noqa: N815
+
+
+class _Initialize(msgspec.Struct):
+    """Just enough of a JSON-RPC message to tell an initialize request (which opens a session)."""
+
+    method: str = ""
+    params: _InitializeParams | None = None
+
+
+def initialize_of(body: bytes) -> _Initialize | None:
+    try:
+        message = msgspec.json.decode(body, type=_Initialize)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None  # a batch, garbage or another shape: the SDK answers it
+    return message if message.method == "initialize" else None
 
 
 def jsonrpc_error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
@@ -45,11 +73,14 @@ class HttpListener:
         sessions: SessionRegistry,
         token: Callable[[], str],
         has_connection: Callable[[str], bool],
+        make_room: Callable[[], Awaitable[None]],
     ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.token = token
         self.has_connection = has_connection
+        self.make_room = make_room
+        self._sweeper: asyncio.Task[None] | None = None
         self.port = 0
         self.manager = StreamableHTTPSessionManager(
             app=server.server,
@@ -91,6 +122,7 @@ class HttpListener:
                 ) from None
             raise
         self.port = _bound_port(site)
+        self._sweeper = asyncio.create_task(self._sweep())
         names = [f"{n}:{self.port}" for n in ("127.0.0.1", "localhost", "[::1]")]
         # The SDK's own DNS-rebinding check, as a second layer behind ours.
         self.manager.security_settings = TransportSecuritySettings(
@@ -106,6 +138,11 @@ class HttpListener:
             await self._stop.wait()
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -140,7 +177,51 @@ class HttpListener:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return jsonrpc_error(413, f"request body exceeds {self.settings.max_body_bytes} bytes")
+        sid = request.headers.get("mcp-session-id")
+        if sid is not None:
+            return await self._in_session(request, body, f"http-{sid}")
+        opening = initialize_of(body) if request.method == "POST" else None
+        if opening is not None:
+            try:
+                await self.make_room()
+            except SynapseError as exc:
+                log.warning("mcp session refused: at the session cap", max_sessions=self.settings.max_sessions)
+                return jsonrpc_error(503, f"{exc.message}; {exc.hint}", headers={"Retry-After": str(RETRY_AFTER_S)})
         response = await asgi.serve(self.manager.handle_request, request, body)
-        if request.method == "DELETE" and (sid := request.headers.get("mcp-session-id")):
-            self.sessions.end(f"http-{sid}")
+        new_sid = response.headers.get("mcp-session-id")
+        if opening is not None and new_sid and self.sessions.get(f"http-{new_sid}") is None:
+            params = opening.params or _InitializeParams()
+            self.sessions.opened(f"http-{new_sid}", "http", params.clientInfo.name, params.clientInfo.version,
+                                 request.match_info.get("name"), params.protocolVersion)
         return response
+
+    async def _in_session(self, request: web.Request, body: bytes, key: str) -> web.StreamResponse:
+        session = self.sessions.get(key)
+        if session is not None:
+            session.in_flight += 1
+        try:
+            response = await asgi.serve(self.manager.handle_request, request, body)
+        finally:
+            if session is not None:
+                session.in_flight -= 1
+        if request.method == "DELETE":
+            self.sessions.end(key)
+        elif session is not None and response.status < 400:
+            session.touch_active()
+        return response
+
+    async def close_session(self, session: Session) -> None:
+        """End one HTTP session in the SDK through its public DELETE handling."""
+        headers = {"host": f"127.0.0.1:{self.port}", "mcp-session-id": session.id.removeprefix("http-")}
+        if session.protocol_version:
+            headers["mcp-protocol-version"] = session.protocol_version
+        status = await asgi.call(self.manager.handle_request, "DELETE", "/mcp", headers)
+        log.info("mcp session closed by the daemon", session=session.id, client=session.client_name,
+                 state=session.state, status=status)
+
+    async def _sweep(self) -> None:
+        """Drop sessions that never finished the handshake, on their own short timeout."""
+        while True:
+            await asyncio.sleep(min(SWEEP_INTERVAL_S, self.sessions.uninitialized_timeout_s / 2))
+            for session in self.sessions.expired_uninitialized():
+                await self.close_session(session)

@@ -27,8 +27,23 @@ class McpService:
             self.sessions,
             token=lambda: self.token,
             has_connection=lambda name: name in services.config.config.connections,
+            make_room=self.make_room,
         )
-        self.bridge = BridgeListener(self.server, self.paths.mcp_socket, self.sessions, self.settings.max_body_bytes)
+        self.bridge = BridgeListener(self.server, self.paths.mcp_socket, self.sessions, self.settings.max_body_bytes,
+                                     make_room=self.make_room)
+
+    async def make_room(self) -> None:
+        """Before a new session: at the cap, evict the longest-idle one (logged with its client);
+        when every session is busy, SynapseError refuses the newcomer. Never an unbounded table."""
+        victim = self.sessions.admit()
+        if victim is None:
+            return
+        log.warning("mcp session evicted at the session cap", session=victim.id, client=victim.client_name,
+                    state=victim.state, max_sessions=self.sessions.max_sessions)
+        if victim.transport == "stdio":
+            self.bridge.close(victim.id)
+        else:
+            await self.http.close_session(victim)
 
     async def start(self) -> None:
         self.token = security.load_or_create_token(self.paths.token_file)
@@ -55,4 +70,7 @@ class McpService:
             stdio_socket=str(self.paths.mcp_socket),
             token_file=str(self.paths.token_file),
             active_sessions=len(self.sessions),
+            max_sessions=self.sessions.max_sessions,
+            evicted_sessions=self.sessions.evicted,
+            refused_sessions=self.sessions.refused,
         )

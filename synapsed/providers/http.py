@@ -24,6 +24,18 @@ from synapsed.providers.base import CallContext
 from synapsed.redaction import redact_text
 from synapsed.secrets import renew_hint
 
+# What a provider call can fail with: the HTTP mapping below and the transport errors of send().
+# The provider guides explain each of these (a doc test holds them to it).
+ADAPTER_KINDS = (
+    "auth_failed", "permission_denied", "rate_limited", "quota_exceeded", "model_not_found", "bad_request",
+    "context_too_long", "timeout", "network_unreachable", "tls_error", "upstream_error", "upstream_malformed",
+)
+# What the gateway and preflight add around any provider call.
+CONNECTION_KINDS = (
+    "config_invalid", "base_url_invalid", "credential_missing", "credential_unreadable", "credential_empty",
+    "keyring_unavailable", "connection_disabled", "budget_exceeded",
+)
+
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 MAX_UPSTREAM_MESSAGE = 500
 USER_AGENT = f"mcp-synapse/{__version__}"

@@ -1,0 +1,71 @@
+"""mcp/sessions.py: one cap over HTTP and bridge sessions, eviction order, refusal when busy."""
+
+from __future__ import annotations
+
+import pytest
+
+from synapsed.config import McpSettings
+from synapsed.errors import SynapseError
+from synapsed.mcp.sessions import SessionRegistry
+
+
+def _registry(cap: int = 3, uninitialized_s: float = 60.0) -> SessionRegistry:
+    return SessionRegistry(McpSettings(max_sessions=cap, uninitialized_timeout_s=uninitialized_s))
+
+
+def test_below_the_cap_nothing_is_evicted() -> None:
+    registry = _registry()
+    registry.opened("http-a", "http", "cursor", "1", None, "2025-06-18")
+    assert registry.admit() is None and len(registry) == 1
+
+
+def test_at_the_cap_a_session_that_never_initialized_goes_first() -> None:
+    registry = _registry(cap=2)
+    registry.opened("http-old-active", "http", "cursor", "1", None, None, state="active")
+    registry.opened("http-pending", "http", "loop", "1", None, None)
+    victim = registry.admit()
+    assert victim is not None and victim.id == "http-pending"
+    assert [s.id for s in registry.list()] == ["http-old-active"] and registry.evicted == 1
+
+
+def test_at_the_cap_the_longest_idle_active_session_goes() -> None:
+    registry = _registry(cap=2)
+    older = registry.opened("http-a", "http", "a", "1", None, None, state="active")
+    registry.opened("http-b", "http", "b", "1", None, None, state="active")
+    older.last_seen -= 100
+    victim = registry.admit()
+    assert victim is not None and victim.id == "http-a"
+
+
+def test_busy_sessions_are_never_evicted_and_the_newcomer_is_refused() -> None:
+    registry = _registry(cap=2)
+    for key in ("http-a", "stdio-1"):
+        registry.opened(key, "http" if key.startswith("http") else "stdio", "ide", "1", None, None).in_flight = 1
+    with pytest.raises(SynapseError) as caught:
+        registry.admit()
+    assert caught.value.kind == "rate_limited" and "max_sessions" in caught.value.hint
+    assert len(registry) == 2 and registry.refused == 1
+
+
+def test_stateless_era_callers_are_shown_but_not_counted() -> None:
+    registry = _registry(cap=1)
+    registry.touch("http-stateless-cursor-1", "http", "cursor", "1", None, "2026-07-28")
+    assert len(registry) == 0 and registry.admit() is None
+    assert [s.client_name for s in registry.list()] == ["cursor"]
+
+
+def test_uninitialized_sessions_expire_on_their_own_short_timeout() -> None:
+    registry = _registry(uninitialized_s=60)
+    pending = registry.opened("http-p", "http", "loop", "1", None, None)
+    active = registry.opened("http-a", "http", "ide", "1", None, None, state="active")
+    pending.last_seen -= 61
+    active.last_seen -= 61
+    assert [s.id for s in registry.expired_uninitialized()] == ["http-p"]
+    assert [s.id for s in registry.list()] == ["http-a"]
+
+
+def test_every_session_is_listed_with_its_state() -> None:
+    registry = _registry()
+    registry.opened("http-p", "http", "loop", "1", None, None)
+    registry.opened("stdio-1", "stdio", "unknown", "", None, None, state="active")
+    assert {(s.id, s.state) for s in registry.list()} == {("http-p", "initializing"), ("stdio-1", "active")}
