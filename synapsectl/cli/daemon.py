@@ -45,7 +45,10 @@ def _mcp_line(mcp: p.McpView | None) -> str:
     if mcp is None:
         return "starting"
     token = "token required" if mcp.require_token else "TOKEN NOT REQUIRED (any local process may connect)"
-    return f"{mcp.url}  ({token}; {mcp.active_sessions} session(s); stdio bridge: synapsectl mcp stdio)"
+    sessions = f"{mcp.active_sessions}/{mcp.max_sessions} session(s)"
+    if mcp.evicted_sessions or mcp.refused_sessions:
+        sessions += f", {mcp.evicted_sessions} evicted, {mcp.refused_sessions} refused at the cap"
+    return f"{mcp.url}  ({token}; {sessions}; stdio bridge: synapsectl mcp stdio)"
 
 
 def cmd_reload(client: Client, args: argparse.Namespace) -> int:

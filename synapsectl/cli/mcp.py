@@ -30,8 +30,8 @@ def cmd_sessions(client: Client, args: argparse.Namespace) -> int:
         print("no MCP sessions (IDEs connect to the URL in `synapsectl status`, or via `synapsectl mcp stdio`)")
         return EXIT_OK
     render.table(
-        ["id", "client", "version", "transport", "bound to", "since", "calls", "errors"],
-        [[s.id[:24], s.client_name, s.client_version or "-", s.transport, s.bound_connection,
+        ["id", "client", "version", "transport", "state", "bound to", "since", "calls", "errors"],
+        [[s.id[:24], s.client_name, s.client_version or "-", s.transport, s.state, s.bound_connection,
           s.connected_at[5:16].replace("T", " "), s.calls, s.errors] for s in sessions],
     )
     return EXIT_OK
