@@ -170,7 +170,7 @@ class Probe:
         try:
             resolved = await provider.lookup_model(self._context())
         except SynapseError as exc:
-            if self.models is None and (is_permission_refusal(exc) or exc.kind == "auth_failed"):
+            if self.models is None and exc.kind in ("auth_failed", "permission_denied"):
                 return "warn", "the key may not read model details either; run with --probe to confirm the model", \
                     {"kind": exc.kind}
             if exc.kind != "model_not_found":

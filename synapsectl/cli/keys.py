@@ -43,14 +43,15 @@ def cmd_key_rm(client: Client, args: argparse.Namespace) -> int:
 
 def cmd_key_status(client: Client, args: argparse.Namespace) -> int:
     keys = client.secrets_status(args.name).keys
+    code = EXIT_OK if all(k.present or k.error_kind is None for k in keys) else EXIT_FAILED
     if args.json:
         render.emit_json(keys)
-        return EXIT_OK if all(k.present or k.error_kind is None for k in keys) else EXIT_FAILED
+        return code
     render.table(
         ["name", "source", "present", "fingerprint / problem"],
         [[k.name, k.source, "yes" if k.present else "no", k.fingerprint if k.present else (k.hint or k.error_kind)] for k in keys],
     )
-    return EXIT_OK if all(k.present or k.error_kind is None for k in keys) else EXIT_FAILED
+    return code
 
 
 

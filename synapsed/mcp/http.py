@@ -46,6 +46,10 @@ class _Initialize(msgspec.Struct):
 
 
 def initialize_of(body: bytes) -> _Initialize | None:
+    # Stateless-era tools/call requests come without a session id too: a substring test keeps
+    # the decode of their (possibly large) bodies off the hot path.
+    if b"initialize" not in body:
+        return None
     try:
         message = msgspec.json.decode(body, type=_Initialize)
     except (msgspec.DecodeError, msgspec.ValidationError):

@@ -114,8 +114,7 @@ class SessionRegistry:
             session = Session(key, transport, client_name, client_version, bound, protocol_version)
             self._sessions[key] = session
         else:
-            session.last_seen = time.time()
-            session.state = "active"
+            session.touch_active()
             # A stdio bridge learns its client's name only at initialize.
             if session.client_name == "unknown" and client_name != "unknown":
                 session.client_name, session.client_version = client_name, client_version
