@@ -191,3 +191,14 @@ def test_config_path_that_is_a_directory_is_a_typed_error(tmp_path: Path) -> Non
     with pytest.raises(SynapseError) as caught:
         ConfigStore(tmp_path / "config.toml").load()
     assert "cannot read it" in caught.value.message
+
+
+def test_session_cap_out_of_range_names_the_line_and_field() -> None:
+    import pytest
+
+    from synapsed.errors import SynapseError
+
+    with pytest.raises(SynapseError) as caught:
+        parse("[mcp]\nmax_sessions = 0\n")
+    assert caught.value.kind == "config_invalid" and caught.value.detail["field"] == "mcp.max_sessions"
+    assert caught.value.detail["line"] == 2

@@ -99,3 +99,26 @@ def test_instance_lock_is_exclusive_and_names_the_holder(tmp_path: Path) -> None
     second = InstanceLock(tmp_path / "lock")
     second.acquire()
     second.release()
+
+
+def test_write_atomic_reports_a_full_disk_as_write_failed_naming_the_path(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    from synapsed.errors import SynapseError
+    from synapsed.paths import write_atomic
+
+    target = tmp_path / "config.toml"
+    target.write_text("old\n")
+
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("synapsed.paths.os.replace", full)
+    try:
+        write_atomic(target, "new\n")
+    except SynapseError as exc:
+        assert exc.kind == "write_failed" and str(tmp_path) in exc.hint and "disk is full" in exc.hint
+        assert exc.detail["errno"] == "ENOSPC"
+    else:
+        raise AssertionError("no error")
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["config.toml"]
