@@ -223,3 +223,23 @@ class Client:
 
     def mcp_token_rotate(self) -> p.TokenRotated:
         return self.call("mcp.token_rotate", result_type=p.TokenRotated)
+
+    # ---- threads ---------------------------------------------------------------------------------
+
+    def threads_list(self, limit: int = 50, offset: int = 0) -> p.ThreadList:
+        return self.call("threads.list", p.ThreadListParams(limit=limit, offset=offset), p.ThreadList)
+
+    def threads_get(self, thread_id: str) -> p.ThreadView:
+        return self.call("threads.get", p.ThreadIdParams(id=thread_id), p.ThreadView)
+
+    def threads_export(self, thread_id: str, fmt: p.ThreadExportFormat = "md") -> p.ThreadExport:
+        return self.call("threads.export", p.ThreadExportParams(id=thread_id, format=fmt), p.ThreadExport)
+
+    def threads_trim(self, thread_id: str, keep: int) -> p.ThreadTrimResult:
+        return self.call("threads.trim", p.ThreadTrimParams(id=thread_id, keep=keep), p.ThreadTrimResult)
+
+    def threads_delete(self, thread_id: str) -> p.ThreadDeleteResult:
+        return self.call("threads.delete", p.ThreadIdParams(id=thread_id), p.ThreadDeleteResult)
+
+    def threads_clear(self, before: str | None = None) -> p.ThreadClearResult:
+        return self.call("threads.clear", p.ThreadClearParams(before=before), p.ThreadClearResult)

@@ -32,17 +32,20 @@ from synapsed.rpc import daemon as rpc_daemon
 from synapsed.rpc import mcp as rpc_mcp
 from synapsed.rpc import preflight as rpc_preflight
 from synapsed.rpc import secrets as rpc_secrets
+from synapsed.rpc import threads as rpc_threads
 from synapsed.rpc import usage as rpc_usage
 from synapsed.rpc.dispatch import Dispatcher
 from synapsed.rpc.server import build_app
 from synapsed.services import Services
+from synapsed.threads.rules import Threads
+from synapsed.threads.store import ThreadStore
 from synapsed.usage.ledger import Ledger
 from synapsed.usage.meter import Meter
 
 if TYPE_CHECKING:
     from synapsed.mcp.service import McpService
 
-RPC_GROUPS = (rpc_daemon, rpc_connections, rpc_secrets, rpc_chat, rpc_preflight, rpc_mcp, rpc_usage)
+RPC_GROUPS = (rpc_daemon, rpc_connections, rpc_secrets, rpc_chat, rpc_preflight, rpc_mcp, rpc_usage, rpc_threads)
 
 
 class Daemon:
@@ -55,6 +58,7 @@ class Daemon:
         self.gateway = Gateway(self.config_store, meter=meter)
         self.last_preflight = LastResults(paths.state_dir / "preflight.json")
         self.sessions = SessionRegistry(self.config_store.config.mcp)
+        self.threads = Threads(ThreadStore(paths.threads_file), lambda: self.config_store.config.threads)
         self.services = Services(
             paths=paths,
             config=self.config_store,
@@ -63,6 +67,7 @@ class Daemon:
             ledger=self.ledger,
             preflight_results=self.last_preflight,
             sessions=self.sessions,
+            threads=self.threads,
             runtime=self,
         )
         self.lock = lifecycle.InstanceLock(paths.lock_file)
@@ -123,6 +128,15 @@ class Daemon:
                 f"the usage ledger {self.paths.ledger_file} cannot be opened ({exc})",
                 hint="move it aside (mv usage.sqlite3 usage.sqlite3.bad) and restart: a new ledger is created",
             ) from None
+        try:
+            self.threads.store.open()
+        except (sqlite3.Error, RuntimeError) as exc:
+            raise SynapseError(
+                "internal",
+                f"the thread store {self.paths.threads_file} cannot be opened ({exc})",
+                hint="move it aside (mv threads.sqlite3 threads.sqlite3.bad) and restart: a new, empty one is created",
+            ) from None
+        self.threads.prune(force=True)
         slog.set_level(self.log_level)
         self._register_static_secrets()
         self.keyring = secrets.keyring_backend()
@@ -181,6 +195,7 @@ class Daemon:
                 await self.mcp.stop()
             await self.gateway.close()
             self.ledger.close()
+            self.threads.store.close()
             if not self.inherited:
                 self.paths.socket.unlink(missing_ok=True)
             self.lock.release()
@@ -219,6 +234,15 @@ class Daemon:
         except SynapseError as exc:
             self.log.error("config reload rejected; the running config stays in force", error=exc.message, **exc.to_data())
             raise
+        try:
+            self.threads.store.open()
+        except (sqlite3.Error, RuntimeError) as exc:
+            raise SynapseError(
+                "internal",
+                f"the thread store {self.paths.threads_file} cannot be opened ({exc})",
+                hint="move it aside (mv threads.sqlite3 threads.sqlite3.bad) and restart: a new, empty one is created",
+            ) from None
+        self.threads.prune(force=True)
         slog.set_level(self.log_level)
         self._register_static_secrets()
         self.gateway.forget_keys()  # reload is also how a keyring edited outside synapse is re-read

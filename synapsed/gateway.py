@@ -22,10 +22,11 @@ from synapsed.logging import get_logger
 from synapsed.providers import http
 from synapsed.providers.base import CallContext, ChatRequest, ChatResult, Message
 from synapsed.providers.registry import provider_for
-from synapsed.usage.meter import Meter, Reservation
+from synapsed.usage.meter import Meter, Origin, Reservation
 from synapsed.validation import effective_base_url
 
 log = get_logger("synapsed.gateway")
+CLI = Origin("synapsectl")
 
 
 class Gateway:
@@ -88,16 +89,14 @@ class Gateway:
         return CallContext(name, conn, base_url, key, self.session, self.max_response_bytes)
 
     async def complete(
-        self, name: str, request: ChatRequest, caller: str = "synapsectl", session: str | None = None
+        self, name: str, request: ChatRequest, origin: Origin = CLI
     ) -> tuple[ConnectionConfig, ChatResult]:
         conn = self.connection(name)
-        reservation = await self._admit(name, conn, request, caller, session)
-        result = await self._call(name, conn, request, reservation, caller, session)
-        return conn, await self._settle(name, conn, result, reservation, caller, session)
+        reservation = await self._admit(name, conn, request, origin)
+        result = await self._call(name, conn, request, reservation, origin)
+        return conn, await self._settle(name, conn, result, reservation, origin)
 
-    async def _admit(
-        self, name: str, conn: ConnectionConfig, request: ChatRequest, caller: str, session: str | None
-    ) -> Reservation:
+    async def _admit(self, name: str, conn: ConnectionConfig, request: ChatRequest, origin: Origin) -> Reservation:
         """Refuse before any upstream call: a disabled connection, a blocking budget."""
         try:
             if not conn.enabled:
@@ -108,13 +107,12 @@ class Gateway:
                 )
             return self.meter.admit(name, conn, request)
         except SynapseError as exc:
-            await self.meter.refused(name, conn, caller, session, exc)
-            log.warning("request refused", connection=name, caller=caller, kind=exc.kind, error=exc.message)
+            await self.meter.refused(name, conn, origin, exc)
+            log.warning("request refused", connection=name, caller=origin.caller, kind=exc.kind, error=exc.message)
             raise
 
     async def _call(
-        self, name: str, conn: ConnectionConfig, request: ChatRequest, reservation: Reservation, caller: str,
-        session: str | None,
+        self, name: str, conn: ConnectionConfig, request: ChatRequest, reservation: Reservation, origin: Origin
     ) -> ChatResult:
         """Exactly one upstream request; every failure is recorded against the reservation."""
         started = time.perf_counter()
@@ -122,13 +120,13 @@ class Gateway:
             key = await self.key_for(name, conn)
             return await provider_for(conn.provider).complete(self.context(name, conn, key), request)
         except SynapseError as exc:
-            await self.meter.failed(reservation, caller, session, exc)
+            await self.meter.failed(reservation, origin, exc)
             log.warning(
                 "upstream call failed",
                 connection=name,
                 provider=conn.provider,
                 model=conn.model,
-                caller=caller,
+                caller=origin.caller,
                 kind=exc.kind,
                 error=exc.message,
                 latency_ms=round((time.perf_counter() - started) * 1000, 3),
@@ -138,15 +136,14 @@ class Gateway:
             # The caller went away (cancelled) or a bug: release the reservation, record the attempt.
             kind: ErrorKind = "cancelled" if isinstance(exc, asyncio.CancelledError) else "internal"
             failure = SynapseError(kind, f"{type(exc).__name__} during the upstream call")
-            await asyncio.shield(self.meter.failed(reservation, caller, session, failure))
+            await asyncio.shield(self.meter.failed(reservation, origin, failure))
             raise
 
     async def _settle(
-        self, name: str, conn: ConnectionConfig, result: ChatResult, reservation: Reservation, caller: str,
-        session: str | None,
+        self, name: str, conn: ConnectionConfig, result: ChatResult, reservation: Reservation, origin: Origin
     ) -> ChatResult:
         """Price the answer, commit its ledger row (before the reply leaves) and attach the cost."""
-        cost = await self.meter.succeeded(reservation, caller, session, result)
+        cost = await self.meter.succeeded(reservation, origin, result)
         result = msgspec.structs.replace(
             result, cost_usd=cost.usd, cost_source=cost.source, budget_warnings=reservation.warnings or None
         )
@@ -157,7 +154,7 @@ class Gateway:
             connection=name,
             provider=conn.provider,
             model=result.model,
-            caller=caller,
+            caller=origin.caller,
             input_tokens=result.input_tokens,
             output_tokens=result.output_tokens,
             cost_usd=result.cost_usd,

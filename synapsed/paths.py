@@ -57,6 +57,10 @@ class Paths:
         return self.state_dir / "usage.sqlite3"
 
     @property
+    def threads_file(self) -> Path:
+        return self.state_dir / "threads.sqlite3"
+
+    @property
     def token_file(self) -> Path:
         return self.state_dir / "mcp.token"
 

@@ -32,6 +32,7 @@ from synapsed.protocol import ChatRequest, CheckStatus, LastPreflight, Message, 
 from synapsed.providers.base import CallContext
 from synapsed.providers.registry import provider_for
 from synapsed.secrets import fingerprint, source_of
+from synapsed.usage.meter import Origin
 from synapsed.validation import effective_base_url, validate_fields, validated_base_url
 
 STAGES = ("config", "base_url", "credential", "reach", "auth", "model", "probe")
@@ -201,7 +202,7 @@ class Probe:
                 return "skip", "not requested: with this key only --probe (one billed completion) can confirm the model", None
             return "skip", "not requested (--probe sends one billed completion)", None
         request = ChatRequest(messages=[Message("user", PROBE_PROMPT)], max_output_tokens=PROBE_MAX_TOKENS)
-        _, result = await self.gateway.complete(self.name, request, caller="preflight")
+        _, result = await self.gateway.complete(self.name, request, Origin("preflight"))
         if not result.text.strip():
             raise SynapseError(
                 "upstream_malformed",

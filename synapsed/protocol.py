@@ -437,6 +437,7 @@ class UsageRecord(msgspec.Struct):
     cost_usd: float | None
     cost_source: str
     price_version: str | None
+    thread_id: str | None = None
 
 
 class UsageHistory(msgspec.Struct):
@@ -477,3 +478,90 @@ class PriceRow(msgspec.Struct):
 class PriceList(msgspec.Struct):
     builtin_version: str
     rows: list[PriceRow]
+
+
+# ---- threads -----------------------------------------------------------------------------------
+
+ThreadExportFormat = Literal["md", "jsonl"]
+
+
+class ThreadTurnView(msgspec.Struct, omit_defaults=True):
+    """One exchange: the messages the call added (user turns, then the answer) and who answered."""
+
+    turn: int
+    time: str
+    connection: str
+    provider: str
+    model: str
+    caller: str
+    messages: list[Message]
+
+
+class ThreadSummary(msgspec.Struct, omit_defaults=True):
+    id: str
+    created_at: str
+    updated_at: str
+    turns: int
+    chars: int
+    title: str  # the start of the first prompt
+    last_connection: str | None = None
+
+
+class ThreadView(msgspec.Struct, omit_defaults=True):
+    id: str
+    created_at: str
+    updated_at: str
+    chars: int
+    turns: list[ThreadTurnView]
+    system: str | None = None
+
+
+class ThreadList(msgspec.Struct):
+    enabled: bool
+    total: int
+    threads: list[ThreadSummary]
+
+
+class ThreadListParams(msgspec.Struct, forbid_unknown_fields=True):
+    limit: int = 50
+    offset: int = 0
+
+
+class ThreadIdParams(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+
+
+class ThreadDeleteResult(msgspec.Struct):
+    id: str
+    deleted: bool
+
+
+class ThreadClearParams(msgspec.Struct, forbid_unknown_fields=True):
+    before: str | None = None  # same forms as usage filters: YYYY-MM-DD, ISO time, or 7d / 24h
+
+
+class ThreadClearResult(msgspec.Struct):
+    deleted: int
+    before: str | None
+
+
+class ThreadExportParams(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    format: ThreadExportFormat = "md"
+
+
+class ThreadExport(msgspec.Struct):
+    id: str
+    format: ThreadExportFormat
+    text: str
+
+
+class ThreadTrimParams(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    keep: int  # the newest turns to keep
+
+
+class ThreadTrimResult(msgspec.Struct):
+    id: str
+    removed_turns: int
+    kept_turns: int

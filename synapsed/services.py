@@ -17,6 +17,7 @@ from synapsed.gateway import Gateway
 from synapsed.mcp.sessions import SessionRegistry
 from synapsed.paths import Paths
 from synapsed.preflight import LastResults
+from synapsed.threads.rules import Threads
 from synapsed.usage.ledger import Ledger
 from synapsed.usage.meter import Meter
 
@@ -57,4 +58,5 @@ class Services:
     ledger: Ledger
     preflight_results: LastResults
     sessions: SessionRegistry
+    threads: Threads
     runtime: Runtime

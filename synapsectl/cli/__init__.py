@@ -20,6 +20,7 @@ from synapsectl.cli import (
     prompt,
     render,
     service,
+    threads,
     usage,
 )
 from synapsectl.cli.common import (
@@ -36,10 +37,11 @@ from synapsectl.client import (
     ProtocolError,
     RpcError,
 )
+from synapsed.errors import SynapseError
 from synapsed.paths import resolve
 
 # The order of `synapsectl --help`.
-GROUPS = (daemon, connections, keys, preflight, prompt, mcp, usage, service, doctor)
+GROUPS = (daemon, connections, keys, preflight, prompt, mcp, threads, usage, service, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     except RpcError as exc:
         extra = {k: v for k, v in exc.data.items() if k not in ("kind", "hint")}
         _report(exc.kind, exc.message, exc.hint, as_json, **extra)
+        return EXIT_FAILED
+    except SynapseError as exc:  # a local step (writing a file) failed with a typed error
+        _report(exc.kind, exc.message, exc.hint, as_json)
         return EXIT_FAILED
     except (ProtocolError, OSError) as exc:
         _report("internal", f"talking to synapsed failed: {exc}", "see `synapsectl logs`", as_json)

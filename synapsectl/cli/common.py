@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from synapsed.paths import HOME_ENV
 
@@ -24,3 +25,15 @@ def common_flags() -> argparse.ArgumentParser:
 def home_of(args: argparse.Namespace) -> str | None:
     """The explicit home (flag or environment) to hand to a daemon or bridge we start."""
     return args.home or os.environ.get(HOME_ENV) or None
+
+
+def confirmed(question: str, yes: bool) -> bool:
+    """--yes, or a "y" typed at a terminal; without a terminal a destructive command needs --yes."""
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(f"refusing to {question[0].lower()}{question[1:]} without --yes (no terminal to confirm on)")
+    if input(f"{question}? [y/N] ").strip().lower() in ("y", "yes"):
+        return True
+    print("nothing deleted")
+    return False

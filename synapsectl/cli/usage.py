@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from synapsectl.cli import render
-from synapsectl.cli.common import EXIT_OK, EXIT_USAGE
+from synapsectl.cli.common import EXIT_OK, confirmed
 from synapsectl.client import Client
 from synapsed import protocol as p
 
@@ -145,14 +145,8 @@ def cmd_prices(client: Client, args: argparse.Namespace) -> int:
 
 def cmd_clear(client: Client, args: argparse.Namespace) -> int:
     scope = f"rows before {args.before}" if args.before else "ALL usage rows"
-    if not args.yes:
-        if not sys.stdin.isatty():
-            print(f"synapsectl: refusing to delete {scope} without --yes (no terminal to confirm on)", file=sys.stderr)
-            return EXIT_USAGE
-        answer = input(f"Delete {scope} from the usage ledger? [y/N] ").strip().lower()
-        if answer not in ("y", "yes"):
-            print("nothing deleted")
-            return EXIT_OK
+    if not confirmed(f"Delete {scope} from the usage ledger", args.yes):
+        return EXIT_OK
     result = client.usage_clear(args.before)
     if args.json:
         render.emit_json(result)

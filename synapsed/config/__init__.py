@@ -11,6 +11,7 @@ from synapsed.config.schema import (
     DaemonSettings,
     McpSettings,
     PriceOverride,
+    ThreadSettings,
 )
 from synapsed.config.store import ConfigStore
 
@@ -23,6 +24,7 @@ __all__ = [
     "ConnectionConfig",
     "DaemonSettings",
     "McpSettings",
+    "ThreadSettings",
     "PriceOverride",
     "parse",
     "render",

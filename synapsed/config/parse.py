@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from synapsed import validation
-from synapsed.config.schema import LOOPBACK_BINDS, SCHEMA_VERSION, Config, ConnectionConfig, McpSettings
+from synapsed.config.schema import LOOPBACK_BINDS, SCHEMA_VERSION, Config, ConnectionConfig, McpSettings, ThreadSettings
 from synapsed.errors import SynapseError
 
 HEADER = (
@@ -65,6 +65,7 @@ def parse(text: str, source: str = "config.toml") -> Config:
             hint="upgrade mcp-synapse, or restore the config written by this version",
         )
     check_mcp(top.mcp, text, source)
+    check_threads(top.threads, text, source)
     try:
         validation.check_budget(top.budget)
     except SynapseError as exc:
@@ -127,6 +128,18 @@ def check_mcp(mcp: McpSettings, text: str = "", source: str = "config.toml") -> 
     if not 1 <= mcp.uninitialized_timeout_s <= 86400:
         raise _invalid("mcp.uninitialized_timeout_s must be between 1 s and 1 day", source,
                        _line_of(text, "uninitialized_timeout_s"), "mcp.uninitialized_timeout_s")
+
+
+def check_threads(threads: ThreadSettings, text: str = "", source: str = "config.toml") -> None:
+    if not 1 <= threads.max_turns <= 10_000:
+        raise _invalid("threads.max_turns must be between 1 and 10000", source, _line_of(text, "max_turns"),
+                       "threads.max_turns")
+    if not 1_000 <= threads.max_chars <= 10_000_000:
+        raise _invalid("threads.max_chars must be between 1000 and 10000000", source, _line_of(text, "max_chars"),
+                       "threads.max_chars")
+    if not 0 <= threads.retention_days <= 36_500:
+        raise _invalid("threads.retention_days must be between 0 (keep) and 36500", source,
+                       _line_of(text, "retention_days"), "threads.retention_days")
 
 
 def _field_from_validation(message: str) -> str:

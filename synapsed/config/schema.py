@@ -40,6 +40,17 @@ class McpSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     default_connection: str | None = None
 
 
+class ThreadSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Conversation threads (opt-in per call). Limits fail loudly; nothing is trimmed silently."""
+
+    enabled: bool = True
+    max_turns: int = 100
+    # Characters of all stored messages plus the system text of one thread.
+    max_chars: int = 200_000
+    # Threads not continued for this many days are deleted; 0 keeps them until removed by hand.
+    retention_days: int = 90
+
+
 class PriceOverride(msgspec.Struct, forbid_unknown_fields=True):
     """USD per million tokens for "provider/model" or "provider/*"."""
 
@@ -84,6 +95,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     revision: int = 0
     daemon: DaemonSettings = msgspec.field(default_factory=DaemonSettings)
     mcp: McpSettings = msgspec.field(default_factory=McpSettings)
+    threads: ThreadSettings = msgspec.field(default_factory=ThreadSettings)
     # A budget over all connections together, checked beside each connection's own.
     budget: Budget | None = None
     # Price overrides, "provider/model" or "provider/*" -> USD per million tokens.

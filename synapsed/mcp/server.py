@@ -8,9 +8,11 @@ of `synapsectl mcp stdio`). Both hand requests to `McpServer.server`.
 from __future__ import annotations
 
 import contextvars
+import json
 from typing import Any
 
 import mcp_types as types
+import msgspec
 from mcp.server import Server
 from mcp.shared.exceptions import MCPError
 
@@ -20,8 +22,9 @@ from synapsed.errors import SynapseError, internal_error
 from synapsed.gateway import Gateway
 from synapsed.logging import get_logger
 from synapsed.mcp.sessions import Session, SessionRegistry
-from synapsed.mcp.tools import TOOLS, Answer, ToolRunner, error_answer, tool_names, tool_schema
+from synapsed.mcp.tools import TOOLS, Answer, Call, NoArgs, ToolRunner, error_answer, tool_names, tool_schema
 from synapsed.redaction import redact_text, redact_value
+from synapsed.threads.rules import Threads, as_markdown
 
 log = get_logger("synapsed.mcp")
 
@@ -29,8 +32,25 @@ BOUND_PREFIX = "/mcp/c/"
 INSTRUCTIONS = (
     "mcp synapse gives you the user's own LLM connections (their keys, their providers). "
     "Call list_connections to see them, ask or chat to query one, compare to query several side by side. "
+    "Pass thread: \"new\" to ask/chat to keep a conversation any connection can continue. "
     "Failures come back as errors with a kind and a hint; nothing is retried or silently substituted."
 )
+
+RESOURCE_NOT_FOUND = -32002  # the MCP spec's code for resources/read of an unknown URI
+CONNECTIONS_URI = "synapse://connections"
+THREADS_URI = "synapse://threads"
+THREAD_PREFIX = THREADS_URI + "/"
+RESOURCES = (
+    types.Resource(uri=CONNECTIONS_URI, name="connections", title="LLM connections", mime_type="application/json",
+                   description="The connections this endpoint offers: provider, model, default, today's usage."),
+    types.Resource(uri=THREADS_URI, name="threads", title="Conversation threads", mime_type="application/json",
+                   description="Kept conversation threads, newest first: id, turns, title, last connection."),
+)
+THREAD_TEMPLATE = types.ResourceTemplate(
+    uri_template=THREAD_PREFIX + "{id}", name="thread", title="One conversation thread", mime_type="text/markdown",
+    description="Every turn of one thread as text: who answered (connection, model) and what was said.",
+)
+RESOURCE_LIST_LIMIT = 200
 
 # Set per bridge connection; the SDK's handler tasks inherit it (they are spawned inside it).
 stdio_binding: contextvars.ContextVar[tuple[str, str | None] | None] = contextvars.ContextVar(
@@ -43,17 +63,24 @@ def bound_connection(path: str) -> str | None:
 
 
 class McpServer:
-    def __init__(self, config: ConfigStore, gateway: Gateway, sessions: SessionRegistry) -> None:
+    def __init__(self, config: ConfigStore, gateway: Gateway, sessions: SessionRegistry, threads: Threads) -> None:
         self.config = config
         self.gateway = gateway
         self.sessions = sessions
+        self.threads = threads
         self.server: Server[Any] = Server(
             "mcp-synapse",
             version=__version__,
             instructions=INSTRUCTIONS,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
+            on_list_resources=self._list_resources,
+            on_list_resource_templates=self._list_resource_templates,
+            on_read_resource=self._read_resource,
         )
+
+    def _runner(self) -> ToolRunner:
+        return ToolRunner(self.gateway, self.config.config.mcp.default_connection, self.threads)
 
     def _caller(self, ctx: Any) -> tuple[Session, str | None]:
         params = ctx.session.client_params
@@ -71,20 +98,14 @@ class McpServer:
 
     async def _list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
         _, bound = self._caller(ctx)
-        tools = []
-        for name in tool_names(bound):
-            spec = TOOLS[name]
-            description = spec.description + (f" This endpoint always uses connection {bound!r}." if bound else "")
-            tools.append(types.Tool(name=name, title=spec.title, description=description,
-                                    input_schema=tool_schema(spec, bound)))
-        return types.ListToolsResult(tools=tools)
+        return types.ListToolsResult(tools=tool_list(bound))
 
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         session, bound = self._caller(ctx)
         if params.name not in tool_names(bound):
             raise MCPError(types.INVALID_PARAMS, f"unknown tool {params.name!r}; available: {', '.join(tool_names(bound))}")
         config = self.config.config
-        runner = ToolRunner(self.gateway, config.mcp.default_connection)
+        runner = self._runner()
         try:
             if bound is not None and bound not in config.connections:
                 raise SynapseError("not_found", f"connection {bound!r} no longer exists", name=bound)
@@ -96,6 +117,50 @@ class McpServer:
         session.calls += 1
         session.errors += int(answer.is_error)
         return to_result(answer)
+
+
+    async def _list_resources(self, ctx: Any, params: Any) -> types.ListResourcesResult:
+        self._caller(ctx)
+        return types.ListResourcesResult(resources=list(RESOURCES))
+
+    async def _list_resource_templates(self, ctx: Any, params: Any) -> types.ListResourceTemplatesResult:
+        self._caller(ctx)
+        return types.ListResourceTemplatesResult(resource_templates=[THREAD_TEMPLATE])
+
+    async def _read_resource(self, ctx: Any, params: types.ReadResourceRequestParams) -> types.ReadResourceResult:
+        session, bound = self._caller(ctx)
+        uri = str(params.uri)
+        try:
+            mime, text = await self._resource_text(uri, bound, session)
+        except SynapseError as exc:
+            code = RESOURCE_NOT_FOUND if exc.kind == "not_found" else types.INVALID_PARAMS
+            raise MCPError(code, f"{exc.kind}: {exc.message} (hint: {exc.hint})") from None
+        # Thread text is model output: loaded key values are scrubbed, key-shaped examples kept.
+        return types.ReadResourceResult(contents=[types.TextResourceContents(uri=uri, mime_type=mime,
+                                                                            text=redact_text(text, patterns=False))])
+
+    async def _resource_text(self, uri: str, bound: str | None, session: Session) -> tuple[str, str]:
+        if uri == CONNECTIONS_URI:
+            answer = await self._runner().list_connections(Call(NoArgs(), bound, session.label, session.id))
+            return "application/json", json.dumps(answer.structured, indent=1)
+        if uri == THREADS_URI:
+            listing = self.threads.summaries(RESOURCE_LIST_LIMIT)
+            return "application/json", json.dumps(msgspec.to_builtins(listing), indent=1)
+        if uri.startswith(THREAD_PREFIX):
+            return "text/markdown", as_markdown(self.threads.view(uri[len(THREAD_PREFIX):]))
+        raise SynapseError("not_found", f"no resource {uri[:200]!r}",
+                           hint=f"read {CONNECTIONS_URI}, {THREADS_URI} or {THREAD_PREFIX}<thread id>")
+
+
+def tool_list(bound: str | None) -> list[types.Tool]:
+    """What tools/list shows on /mcp (bound None) or on /mcp/c/<bound>."""
+    tools = []
+    for name in tool_names(bound):
+        spec = TOOLS[name]
+        description = spec.description + (f" This endpoint always uses connection {bound!r}." if bound else "")
+        tools.append(types.Tool(name=name, title=spec.title, description=description,
+                                input_schema=tool_schema(spec, bound)))
+    return tools
 
 
 def to_result(answer: Answer) -> types.CallToolResult:

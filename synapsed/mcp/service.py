@@ -20,7 +20,7 @@ class McpService:
         self.settings = services.config.config.mcp  # host/port/limits apply at start
         self.sessions = services.sessions
         self.token = ""
-        self.server = McpServer(services.config, services.gateway, services.sessions)
+        self.server = McpServer(services.config, services.gateway, services.sessions, services.threads)
         self.http = HttpListener(
             self.server,
             self.settings,

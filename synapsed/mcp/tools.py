@@ -19,6 +19,9 @@ from msgspec import Meta
 from synapsed import protocol as p
 from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway, build_chat_request
+from synapsed.threads.rules import ID_PATTERN, Threads, TurnClaim, too_long
+from synapsed.threads.store import TurnMeta
+from synapsed.usage.meter import Origin
 
 MAX_COMPARE = 8
 
@@ -30,6 +33,11 @@ MaxTokensArg = Annotated[int, Meta(ge=1, le=200_000, description="Optional cap o
 TemperatureArg = Annotated[
     float, Meta(ge=0, le=2, description="Optional sampling temperature (0 = most deterministic). Omit for the model's default.")
 ] | None
+ThreadArg = Annotated[
+    str, Meta(pattern=f"^new$|{ID_PATTERN}",
+              description='"new" starts a kept conversation; a thread_id from a result continues it (any connection '
+                          "may). Omit: nothing is stored.")
+] | None
 
 
 class AskArgs(msgspec.Struct, forbid_unknown_fields=True):
@@ -40,6 +48,7 @@ class AskArgs(msgspec.Struct, forbid_unknown_fields=True):
     system: SystemArg = None
     max_output_tokens: MaxTokensArg = None
     temperature: TemperatureArg = None
+    thread: ThreadArg = None
 
 
 class ChatMessage(msgspec.Struct, forbid_unknown_fields=True):
@@ -58,6 +67,7 @@ class ChatArgs(msgspec.Struct, forbid_unknown_fields=True):
     system: SystemArg = None
     max_output_tokens: MaxTokensArg = None
     temperature: TemperatureArg = None
+    thread: ThreadArg = None
 
 
 class CompareArgs(msgspec.Struct, forbid_unknown_fields=True):
@@ -71,6 +81,9 @@ class CompareArgs(msgspec.Struct, forbid_unknown_fields=True):
     system: SystemArg = None
     max_output_tokens: MaxTokensArg = None
     temperature: TemperatureArg = None
+    thread: Annotated[
+        str, Meta(pattern=ID_PATTERN, description="A thread_id every connection sees first (read-only).")
+    ] | None = None
 
 
 class NoArgs(msgspec.Struct, forbid_unknown_fields=True):
@@ -157,9 +170,10 @@ def _result_fields(connection: str, provider: str, result: p.ChatResult) -> dict
 class ToolRunner:
     """Runs tools for one request, given the route binding (None for /mcp) and the caller label."""
 
-    def __init__(self, gateway: Gateway, default_connection: str | None) -> None:
+    def __init__(self, gateway: Gateway, default_connection: str | None, threads: Threads) -> None:
         self.gateway = gateway
         self.default_connection = default_connection
+        self.threads = threads
 
     def _pick(self, requested: str | None, bound: str | None) -> str:
         if bound is not None:
@@ -210,12 +224,47 @@ class ToolRunner:
     async def _complete(self, call: Call, requested: str | None, messages: list[p.Message],
                         args: AskArgs | ChatArgs) -> Answer:
         connection = self._pick(requested, call.bound)
+        if args.thread is not None:
+            claim = self.threads.begin(args.thread)
+            try:
+                return await self._continue(call, connection, claim, messages, args)
+            finally:
+                claim.release()
         request = build_chat_request(messages, args.system, args.max_output_tokens, args.temperature)
         try:
-            conn, result = await self.gateway.complete(connection, request, caller=call.caller, session=call.session)
+            conn, result = await self.gateway.complete(connection, request, Origin(call.caller, call.session))
         except SynapseError as exc:
             return error_answer(exc, connection)
         return Answer(result.text, {"text": result.text, **_result_fields(connection, conn.provider, result)})
+
+    async def _continue(self, call: Call, connection: str, claim: TurnClaim, messages: list[p.Message],
+                        args: AskArgs | ChatArgs) -> Answer:
+        """One turn of a thread: its history + the new messages out, the exchange stored before the reply."""
+        system = args.system if args.system is not None else claim.system
+        added = sum(len(m.content) for m in messages) + len(system or "") - len(claim.system or "")
+        self.threads.check_size(claim, added)
+        try:
+            request = build_chat_request([*claim.history, *messages], system, args.max_output_tokens, args.temperature)
+            conn, result = await self.gateway.complete(connection, request,
+                                                       Origin(call.caller, call.session, claim.id))
+        except SynapseError as exc:
+            if exc.kind == "context_too_long":
+                exc = too_long(claim.id, f"thread {claim.id} is too long for connection {connection!r}: {exc.message}")
+            answer = error_answer(exc, connection)
+            if not claim.is_new:
+                answer.structured["thread_id"] = claim.id
+            return answer
+        fields = {"text": result.text, **_result_fields(connection, conn.provider, result)}
+        try:
+            turn = claim.commit(system, messages, p.Message("assistant", result.text),
+                                TurnMeta(connection, conn.provider, result.model, call.caller))
+        except SynapseError as exc:
+            # The provider answered (and billed); the answer is handed over even though the turn was not kept.
+            answer = error_answer(exc, connection)
+            answer.structured.update(fields, thread_id=claim.id)
+            return answer
+        footer = f"\n\n[thread {claim.id}, turn {turn}]"
+        return Answer(result.text + footer, {**fields, "thread_id": claim.id, "turn": turn})
 
     async def list_connections(self, call: Call) -> Answer:
         bound = call.bound
@@ -239,11 +288,16 @@ class ToolRunner:
         args: CompareArgs = call.args
         if len(set(args.connections)) != len(args.connections):
             raise SynapseError("bad_request", "each connection may appear only once in compare")
-        request = build_chat_request([p.Message("user", args.prompt)], args.system, args.max_output_tokens,
+        thread_id: str | None = None
+        system, history = args.system, list[p.Message]()
+        if args.thread is not None:
+            thread_id, stored_system, history = self.threads.context(args.thread)
+            system = args.system if args.system is not None else stored_system
+        request = build_chat_request([*history, p.Message("user", args.prompt)], system, args.max_output_tokens,
                                      args.temperature)
+        origin = Origin(call.caller, call.session, thread_id)
         outcomes = await asyncio.gather(
-            *(self.gateway.complete(name, request, caller=call.caller, session=call.session)
-              for name in args.connections),
+            *(self.gateway.complete(name, request, origin) for name in args.connections),
             return_exceptions=True,
         )
         results: list[dict[str, Any]] = []
@@ -260,8 +314,10 @@ class ToolRunner:
                 results.append({"ok": True, "text": result.text, **_result_fields(name, conn.provider, result)})
                 sections.append(f"## {name} ({result.model})\n{result.text}")
         answered = sum(1 for r in results if r["ok"])
-        return Answer("\n\n".join(sections), {"results": results, "answered": answered, "failed": len(results) - answered},
-                      is_error=answered == 0)
+        structured: dict[str, Any] = {"results": results, "answered": answered, "failed": len(results) - answered}
+        if thread_id is not None:
+            structured["thread_id"] = thread_id
+        return Answer("\n\n".join(sections), structured, is_error=answered == 0)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ def to_request(params: p.ChatParams) -> p.ChatRequest:
 def methods(services: Services) -> dict[str, Method]:
     async def complete(params: p.ChatParams) -> p.ChatCompletion:
         request = to_request(params)
-        conn, result = await services.gateway.complete(params.name, request, caller="synapsectl")
+        conn, result = await services.gateway.complete(params.name, request)
         return p.ChatCompletion(connection=params.name, provider=conn.provider, result=result)
 
     return {"chat.complete": Method(p.ChatParams, complete)}

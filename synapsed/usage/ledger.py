@@ -47,6 +47,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX requests_connection_ts ON requests (connection, ts)",
         "CREATE INDEX requests_caller_ts ON requests (caller, ts)",
     ),
+    (  # 3: the conversation thread a request continued (its id only: the ledger holds no text)
+        "ALTER TABLE requests ADD COLUMN thread_id TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -68,6 +71,7 @@ class UsageRow:
     cost_usd: float | None
     cost_source: str  # ACTUAL | ESTIMATED | UNKNOWN
     price_version: str | None
+    thread_id: str | None = None
 
 
 COLUMNS = [f.name for f in fields(UsageRow)]

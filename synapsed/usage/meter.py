@@ -48,6 +48,15 @@ def reset_at(period: str, now: float) -> datetime:
     return (local.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Who a request is for, as the ledger records it: caller label, MCP session, thread id."""
+
+    caller: str = "synapsectl"
+    session: str | None = None
+    thread: str | None = None
+
+
 @dataclass
 class Spend:
     tokens: float = 0.0
@@ -173,17 +182,18 @@ class Meter:
 
     # ---- after the call -----------------------------------------------------------------------
 
-    async def refused(self, name: str, conn: ConnectionConfig, caller: str, session: str | None, exc: SynapseError) -> None:
-        await self._write(UsageRow(time.time(), name, conn.provider, conn.model, None, caller, session, "refused",
-                                   exc.kind, 0.0, None, None, None, "UNKNOWN", None))
+    async def refused(self, name: str, conn: ConnectionConfig, origin: Origin, exc: SynapseError) -> None:
+        await self._write(UsageRow(time.time(), name, conn.provider, conn.model, None, origin.caller, origin.session,
+                                   "refused", exc.kind, 0.0, None, None, None, "UNKNOWN", None, origin.thread))
 
-    async def failed(self, reservation: Reservation, caller: str, session: str | None, exc: SynapseError) -> None:
+    async def failed(self, reservation: Reservation, origin: Origin, exc: SynapseError) -> None:
         self._release(reservation)
         latency = (time.perf_counter() - reservation.started) * 1000
         await self._write(UsageRow(time.time(), reservation.connection, reservation.provider, reservation.model, None,
-                                   caller, session, "error", exc.kind, round(latency, 3), None, None, None, "UNKNOWN", None))
+                                   origin.caller, origin.session, "error", exc.kind, round(latency, 3), None, None,
+                                   None, "UNKNOWN", None, origin.thread))
 
-    async def succeeded(self, reservation: Reservation, caller: str, session: str | None, result: p.ChatResult) -> Cost:
+    async def succeeded(self, reservation: Reservation, origin: Origin, result: p.ChatResult) -> Cost:
         self._release(reservation)
         cost = self.prices.cost(reservation.provider, reservation.model, result.model, result.input_tokens,
                                 result.output_tokens, result.cost_usd)
@@ -192,8 +202,8 @@ class Meter:
         self._add(now, reservation.connection, tokens, cost.usd or 0.0)
         self._last[reservation.connection] = Spend(tokens, cost.usd or 0.0)
         await self._write(UsageRow(now, reservation.connection, reservation.provider, reservation.model, result.model,
-                                   caller, session, "ok", None, result.latency_ms, result.input_tokens,
-                                   result.output_tokens, cost.usd, cost.source, cost.price_version))
+                                   origin.caller, origin.session, "ok", None, result.latency_ms, result.input_tokens,
+                                   result.output_tokens, cost.usd, cost.source, cost.price_version, origin.thread))
         return cost
 
     async def _write(self, row: UsageRow) -> None:

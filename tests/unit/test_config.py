@@ -202,3 +202,19 @@ def test_session_cap_out_of_range_names_the_line_and_field() -> None:
         parse("[mcp]\nmax_sessions = 0\n")
     assert caught.value.kind == "config_invalid" and caught.value.detail["field"] == "mcp.max_sessions"
     assert caught.value.detail["line"] == 2
+
+
+@pytest.mark.parametrize("line, field", [("max_turns = 0", "threads.max_turns"), ("max_chars = 10", "threads.max_chars"),
+                                         ("retention_days = -1", "threads.retention_days")])
+def test_thread_limits_out_of_range_name_line_and_field(line: str, field: str) -> None:
+    from synapsed.errors import SynapseError
+
+    with pytest.raises(SynapseError) as caught:
+        parse(f"[threads]\n{line}\n")
+    assert caught.value.kind == "config_invalid" and caught.value.detail["field"] == field
+    assert caught.value.detail["line"] == 2
+
+
+def test_threads_section_round_trips_through_render() -> None:
+    config = parse("[threads]\nenabled = false\nretention_days = 0\n")
+    assert config.threads.enabled is False and parse(render(config)).threads == config.threads

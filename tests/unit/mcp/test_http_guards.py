@@ -13,6 +13,8 @@ from synapsed.gateway import Gateway
 from synapsed.mcp.http import HttpListener, initialize_of
 from synapsed.mcp.server import McpServer
 from synapsed.mcp.sessions import SessionRegistry
+from synapsed.threads.rules import Threads
+from synapsed.threads.store import ThreadStore
 
 TOKEN = "t" * 43
 PORT = 8808
@@ -29,7 +31,8 @@ def listener(tmp_path) -> HttpListener:
     store = ConfigStore(tmp_path / "config.toml")
     sessions = SessionRegistry(settings)
     room: Callable[[], Awaitable[None]] = _no_room
-    http = HttpListener(McpServer(store, Gateway(store), sessions), settings, sessions, token=lambda: TOKEN,
+    threads = Threads(ThreadStore(tmp_path / "threads.sqlite3"), lambda: store.config.threads)
+    http = HttpListener(McpServer(store, Gateway(store), sessions, threads), settings, sessions, token=lambda: TOKEN,
                         has_connection=lambda name: name == "gpt", make_room=room)
     http.port = PORT
     return http

@@ -1,0 +1,48 @@
+"""threads.* methods: list, read, export, trim, delete and clear the kept conversations."""
+
+from __future__ import annotations
+
+from synapsed import protocol as p
+from synapsed.errors import SynapseError
+from synapsed.rpc.dispatch import Method
+from synapsed.services import Services
+from synapsed.threads.rules import as_jsonl, as_markdown
+from synapsed.usage.queries import parse_when
+
+MAX_PAGE = 1000
+
+
+def methods(services: Services) -> dict[str, Method]:
+    threads = services.threads
+
+    async def list_(params: p.ThreadListParams) -> p.ThreadList:
+        if not 1 <= params.limit <= MAX_PAGE or params.offset < 0:
+            raise SynapseError("bad_request", f"limit must be 1..{MAX_PAGE} and offset >= 0", field="limit")
+        return threads.summaries(params.limit, params.offset)
+
+    async def get(params: p.ThreadIdParams) -> p.ThreadView:
+        return threads.view(params.id)
+
+    async def export(params: p.ThreadExportParams) -> p.ThreadExport:
+        view = threads.view(params.id)
+        text = as_markdown(view) if params.format == "md" else as_jsonl(view)
+        return p.ThreadExport(id=view.id, format=params.format, text=text)
+
+    async def trim(params: p.ThreadTrimParams) -> p.ThreadTrimResult:
+        return threads.trim(params.id, params.keep)
+
+    async def delete(params: p.ThreadIdParams) -> p.ThreadDeleteResult:
+        return p.ThreadDeleteResult(id=params.id, deleted=threads.delete(params.id))
+
+    async def clear(params: p.ThreadClearParams) -> p.ThreadClearResult:
+        cutoff = parse_when(params.before, "before") if params.before else None
+        return p.ThreadClearResult(deleted=threads.clear(cutoff), before=params.before)
+
+    return {
+        "threads.list": Method(p.ThreadListParams, list_),
+        "threads.get": Method(p.ThreadIdParams, get),
+        "threads.export": Method(p.ThreadExportParams, export),
+        "threads.trim": Method(p.ThreadTrimParams, trim),
+        "threads.delete": Method(p.ThreadIdParams, delete),
+        "threads.clear": Method(p.ThreadClearParams, clear),
+    }

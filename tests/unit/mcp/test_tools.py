@@ -1,0 +1,39 @@
+"""The tool contract as IDEs see it: small tools/list, thread arguments validated by schema."""
+
+from __future__ import annotations
+
+import mcp_types as types
+import pytest
+
+from synapsed.errors import SynapseError
+from synapsed.mcp.server import tool_list
+from synapsed.mcp.tools import TOOLS, ToolRunner
+
+# Every byte of tools/list sits in the IDE model's context on each session; threads may not bloat it.
+MAX_TOOLS_LIST_BYTES = 6 * 1024
+
+
+def _size(bound: str | None) -> int:
+    return len(types.ListToolsResult(tools=tool_list(bound)).model_dump_json(by_alias=True, exclude_none=True))
+
+
+def test_tools_list_stays_under_six_kilobytes() -> None:
+    assert _size(None) < MAX_TOOLS_LIST_BYTES and _size("gpt") < _size(None)
+
+
+@pytest.mark.parametrize("tool", ["ask", "chat", "compare"])
+def test_thread_argument_is_advertised_with_its_pattern(tool: str) -> None:
+    schema = next(t for t in tool_list(None) if t.name == tool).input_schema
+    assert "pattern" in schema["properties"]["thread"]["anyOf"][0]
+
+
+@pytest.mark.parametrize("value", ["old", "th-", "th-0123456789ABCDEF", "th-0123456789abcdef0", "new ", 7])
+def test_malformed_thread_values_are_refused_before_any_call(value: object) -> None:
+    with pytest.raises(SynapseError) as bad:
+        ToolRunner._args(TOOLS["ask"], {"prompt": "x", "thread": value})
+    assert bad.value.kind == "bad_request"
+
+
+def test_compare_accepts_only_an_existing_id_not_new() -> None:
+    with pytest.raises(SynapseError):
+        ToolRunner._args(TOOLS["compare"], {"prompt": "x", "connections": ["a", "b"], "thread": "new"})
