@@ -30,12 +30,9 @@ def server_name(connection: str | None) -> str:
     return f"synapse-{connection}" if connection else "synapse"
 
 
-def render(client: str, *, url: str | None, token: str | None, connection: str | None, stdio: bool,
-           home: str | None) -> tuple[str, str]:
-    """(snippet, where it goes). Claude Desktop only launches commands, so it always gets stdio."""
-    if client == "claude-desktop":
-        stdio = True
-    name = server_name(connection)
+def entry(client: str, *, url: str | None, token: str | None, connection: str | None, stdio: bool,
+          home: str | None) -> dict[str, Any]:
+    """The server entry the client's config file holds (for Codex: the [mcp_servers.<name>] table)."""
     command = synapsectl_path()
     args = ["mcp", "stdio"] + (["--connection", connection] if connection else [])
     env = {"SYNAPSE_HOME": home} if home else {}
@@ -43,38 +40,52 @@ def render(client: str, *, url: str | None, token: str | None, connection: str |
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if not stdio and not url:
         raise ValueError("the HTTP snippet needs the daemon's URL")
-
-    if client == "claude-code":
-        if stdio:
-            env_flags = "".join(f" -e {k}={shlex.quote(v)}" for k, v in env.items())
-            return f"claude mcp add{env_flags} {name} -- {shlex.quote(command)} {' '.join(args)}", LOCATIONS[client]
-        header = f" --header {shlex.quote('Authorization: Bearer ' + token)}" if token else ""
-        return f"claude mcp add --transport http {name} {endpoint}{header}", LOCATIONS[client]
-    if client == "codex":
-        lines = [f"[mcp_servers.{name}]"]
-        if stdio:
-            lines += [f"command = {json.dumps(command)}", f"args = {json.dumps(args)}"]
-            if env:
-                lines.append("env = { " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in env.items()) + " }")
-        else:
-            lines.append(f"url = {json.dumps(endpoint)}")
-            if token:
-                # Alternatively: bearer_token_env_var = "SYNAPSE_MCP_TOKEN" with the token exported.
-                lines.append(f'http_headers = {{ Authorization = {json.dumps("Bearer " + token)} }}')
-        return "\n".join(lines), LOCATIONS[client]
-
-    entry: dict[str, Any]
     if stdio:
-        entry = {"command": command, "args": args}
-        if env:
-            entry["env"] = env
-        if client == "vscode":
-            entry = {"type": "stdio", **entry}
-    elif client == "vscode":
-        entry = {"type": "http", "url": endpoint, **({"headers": headers} if headers else {})}
-    elif client == "windsurf":
-        entry = {"serverUrl": endpoint, **({"headers": headers} if headers else {})}
-    else:
-        entry = {"url": endpoint, **({"headers": headers} if headers else {})}
-    root = "servers" if client == "vscode" else "mcpServers"
-    return json.dumps({root: {name: entry}}, indent=2), LOCATIONS[client]
+        out: dict[str, Any] = {"command": command, "args": args, **({"env": env} if env else {})}
+        return {"type": "stdio", **out} if client == "vscode" else out
+    if client == "codex":
+        # Alternatively: bearer_token_env_var = "SYNAPSE_MCP_TOKEN" with the token exported.
+        return {"url": endpoint, **({"http_headers": headers} if headers else {})}
+    if client == "vscode":
+        return {"type": "http", "url": endpoint, **({"headers": headers} if headers else {})}
+    if client == "windsurf":
+        return {"serverUrl": endpoint, **({"headers": headers} if headers else {})}
+    return {"url": endpoint, **({"headers": headers} if headers else {})}
+
+
+def claude_add_args(name: str, server: dict[str, Any], scope: str | None = None) -> list[str]:
+    """`claude mcp add ...` for one entry, as Claude Code's docs give it."""
+    scope_flags = ["-s", scope] if scope else []
+    if "command" in server:
+        env_flags = [f for k, v in server.get("env", {}).items() for f in ("-e", f"{k}={v}")]
+        return ["claude", "mcp", "add", *scope_flags, *env_flags, name, "--", server["command"], *server["args"]]
+    header_flags = [f for k, v in server.get("headers", {}).items() for f in ("--header", f"{k}: {v}")]
+    return ["claude", "mcp", "add", "--transport", "http", *scope_flags, name, server["url"], *header_flags]
+
+
+def codex_table(name: str, server: dict[str, Any]) -> str:
+    lines = [f"[mcp_servers.{name}]"]
+    for key, value in server.items():
+        if isinstance(value, dict):
+            lines.append(f"{key} = {{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in value.items()) + " }")
+        else:
+            lines.append(f"{key} = {json.dumps(value)}")
+    return "\n".join(lines)
+
+
+def container(client: str) -> str:
+    return "servers" if client == "vscode" else "mcp_servers" if client == "codex" else "mcpServers"
+
+
+def render(client: str, *, url: str | None, token: str | None, connection: str | None, stdio: bool,
+           home: str | None) -> tuple[str, str]:
+    """(snippet, where it goes). Claude Desktop only launches commands, so it always gets stdio."""
+    if client == "claude-desktop":
+        stdio = True
+    name = server_name(connection)
+    server = entry(client, url=url, token=token, connection=connection, stdio=stdio, home=home)
+    if client == "claude-code":
+        return shlex.join(claude_add_args(name, server)), LOCATIONS[client]
+    if client == "codex":
+        return codex_table(name, server), LOCATIONS[client]
+    return json.dumps({container(client): {name: server}}, indent=2), LOCATIONS[client]

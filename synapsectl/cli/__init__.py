@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         extra = {k: v for k, v in exc.data.items() if k not in ("kind", "hint")}
         _report(exc.kind, exc.message, exc.hint, as_json, **extra)
         return EXIT_FAILED
-    except SynapseError as exc:  # a local step (writing a file) failed with a typed error
-        _report(exc.kind, exc.message, exc.hint, as_json)
+    except SynapseError as exc:  # a local step (reading or writing a file) failed with a typed error
+        _report(exc.kind, exc.message, exc.hint, as_json, **exc.detail)
         return EXIT_FAILED
     except (ProtocolError, OSError) as exc:
         _report("internal", f"talking to synapsed failed: {exc}", "see `synapsectl logs`", as_json)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from synapsectl.cli import render
+from synapsectl.cli import mcp_install, render
 from synapsectl.cli.common import home_of
 from synapsectl.client import Client, DaemonNotRunning
 from synapsed import protocol as p
@@ -108,3 +108,5 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     config.add_argument("--connection", help="bind the IDE to one connection")
     config.add_argument("--stdio", action="store_true", help="launch `synapsectl mcp stdio` instead of HTTP")
     config.set_defaults(run=cmd_config, local=True)
+
+    mcp_install.register(mcp, common)

@@ -1,0 +1,305 @@
+"""`synapsectl mcp install|uninstall|installs`: put synapse into an IDE's config in one command,
+take it out again, and see where it is (and whether its token is still the current one)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from synapsectl import ide_config
+from synapsectl import ide_install as ii
+from synapsectl.cli import render
+from synapsectl.cli.common import EXIT_FAILED, EXIT_OK, UsageError, home_of
+from synapsectl.client import Client, DaemonNotRunning
+from synapsed.errors import SynapseError
+from synapsed.paths import resolve
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What an entry points at: the daemon's URL and token (HTTP), or nothing (stdio)."""
+
+    url: str | None
+    token: str | None
+
+
+def _endpoint(args: argparse.Namespace, stdio: bool) -> Endpoint:
+    if stdio:
+        return Endpoint(None, None)
+    client = Client(resolve(args.home).socket)
+    mcp = client.daemon_status().mcp
+    if mcp is None:
+        raise DaemonNotRunning(client.socket_path, "the MCP service has not started yet")
+    token = Path(mcp.token_file).read_text(encoding="utf-8").strip() if mcp.require_token else None
+    return Endpoint(mcp.url, token)
+
+
+def _registry(args: argparse.Namespace) -> ii.Installs:
+    return ii.Installs(resolve(args.home).config_dir / "installs.json")
+
+
+def _server(client: str, endpoint: Endpoint, connection: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    return ide_config.entry(client, url=endpoint.url, token=endpoint.token, connection=connection,
+                            stdio=endpoint.url is None, home=home_of(args))
+
+
+def cmd_install(args: argparse.Namespace) -> int:
+    if args.refresh:
+        return _refresh(args)
+    if args.client is None:
+        raise UsageError("--client is required (or --refresh to update every installed entry)")
+    stdio = args.stdio or args.client == "claude-desktop"
+    name = ii.check_name(args.name or ide_config.server_name(args.connection))
+    endpoint = _endpoint(args, stdio)
+    server = _server(args.client, endpoint, args.connection, args)
+    tgt = ii.target(args.client, args.scope)
+    record = ii.Install(client=args.client, scope=args.scope, path=str(tgt.path or "claude mcp"), name=name,
+                        transport="stdio" if stdio else "http", installed_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
+                        connection=args.connection)
+    if tgt.path is None:
+        return _install_claude_code(args, name, server, record)
+    outcome = _merge(tgt, name, server, force=args.force, dry_run=args.dry_run, holds_token=endpoint.token is not None)
+    if outcome.written:
+        record.created_file, record.created_container = outcome.created_file, outcome.created_container
+        _remember(args, record)
+    _report(args, "installed" if outcome.written else outcome.verdict, name, tgt.path, outcome)
+    return EXIT_OK
+
+
+@dataclass
+class Outcome:
+    verdict: str  # installed | unchanged | dry-run
+    written: bool
+    backup: Path | None = None
+    created_file: bool = False
+    created_container: bool = False
+    diff: str = ""
+
+
+def _merge(tgt: ii.Target, name: str, server: dict[str, Any], *, force: bool, dry_run: bool,
+           holds_token: bool) -> Outcome:
+    assert tgt.path is not None
+    path = ii.safe_path(tgt.path, Path.home())
+    before = ii.read_text(path)
+    text = before or ""
+    doc = ii.read_doc(tgt, text)
+    servers = ii.current_servers(tgt, text)
+    existing = servers.get(name)
+    if existing == server:
+        return Outcome("unchanged", False)
+    if existing is not None and not force:
+        raise SynapseError("already_exists", f"{path} already has a different {name!r} server entry",
+                           hint="--force replaces it (after a backup), or --name picks another name; nothing was changed",
+                           path=str(path))
+    after = ii.with_entry(tgt, text, name, server)
+    check = ii.current_servers(tgt, after)
+    if check.get(name) != server or {k: v for k, v in check.items() if k != name} != {
+            k: v for k, v in servers.items() if k != name}:
+        raise SynapseError("internal", f"merging into {path} would change more than the {name!r} entry",
+                           hint="nothing was changed; add the snippet from `synapsectl mcp config` by hand")
+    outcome = Outcome("dry-run" if dry_run else "installed", not dry_run, created_file=before is None,
+                      created_container=ide_config.container(tgt.client) not in doc, diff=ii.diff(path, text, after))
+    if dry_run:
+        return outcome
+    if before is not None:
+        outcome.backup = ii.backup(path)
+    _write(path, after, holds_token)
+    return outcome
+
+
+def _write(path: Path, text: str, holds_token: bool) -> None:
+    try:
+        ii.write_keeping_mode(path, text, holds_token)
+    except OSError as exc:
+        from synapsed.paths import write_failed
+
+        raise write_failed(path, exc) from None
+
+
+def _remember(args: argparse.Namespace, record: ii.Install) -> None:
+    installs = _registry(args)
+    registry = installs.load()
+    registry.installs = [i for i in registry.installs
+                         if (i.client, i.scope, i.path, i.name) != (record.client, record.scope, record.path, record.name)]
+    registry.installs.append(record)
+    installs.save(registry)
+
+
+def _forget(args: argparse.Namespace, record: ii.Install) -> None:
+    installs = _registry(args)
+    registry = installs.load()
+    registry.installs = [i for i in registry.installs
+                         if (i.client, i.scope, i.path, i.name) != (record.client, record.scope, record.path, record.name)]
+    installs.save(registry)
+
+
+def _report(args: argparse.Namespace, verdict: str, name: str, path: Path, outcome: Outcome) -> None:
+    if args.json:
+        render.emit_json({"verdict": verdict, "name": name, "path": str(path),
+                          "backup": str(outcome.backup) if outcome.backup else None, "diff": outcome.diff})
+        return
+    if verdict == "dry-run":
+        sys.stdout.write(outcome.diff or f"# {path}: no change\n")
+        print("# dry run: nothing was written", file=sys.stderr)
+        return
+    if verdict == "unchanged":
+        print(f"{name} is already installed in {path}; nothing changed")
+        return
+    print(f"{verdict} {name} in {path}" + (f" (backup: {outcome.backup})" if outcome.backup else " (new file)"))
+    print("restart or reload the IDE's MCP servers to pick it up; undo with "
+          f"`synapsectl mcp uninstall --client {args.client}" + (f" --name {name}`" if args.name else "`"))
+
+
+def _install_claude_code(args: argparse.Namespace, name: str, server: dict[str, Any], record: ii.Install) -> int:
+    scope = "user" if args.scope == "user" else "project"
+    command = ide_config.claude_add_args(name, server, scope)
+    if args.dry_run or ii.claude_command() is None:
+        shown = ide_config.claude_add_args(name, {**server, **({"headers": {"Authorization": "Bearer <token>"}}
+                                                               if "headers" in server else {})}, scope)
+        if not args.dry_run:
+            print("the `claude` command is not on PATH, so nothing was installed; run this where it is:",
+                  file=sys.stderr)
+        print(" ".join(shown))
+        return EXIT_OK if args.dry_run else EXIT_FAILED
+    if args.force:
+        ii.run_claude_quiet(["claude", "mcp", "remove", "-s", scope, name])
+    ii.run_claude(command)
+    _remember(args, record)
+    print(f"installed {name} in Claude Code ({scope} scope) with `claude mcp add`")
+    return EXIT_OK
+
+
+def cmd_uninstall(args: argparse.Namespace) -> int:
+    name = ii.check_name(args.name or ide_config.server_name(args.connection))
+    tgt = ii.target(args.client, args.scope)
+    registry = _registry(args).load()
+    record = _registry(args).find(registry, args.client, args.scope, str(tgt.path or "claude mcp"), name)
+    if tgt.path is None:
+        if ii.claude_command() is None:
+            print(f"the `claude` command is not on PATH; run: claude mcp remove -s {args.scope} {name}", file=sys.stderr)
+            return EXIT_FAILED
+        ii.run_claude(["claude", "mcp", "remove", "-s", args.scope, name])
+        if record is not None:
+            _forget(args, record)
+        print(f"removed {name} from Claude Code ({args.scope} scope)")
+        return EXIT_OK
+    path = ii.safe_path(tgt.path, Path.home())
+    text = ii.read_text(path)
+    servers = ii.current_servers(tgt, text) if text is not None else {}
+    if name not in servers:
+        if record is not None:
+            _forget(args, record)
+        raise SynapseError("not_found", f"no {name!r} server entry in {path}",
+                           hint="`synapsectl mcp installs` lists what was installed where")
+    if not ii.is_ours(servers[name]) and not args.force:
+        raise SynapseError("conflict", f"the {name!r} entry in {path} was not written by synapsectl",
+                           hint="--force removes it anyway (after a backup); nothing was changed")
+    assert text is not None
+    drop_container = record is not None and record.created_container and len(servers) == 1
+    after = ii.without_entry(tgt, text, name, drop_container)
+    remove_file = record is not None and record.created_file and after.strip() in ("", "{}")
+    outcome = Outcome("dry-run" if args.dry_run else "removed", not args.dry_run,
+                      diff=ii.diff(path, text, "" if remove_file else after))
+    if not args.dry_run:
+        outcome.backup = ii.backup(path)
+        if remove_file:
+            path.unlink()
+        else:
+            _write(path, after, holds_token=False)
+        if record is not None:
+            _forget(args, record)
+    _report(args, outcome.verdict, name, path, outcome)
+    return EXIT_OK
+
+
+def _status(record: ii.Install, token: str | None) -> tuple[str, str]:
+    """(present, token state) of one recorded install, read from the client's file."""
+    if record.client == "claude-code":
+        return "managed by claude", "-"
+    tgt = ii.Target(record.client, record.scope, Path(record.path))  # type: ignore[arg-type]
+    try:
+        text = ii.read_text(Path(record.path))
+        server = ii.current_servers(tgt, text).get(record.name) if text is not None else None
+    except SynapseError as exc:
+        return f"unreadable ({exc.kind})", "-"
+    if server is None:
+        return "missing", "-"
+    if record.transport == "stdio":
+        return "present", "n/a (stdio)"
+    return "present", "current" if ii.bearer_of(server) == token else "stale: run `synapsectl mcp install --refresh`"
+
+
+def _current_token(args: argparse.Namespace) -> str | None:
+    try:
+        return resolve(args.home).token_file.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
+def cmd_installs(args: argparse.Namespace) -> int:
+    registry = _registry(args).load()
+    token = _current_token(args)
+    rows = [(r, *_status(r, token)) for r in registry.installs]
+    if args.json:
+        render.emit_json([{"client": r.client, "scope": r.scope, "path": r.path, "name": r.name,
+                           "transport": r.transport, "connection": r.connection, "installed_at": r.installed_at,
+                           "state": state, "token": tok} for r, state, tok in rows])
+        return EXIT_OK
+    if not rows:
+        print("nothing installed yet: `synapsectl mcp install --client cursor` (or another IDE)")
+        return EXIT_OK
+    render.table(["client", "scope", "name", "transport", "state", "token", "file"],
+                 [[r.client, r.scope, r.name, r.transport, state, tok, r.path] for r, state, tok in rows])
+    return EXIT_OK
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    """Rewrite every recorded HTTP entry (or those of --client) with the daemon's current URL and token."""
+    registry = _registry(args).load()
+    chosen = [r for r in registry.installs if r.transport == "http" and args.client in (None, r.client)]
+    if not chosen:
+        print("no installed HTTP entries to refresh (stdio entries never hold a token)")
+        return EXIT_OK
+    endpoint = _endpoint(args, stdio=False)
+    for record in chosen:
+        server = _server(record.client, endpoint, record.connection, args)
+        if record.client == "claude-code":
+            ii.run_claude_quiet(["claude", "mcp", "remove", "-s", record.scope, record.name])
+            ii.run_claude(ide_config.claude_add_args(record.name, server, record.scope))
+            print(f"refreshed {record.name} in Claude Code")
+            continue
+        tgt = ii.Target(record.client, record.scope, Path(record.path))  # type: ignore[arg-type]
+        outcome = _merge(tgt, record.name, server, force=True, dry_run=args.dry_run, holds_token=True)
+        _report(args, "refreshed" if outcome.written else outcome.verdict, record.name, Path(record.path), outcome)
+    return EXIT_OK
+
+
+def register(mcp: Any, common: argparse.ArgumentParser) -> None:
+    install = mcp.add_parser("install", parents=[common], help="add synapse to an IDE's MCP config (undo: uninstall)")
+    install.add_argument("--client", choices=ii.INSTALL_CLIENTS)
+    install.add_argument("--scope", choices=["user", "project"], default="user",
+                         help="user-wide (default) or this project's config (Cursor, VS Code, Claude Code)")
+    install.add_argument("--connection", help="bind the IDE to one connection")
+    install.add_argument("--stdio", action="store_true", help="launch `synapsectl mcp stdio` instead of HTTP")
+    install.add_argument("--name", help="server name in the IDE (default synapse or synapse-CONNECTION)")
+    install.add_argument("--dry-run", action="store_true", help="print the change as a diff; write nothing")
+    install.add_argument("--force", action="store_true", help="replace a different entry of the same name (backed up)")
+    install.add_argument("--refresh", action="store_true",
+                         help="after `mcp token --rotate`: update every installed HTTP entry (or --client's)")
+    install.set_defaults(run=cmd_install, local=True)
+
+    uninstall = mcp.add_parser("uninstall", parents=[common], help="remove the entry `mcp install` added")
+    uninstall.add_argument("--client", choices=ii.INSTALL_CLIENTS, required=True)
+    uninstall.add_argument("--scope", choices=["user", "project"], default="user")
+    uninstall.add_argument("--connection", help="the connection the entry was bound to")
+    uninstall.add_argument("--name", help="server name, if --name was given at install")
+    uninstall.add_argument("--dry-run", action="store_true", help="print the change as a diff; write nothing")
+    uninstall.add_argument("--force", action="store_true", help="remove an entry synapsectl did not write")
+    uninstall.set_defaults(run=cmd_uninstall, local=True)
+
+    installs = mcp.add_parser("installs", parents=[common], help="where synapse is installed, and token freshness")
+    installs.set_defaults(run=cmd_installs, local=True)

@@ -1,0 +1,294 @@
+"""`synapsectl mcp install|uninstall|installs`: one server entry merged into an IDE's own config
+file, undoably.
+
+Only our entry changes: JSON/JSONC files are spliced (synapsectl.jsonc), Codex's TOML gets one
+`[mcp_servers.<name>]` table appended or removed as a block and is checked with tomlkit. Every
+change is atomic, backed up first (`<file>.synapse-backup-<time>`), keeps the file's mode (0600
+once it holds a token) and is recorded in `installs.json` beside config.toml, which is how
+`uninstall`, `installs` and `--refresh` find it again. Claude Code manages its own files: its
+`claude mcp add/remove` commands are run instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from synapsectl import ide_config, jsonc
+from synapsed.errors import SynapseError
+
+Scope = Literal["user", "project"]
+INSTALL_CLIENTS = ("claude-code", "cursor", "vscode", "windsurf", "codex", "claude-desktop")
+NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class Install(msgspec.Struct, omit_defaults=True):
+    """One entry we put into a client's config (no token: that lives in the client's file)."""
+
+    client: str
+    scope: str
+    path: str  # the config file, or "claude mcp" for Claude Code
+    name: str
+    transport: str  # http | stdio
+    installed_at: str
+    connection: str | None = None
+    created_file: bool = False
+    created_container: bool = False
+
+
+class Registry(msgspec.Struct):
+    installs: list[Install] = []
+
+
+@dataclass(frozen=True)
+class Target:
+    client: str
+    scope: Scope
+    path: Path | None  # None: Claude Code, driven through its CLI
+
+    @property
+    def is_toml(self) -> bool:
+        return self.client == "codex"
+
+
+def _app_support(home: Path) -> Path:
+    """Electron's appData: where VS Code and Claude Desktop keep their user config."""
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+
+
+def target(client: str, scope: Scope, home: Path | None = None, cwd: Path | None = None) -> Target:
+    """Where `client` reads MCP servers for `scope` on this OS (the table in docs/ides.md)."""
+    home = home or Path.home()
+    cwd = cwd or Path.cwd()
+    if client == "claude-code":
+        return Target(client, scope, None)
+    user_paths = {
+        "cursor": home / ".cursor" / "mcp.json",
+        "vscode": _app_support(home) / "Code" / "User" / "mcp.json",
+        "windsurf": home / ".codeium" / "windsurf" / "mcp_config.json",
+        "codex": Path(os.environ.get("CODEX_HOME") or home / ".codex") / "config.toml",
+        "claude-desktop": _app_support(home) / "Claude" / "claude_desktop_config.json",
+    }
+    project_paths = {"cursor": cwd / ".cursor" / "mcp.json", "vscode": cwd / ".vscode" / "mcp.json"}
+    if scope == "project":
+        if client not in project_paths:
+            raise SynapseError("bad_request", f"{client} has no project-level MCP config",
+                               hint="use --scope user (the default)", field="scope")
+        return Target(client, scope, project_paths[client])
+    return Target(client, scope, user_paths[client])
+
+
+def check_name(name: str) -> str:
+    if not NAME_RE.match(name):
+        raise SynapseError("bad_request", f"server name {name[:70]!r} is not allowed",
+                           hint="use 1-64 letters, digits, '-' or '_'", field="name")
+    return name
+
+
+# ---- reading and checking the client's file ---------------------------------------------------------
+
+def safe_path(path: Path, home: Path) -> Path:
+    """The file to write: a symlink is followed only to a regular file of ours inside HOME."""
+    if not path.is_symlink():
+        return path
+    real = path.resolve()
+    inside_home = real.is_relative_to(home.resolve())
+    if not inside_home or (real.exists() and (not real.is_file() or real.stat().st_uid != os.getuid())):
+        raise SynapseError("conflict", f"{path} is a symlink to {real}, outside your home or not your file",
+                           hint="point it at a file you own under your home, or edit that file by hand; nothing was changed",
+                           path=str(path))
+    return real
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SynapseError("config_invalid", f"cannot read {path}: {exc}", hint="check the file's permissions",
+                           path=str(path)) from None
+
+
+def _unparseable(path: Path, message: str, line: int | None, column: int | None) -> SynapseError:
+    where = f" (line {line}, column {column})" if line else ""
+    return SynapseError("config_invalid", f"{path} does not parse{where}: {message}",
+                        hint="fix the file (or move it aside) and run the command again; nothing was changed",
+                        path=str(path), line=line, column=column)
+
+
+def current_servers(tgt: Target, text: str) -> dict[str, Any]:
+    """The file's server entries, or config_invalid with line and column."""
+    servers = read_doc(tgt, text).get(ide_config.container(tgt.client), {})
+    if not isinstance(servers, dict):
+        assert tgt.path is not None
+        raise _unparseable(tgt.path, f"{ide_config.container(tgt.client)!r} is not a table/object", None, None)
+    return servers
+
+
+def read_doc(tgt: Target, text: str) -> dict[str, Any]:
+    """The whole file as plain values, or config_invalid with line and column."""
+    assert tgt.path is not None
+    if tgt.is_toml:
+        import tomlkit
+        from tomlkit.exceptions import ParseError
+
+        try:
+            doc = tomlkit.parse(text).unwrap()
+        except ParseError as exc:
+            raise _unparseable(tgt.path, str(exc), exc.line, exc.col) from None
+    else:
+        try:
+            doc = jsonc.loads(text) if text.strip() else {}
+        except jsonc.JsoncError as exc:
+            raise _unparseable(tgt.path, str(exc).split(" at line")[0], exc.line, exc.column) from None
+        if not isinstance(doc, dict):
+            raise _unparseable(tgt.path, "the top level is not an object", 1, 1)
+    return dict(doc)
+
+
+def with_entry(tgt: Target, text: str, name: str, server: dict[str, Any]) -> str:
+    if not tgt.is_toml:
+        return jsonc.set_member(text, [ide_config.container(tgt.client), name], server)
+    block = ide_config.codex_table(name, server) + "\n"
+    base = _remove_toml_table(text, name) if name in current_servers(tgt, text) else text
+    if base and not base.endswith("\n"):
+        base += "\n"
+    return base + ("\n" if base.strip() else "") + block
+
+
+def without_entry(tgt: Target, text: str, name: str, drop_container: bool) -> str:
+    if not tgt.is_toml:
+        path = [ide_config.container(tgt.client)] + ([] if drop_container else [name])
+        return jsonc.remove_member(text, path)
+    return _remove_toml_table(text, name)
+
+
+def _remove_toml_table(text: str, name: str) -> str:
+    """Cut the `[mcp_servers.<name>]` block and the blank line `with_entry` put before it."""
+    header = re.search(rf'(?m)^\[mcp_servers\.(?:{re.escape(name)}|"{re.escape(name)}")\][ \t]*(?:#.*)?\n?', text)
+    if header is None:
+        raise SynapseError("conflict", f"the {name!r} entry is not a [mcp_servers.{name}] table",
+                           hint="remove it by hand; nothing was changed")
+    following = re.search(r"(?m)^[ \t]*\[", text[header.end():])
+    end = header.end() + following.start() if following else len(text)
+    start = header.start()
+    if text[:start].endswith("\n\n"):
+        start -= 1
+    return text[:start] + text[end:]
+
+
+# ---- writing ---------------------------------------------------------------------------------------
+
+def backup(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    copy = path.with_name(f"{path.name}.synapse-backup-{stamp}")
+    n = 1
+    while copy.exists():
+        n += 1
+        copy = path.with_name(f"{path.name}.synapse-backup-{stamp}-{n}")
+    shutil.copy2(path, copy)
+    return copy
+
+
+def write_keeping_mode(path: Path, text: str, holds_token: bool) -> None:
+    """Atomic replace; the file keeps its mode, narrowed to 0600 when it holds a token."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o600
+    if holds_token:
+        mode &= 0o600
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def diff(path: Path, before: str, after: str) -> str:
+    return "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                        fromfile=str(path), tofile=str(path)))
+
+
+def is_ours(server: Any) -> bool:
+    """An entry synapsectl wrote: our stdio command, or a URL of a synapse MCP endpoint on loopback."""
+    if not isinstance(server, dict):
+        return False
+    command = str(server.get("command", ""))
+    if Path(command).name == "synapsectl" and list(server.get("args", []))[:2] == ["mcp", "stdio"]:
+        return True
+    url = str(server.get("url") or server.get("serverUrl") or "")
+    return bool(re.match(r"^http://(127\.0\.0\.1|localhost|\[::1\]):\d+/mcp(/c/[^/]+)?$", url))
+
+
+def bearer_of(server: dict[str, Any]) -> str | None:
+    headers = server.get("headers") or server.get("http_headers") or {}
+    value = str(headers.get("Authorization", "")) if isinstance(headers, dict) else ""
+    return value.removeprefix("Bearer ") if value.startswith("Bearer ") else None
+
+
+# ---- Claude Code: its own CLI ---------------------------------------------------------------------
+
+def claude_command() -> str | None:
+    return shutil.which("claude")
+
+
+def run_claude_quiet(args: list[str]) -> None:
+    """A step whose failure is expected and harmless (removing an entry that may not exist)."""
+    subprocess.run(args, capture_output=True, text=True, timeout=60)
+
+
+def run_claude(args: list[str]) -> None:
+    result = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        # The arguments may carry the token: report the command's own words, never the command line.
+        raise SynapseError("internal", f"`claude {' '.join(args[1:3])}` failed: {result.stderr.strip()[:300]}",
+                           hint="run `claude mcp list` to see Claude Code's state")
+
+
+# ---- the registry -----------------------------------------------------------------------------------
+
+class Installs:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> Registry:
+        try:
+            return msgspec.json.decode(self.path.read_bytes(), type=Registry)
+        except FileNotFoundError:
+            return Registry()
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise SynapseError("config_invalid", f"{self.path} is damaged: {exc}",
+                               hint="move it aside; installed entries stay in the IDE files") from None
+
+    def save(self, registry: Registry) -> None:
+        from synapsed.paths import write_atomic
+
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_atomic(self.path, msgspec.json.format(msgspec.json.encode(registry)).decode() + "\n")
+
+    def find(self, registry: Registry, client: str, scope: str, path: str, name: str) -> Install | None:
+        return next((i for i in registry.installs
+                     if (i.client, i.scope, i.path, i.name) == (client, scope, path, name)), None)

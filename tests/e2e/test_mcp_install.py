@@ -1,0 +1,237 @@
+"""`synapsectl mcp install|uninstall|installs` against a temp HOME and a real daemon: only our
+entry changes, comments and other servers stay byte-identical, backups restore, broken files are
+refused untouched, and a client started from the installed entry can call `ask`."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from synapsectl import ide_install, jsonc
+from tests.e2e.mcp_support import start_with_mcp
+from tests.support.daemon import DaemonProcess
+from tests.support.fake_upstream import Canned, FakeUpstream, Recorded
+
+KEY = "sk-proj-Inst4llKeyQx2LmN8pVw4ZtY6bHc1"
+FILE_CLIENTS = ["cursor", "vscode", "windsurf", "codex", "claude-desktop"]
+
+EXISTING = {
+    "cursor": '// Cursor MCP servers\n{\n  "mcpServers": {\n    /* by hand */\n    "other": {"command": "other-mcp"}\n  }\n}\n',
+    "vscode": '{\n\t// VS Code\n\t"servers": {\n\t\t"other": {"type": "stdio", "command": "x"},\n\t},\n\t"inputs": []\n}\n',
+    "windsurf": '{\n  "mcpServers": {\n    "other": { "serverUrl": "https://example.com/mcp" } // remote\n  }\n}\n',
+    "codex": '# my codex config\nmodel = "o3"  # keep\n\n[mcp_servers.other]\ncommand = "other-mcp"\nargs = ["--x"]\n',
+    "claude-desktop": '{\n  "mcpServers": {\n    "other": {\n      "command": "npx",\n      "args": ["-y", "x"]\n    }\n  },\n  "globalShortcut": ""\n}\n',
+}
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream("openai").start()
+
+    def echo(record: Recorded) -> Canned:
+        return fake.family.chat_ok("installed and answering")
+
+    fake.reply_chat(echo)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def env(daemon_proc: DaemonProcess, upstream: FakeUpstream) -> dict[str, str]:
+    daemon_proc.env["GPT_KEY"] = KEY
+    daemon_proc.env.pop("XDG_CONFIG_HOME", None)
+    daemon_proc.env.pop("CODEX_HOME", None)
+    start_with_mcp(daemon_proc)
+    added = daemon_proc.ctl("connections", "add", "gpt", "--provider", "openai", "--model", "m", "--base-url",
+                            upstream.base_url, "--credential", "env:GPT_KEY")
+    assert added.returncode == 0, added.stderr
+    return daemon_proc.env
+
+
+def _path(client: str, home: Path) -> Path:
+    os.environ.pop("XDG_CONFIG_HOME", None)
+    os.environ.pop("CODEX_HOME", None)
+    tgt = ide_install.target(client, "user", home=home)
+    assert tgt.path is not None
+    return tgt.path
+
+
+def _home(daemon: DaemonProcess) -> Path:
+    return Path(daemon.env["HOME"])
+
+
+def _entry(client: str, path: Path, name: str = "synapse") -> dict:
+    tgt = ide_install.Target(client, "user", path)
+    return ide_install.current_servers(tgt, path.read_text())[name]
+
+
+@pytest.mark.parametrize("client", FILE_CLIENTS)
+def test_install_into_an_existing_file_then_uninstall_leaves_it_byte_identical(
+    daemon_proc: DaemonProcess, env: dict[str, str], client: str
+) -> None:
+    path = _path(client, _home(daemon_proc))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(EXISTING[client])
+    path.chmod(0o644)
+    installed = daemon_proc.ctl("mcp", "install", "--client", client)
+    assert installed.returncode == 0, installed.stderr
+    backups = list(path.parent.glob(path.name + ".synapse-backup-*"))
+    assert len(backups) == 1 and backups[0].read_text() == EXISTING[client]
+    assert "other" in ide_install.current_servers(ide_install.Target(client, "user", path), path.read_text())
+    removed = daemon_proc.ctl("mcp", "uninstall", "--client", client)
+    assert removed.returncode == 0, removed.stderr
+    assert path.read_text() == EXISTING[client]
+
+
+@pytest.mark.parametrize("client", FILE_CLIENTS)
+def test_installed_entry_is_exactly_what_mcp_config_prints(
+    daemon_proc: DaemonProcess, env: dict[str, str], client: str
+) -> None:
+    path = _path(client, _home(daemon_proc))
+    assert daemon_proc.ctl("mcp", "install", "--client", client).returncode == 0
+    snippet = json.loads(daemon_proc.ctl("mcp", "config", "--client", client, "--json").stdout)["snippet"]
+    if client == "codex":
+        import tomllib
+
+        expected = tomllib.loads(snippet)["mcp_servers"]["synapse"]
+    else:
+        expected = next(iter(json.loads(snippet).values()))["synapse"]
+    assert _entry(client, path) == expected
+    token_bearing = client != "claude-desktop"  # Claude Desktop gets the stdio command
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 or not token_bearing
+
+
+@pytest.mark.parametrize("client", ["cursor", "codex"])
+def test_a_file_that_does_not_parse_is_refused_with_line_and_column_and_left_untouched(
+    daemon_proc: DaemonProcess, env: dict[str, str], client: str
+) -> None:
+    path = _path(client, _home(daemon_proc))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    broken = '{\n  "mcpServers": {\n    "a": 1\n    "b": 2\n  }\n}\n' if client == "cursor" else 'model = "o3"\n[mcp_servers\n'
+    path.write_text(broken)
+    result = daemon_proc.ctl("mcp", "install", "--client", client, "--json")
+    assert result.returncode == 1
+    error = json.loads(result.stdout)["error"]
+    assert error["kind"] == "config_invalid" and error["line"] and error["column"]
+    assert path.read_text() == broken and not list(path.parent.glob("*.synapse-backup-*"))
+
+
+def test_a_different_entry_of_the_same_name_is_refused_unless_forced(
+    daemon_proc: DaemonProcess, env: dict[str, str]
+) -> None:
+    path = _path("cursor", _home(daemon_proc))
+    path.parent.mkdir(parents=True)
+    mine = '{"mcpServers": {"synapse": {"url": "https://elsewhere.example/mcp"}}}\n'
+    path.write_text(mine)
+    refused = daemon_proc.ctl("mcp", "install", "--client", "cursor")
+    assert refused.returncode == 1 and "kind: already_exists" in refused.stderr and path.read_text() == mine
+    forced = daemon_proc.ctl("mcp", "install", "--client", "cursor", "--force")
+    assert forced.returncode == 0
+    assert _entry("cursor", path)["url"].startswith("http://127.0.0.1:")
+    assert next(path.parent.glob("mcp.json.synapse-backup-*")).read_text() == mine
+    not_ours = daemon_proc.ctl("mcp", "uninstall", "--client", "cursor", "--name", "other")
+    assert not_ours.returncode == 1 and "kind: not_found" in not_ours.stderr
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing(daemon_proc: DaemonProcess, env: dict[str, str]) -> None:
+    path = _path("windsurf", _home(daemon_proc))
+    result = daemon_proc.ctl("mcp", "install", "--client", "windsurf", "--dry-run")
+    assert result.returncode == 0 and '+    "synapse": {' in result.stdout and "serverUrl" in result.stdout
+    assert not path.exists()
+
+
+def test_a_symlink_out_of_home_is_refused(daemon_proc: DaemonProcess, env: dict[str, str], tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.json"
+    outside.write_text("{}\n")
+    path = _path("cursor", _home(daemon_proc))
+    path.parent.mkdir(parents=True)
+    path.symlink_to(outside)
+    result = daemon_proc.ctl("mcp", "install", "--client", "cursor")
+    assert result.returncode == 1 and "kind: conflict" in result.stderr and outside.read_text() == "{}\n"
+
+
+def test_token_rotation_is_seen_by_installs_and_fixed_by_refresh(
+    daemon_proc: DaemonProcess, env: dict[str, str]
+) -> None:
+    for client in ("cursor", "codex", "vscode"):
+        assert daemon_proc.ctl("mcp", "install", "--client", client).returncode == 0
+    assert daemon_proc.ctl("mcp", "install", "--client", "claude-desktop").returncode == 0  # stdio
+    assert daemon_proc.ctl("mcp", "token", "--rotate").returncode == 0
+    listed = json.loads(daemon_proc.ctl("mcp", "installs", "--json").stdout)
+    assert sorted((r["client"], r["token"].split(":")[0]) for r in listed) == [
+        ("claude-desktop", "n/a (stdio)"), ("codex", "stale"), ("cursor", "stale"), ("vscode", "stale")]
+    assert daemon_proc.ctl("mcp", "install", "--refresh").returncode == 0
+    listed = json.loads(daemon_proc.ctl("mcp", "installs", "--json").stdout)
+    assert {r["token"] for r in listed if r["transport"] == "http"} == {"current"}
+    new_token = daemon_proc.paths.token_file.read_text().strip()
+    assert _entry("cursor", _path("cursor", _home(daemon_proc)))["headers"]["Authorization"] == f"Bearer {new_token}"
+
+
+def _fake_claude(bin_dir: Path, log: Path) -> None:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "claude"
+    script.write_text(f"#!{sys.executable}\nimport json, sys\nopen({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    script.chmod(0o755)
+
+
+def test_claude_code_install_runs_its_own_cli(daemon_proc: DaemonProcess, env: dict[str, str], tmp_path: Path) -> None:
+    log = tmp_path / "claude.log"
+    _fake_claude(tmp_path / "bin", log)
+    with_claude = {**env, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{env['PATH']}"}
+    assert daemon_proc.ctl("mcp", "install", "--client", "claude-code", env=with_claude).returncode == 0
+    assert daemon_proc.ctl("mcp", "uninstall", "--client", "claude-code", env=with_claude).returncode == 0
+    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    assert calls[0][:6] == ["mcp", "add", "--transport", "http", "-s", "user"]
+    assert calls[0][6] == "synapse" and calls[0][8] == "--header" and calls[0][9].startswith("Authorization: Bearer ")
+    assert calls[1] == ["mcp", "remove", "-s", "user", "synapse"]
+
+
+def test_claude_code_without_its_cli_prints_the_command(daemon_proc: DaemonProcess, env: dict[str, str]) -> None:
+    no_claude = {**env, "PATH": os.path.dirname(sys.executable)}
+    result = daemon_proc.ctl("mcp", "install", "--client", "claude-code", env=no_claude)
+    assert result.returncode == 1 and "not on PATH" in result.stderr
+    assert result.stdout.startswith("claude mcp add --transport http -s user synapse http://127.0.0.1:")
+    assert daemon_proc.paths.token_file.read_text().strip() not in result.stdout  # shown as <token>
+
+
+async def test_a_client_started_from_the_installed_http_entry_calls_ask(
+    daemon_proc: DaemonProcess, env: dict[str, str]
+) -> None:
+    import httpx2
+    import mcp_types as types
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+
+    assert daemon_proc.ctl("mcp", "install", "--client", "cursor").returncode == 0
+    server = _entry("cursor", _path("cursor", _home(daemon_proc)))
+    http = httpx2.AsyncClient(headers=server["headers"], timeout=30)
+    async with Client(streamable_http_client(server["url"], http_client=http),
+                      client_info=types.Implementation(name="cursor", version="1")) as client:
+        result = await client.call_tool("ask", {"prompt": "hi", "connection": "gpt"})
+    assert result.is_error is False and result.structured_content["text"] == "installed and answering"
+
+
+async def test_a_client_started_from_the_installed_stdio_entry_calls_ask(
+    daemon_proc: DaemonProcess, env: dict[str, str]
+) -> None:
+    import mcp_types as types
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    assert daemon_proc.ctl("mcp", "install", "--client", "claude-desktop", "--connection", "gpt").returncode == 0
+    server = _entry("claude-desktop", _path("claude-desktop", _home(daemon_proc)), "synapse-gpt")
+    params = StdioServerParameters(command=server["command"], args=server["args"],
+                                   env={**env, **server.get("env", {})})
+    async with Client(params, client_info=types.Implementation(name="claude-desktop", version="1")) as client:
+        result = await client.call_tool("ask", {"prompt": "hi"})
+    assert result.is_error is False and result.structured_content["connection"] == "gpt"
+
+
+def test_jsonc_reader_is_the_one_the_installer_uses() -> None:
+    assert jsonc.loads('{"a": 1, // c\n}') == {"a": 1}
