@@ -298,6 +298,7 @@ class McpSessionView(msgspec.Struct, omit_defaults=True):
     state: Literal["initializing", "active"]
     bound_connection: str | None = None
     protocol_version: str | None = None
+    log_level: str = "warning"  # the lowest MCP log level the client asked for (logging/setLevel)
 
 
 class McpSessionList(msgspec.Struct):

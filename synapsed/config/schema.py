@@ -36,6 +36,10 @@ class McpSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     max_sessions: int = 256
     # A session that never completes the handshake is dropped after this long.
     uninitialized_timeout_s: float = 60.0
+    # Answer HTTP tool calls as SSE streams, so that `compare` progress and MCP log messages
+    # reach HTTP clients too; off, each call is one plain JSON reply (faster) and only the stdio
+    # bridge carries them.
+    stream_responses: bool = False
     # Used by `ask`/`chat` on /mcp when the caller names no connection.
     default_connection: str | None = None
 

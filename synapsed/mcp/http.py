@@ -88,9 +88,9 @@ class HttpListener:
         self.port = 0
         self.manager = StreamableHTTPSessionManager(
             app=server.server,
-            # Tools answer once and send no progress, so a plain JSON reply per POST is enough
-            # and cheaper than opening an SSE stream for each call.
-            json_response=True,
+            # A plain JSON reply per POST is cheaper than an SSE stream per call; streams carry
+            # compare's progress and log messages to HTTP clients when [mcp] stream_responses is on.
+            json_response=not settings.stream_responses,
             max_request_body_size=settings.max_body_bytes,
             session_idle_timeout=settings.session_idle_timeout_s,
         )

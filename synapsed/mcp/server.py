@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import json
+import warnings
 from typing import Any
 
 import mcp_types as types
@@ -22,7 +23,17 @@ from synapsed.errors import SynapseError, internal_error
 from synapsed.gateway import Gateway
 from synapsed.logging import get_logger
 from synapsed.mcp.sessions import Session, SessionRegistry
-from synapsed.mcp.tools import TOOLS, Answer, Call, NoArgs, ToolRunner, error_answer, tool_names, tool_schema
+from synapsed.mcp.tools import (
+    TOOLS,
+    Answer,
+    Call,
+    NoArgs,
+    ToolRunner,
+    error_answer,
+    tool_names,
+    tool_schema,
+    warnings_of,
+)
 from synapsed.redaction import redact_text, redact_value
 from synapsed.threads.rules import Threads, as_markdown
 
@@ -36,6 +47,9 @@ INSTRUCTIONS = (
     "Failures come back as errors with a kind and a hint; nothing is retried or silently substituted."
 )
 
+# logging/setLevel is deprecated in the 2026-07-28 era but still what handshake-era IDEs use.
+warnings.filterwarnings("ignore", message="The logging capability is deprecated")
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 RESOURCE_NOT_FOUND = -32002  # the MCP spec's code for resources/read of an unknown URI
 CONNECTIONS_URI = "synapse://connections"
 THREADS_URI = "synapse://threads"
@@ -77,6 +91,7 @@ class McpServer:
             on_list_resources=self._list_resources,
             on_list_resource_templates=self._list_resource_templates,
             on_read_resource=self._read_resource,
+            on_set_logging_level=self._set_logging_level,
         )
 
     def _runner(self) -> ToolRunner:
@@ -109,14 +124,32 @@ class McpServer:
         try:
             if bound is not None and bound not in config.connections:
                 raise SynapseError("not_found", f"connection {bound!r} no longer exists", name=bound)
-            answer = await runner.run(params.name, params.arguments, bound, caller=session.label, session=session.id)
+            answer = await runner.run(params.name, params.arguments, bound, caller=session.label, session=session.id,
+                                      progress=ctx.session.report_progress)
         except SynapseError as exc:
             answer = error_answer(exc)
         except Exception:
             answer = error_answer(internal_error(log, f"tool {params.name}"))
         session.calls += 1
         session.errors += int(answer.is_error)
+        await self._log_to_client(ctx, session, answer)
         return to_result(answer)
+
+    async def _set_logging_level(self, ctx: Any, params: types.SetLevelRequestParams) -> types.EmptyResult:
+        session, _ = self._caller(ctx)
+        session.log_level = params.level
+        return types.EmptyResult()
+
+    async def _log_to_client(self, ctx: Any, session: Session, answer: Answer) -> None:
+        """The call's failure kinds and budget warnings, to the session that made it, redacted."""
+        floor = LOG_LEVELS.index(session.log_level) if session.log_level in LOG_LEVELS else 3
+        for level, data in warnings_of(answer):
+            if LOG_LEVELS.index(level) >= floor:
+                try:
+                    await ctx.session.send_log_message(level, redact_value(data), logger="synapse",
+                                                       related_request_id=ctx.request_id)
+                except Exception as exc:  # a client that went away must not fail the call
+                    log.debug("mcp log notification not delivered", error=str(exc))
 
 
     async def _list_resources(self, ctx: Any, params: Any) -> types.ListResourcesResult:

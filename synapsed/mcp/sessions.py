@@ -42,6 +42,8 @@ class Session:
     calls: int = 0
     errors: int = 0
     in_flight: int = 0
+    # The lowest MCP log level this client wants (logging/setLevel); warnings by default.
+    log_level: str = "warning"
 
     def touch_active(self) -> None:
         self.last_seen = time.time()
@@ -70,6 +72,7 @@ class Session:
             bound_connection=self.bound,
             protocol_version=self.protocol_version,
             state=self.state,
+            log_level=self.log_level,
         )
 
 

@@ -17,6 +17,7 @@ import msgspec
 from msgspec import Meta
 
 from synapsed import protocol as p
+from synapsed.config import ConnectionConfig
 from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway, build_chat_request
 from synapsed.threads.rules import ID_PATTERN, Threads, TurnClaim, too_long
@@ -124,14 +125,23 @@ def tool_names(bound: str | None) -> list[str]:
     return [n for n in TOOLS if not (bound is not None and n == "compare")]
 
 
+Progress = Callable[[float, float, str], Awaitable[None]]
+
+
+async def no_progress(done: float, total: float, message: str) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Call:
-    """One tool call: validated arguments, the route's binding (None on /mcp), who is calling."""
+    """One tool call: validated arguments, the route's binding (None on /mcp), who is calling, and
+    where partial results go (MCP progress; a no-op when the client sent no progress token)."""
 
     args: Any
     bound: str | None
     caller: str
     session: str | None
+    progress: Progress = no_progress
 
 
 @dataclass(frozen=True)
@@ -208,10 +218,11 @@ class ToolRunner:
             ) from None
 
     async def run(
-        self, name: str, arguments: dict[str, Any] | None, bound: str | None, caller: str, session: str | None = None
+        self, name: str, arguments: dict[str, Any] | None, bound: str | None, caller: str, session: str | None = None,
+        progress: Progress = no_progress,
     ) -> Answer:
         spec = TOOLS[name]
-        return await spec.handler(self, Call(self._args(spec, arguments), bound, caller, session))
+        return await spec.handler(self, Call(self._args(spec, arguments), bound, caller, session, progress))
 
     async def ask(self, call: Call) -> Answer:
         args: AskArgs = call.args
@@ -296,10 +307,20 @@ class ToolRunner:
         request = build_chat_request([*history, p.Message("user", args.prompt)], system, args.max_output_tokens,
                                      args.temperature)
         origin = Origin(call.caller, call.session, thread_id)
-        outcomes = await asyncio.gather(
-            *(self.gateway.complete(name, request, origin) for name in args.connections),
-            return_exceptions=True,
-        )
+        total, done = len(args.connections), 0
+
+        async def one(name: str) -> tuple[ConnectionConfig, p.ChatResult] | SynapseError:
+            nonlocal done
+            try:
+                outcome: tuple[ConnectionConfig, p.ChatResult] | SynapseError = await self.gateway.complete(
+                    name, request, origin)
+            except SynapseError as exc:
+                outcome = exc
+            done += 1
+            await call.progress(done, total, _progress_line(name, outcome))
+            return outcome
+
+        outcomes = await asyncio.gather(*(one(name) for name in args.connections))
         results: list[dict[str, Any]] = []
         sections: list[str] = []
         for name, outcome in zip(args.connections, outcomes, strict=True):
@@ -307,8 +328,6 @@ class ToolRunner:
                 answer = error_answer(outcome, name)
                 results.append({"connection": name, "ok": False, **answer.structured})
                 sections.append(f"## {name} — error\n{answer.text}")
-            elif isinstance(outcome, BaseException):
-                raise outcome
             else:
                 conn, result = outcome
                 results.append({"ok": True, "text": result.text, **_result_fields(name, conn.provider, result)})
@@ -318,6 +337,35 @@ class ToolRunner:
         if thread_id is not None:
             structured["thread_id"] = thread_id
         return Answer("\n\n".join(sections), structured, is_error=answered == 0)
+
+
+PROGRESS_TEXT_CHARS = 2000
+
+
+def _progress_line(name: str, outcome: tuple[Any, p.ChatResult] | SynapseError) -> str:
+    """One connection's outcome as a progress message: its answer (long ones cut, the full text
+    is in the final result) or its error kind and hint."""
+    if isinstance(outcome, SynapseError):
+        return f"{name}: error {outcome.kind}: {outcome.message} (hint: {outcome.hint})"
+    text = outcome[1].text
+    cut = text if len(text) <= PROGRESS_TEXT_CHARS else text[:PROGRESS_TEXT_CHARS] + " …"
+    return f"{name} ({outcome[1].model}): {cut}"
+
+
+def warnings_of(answer: Answer) -> list[tuple[str, dict[str, Any]]]:
+    """(MCP log level, data) for what an IDE's log should show about a call: each failure kind,
+    each crossed monitor-mode budget. Never prompt or answer text."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    rows = answer.structured.get("results", [answer.structured])
+    for row in rows:
+        error = row.get("error")
+        if error:
+            level = "error" if answer.is_error else "warning"
+            out.append((level, {"event": "call failed", "connection": row.get("connection"), "kind": error["kind"],
+                                "message": error["message"], "hint": error["hint"]}))
+        for warning in row.get("budget_warnings") or []:
+            out.append(("warning", {"event": "budget crossed", "connection": row.get("connection"), "message": warning}))
+    return out
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx2
 import mcp_types as types
@@ -49,14 +50,16 @@ async def http_client(daemon: DaemonProcess, name: str = "test-ide", mode: str =
 
 
 @asynccontextmanager
-async def stdio_client(daemon: DaemonProcess, name: str = "stdio-ide", *args: str, mode: str = "legacy") -> AsyncIterator[Client]:
+async def stdio_client(daemon: DaemonProcess, name: str = "stdio-ide", *args: str, mode: str = "legacy",
+                       logging_callback: Any = None) -> AsyncIterator[Client]:
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "synapsectl", "--home", str(daemon.home), "mcp", "stdio", *args],
         env={**daemon.env},
         cwd=str(REPO),
     )
-    async with Client(params, mode=mode, client_info=types.Implementation(name=name, version="4.5.6")) as client:
+    async with Client(params, mode=mode, client_info=types.Implementation(name=name, version="4.5.6"),
+                      logging_callback=logging_callback) as client:
         yield client
 
 
