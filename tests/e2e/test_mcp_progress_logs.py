@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import mcp_types as types
 import pytest
 
-pytestmark = pytest.mark.filterwarnings("ignore:The logging capability is deprecated")
-
 from tests.e2e.mcp_support import http_client, start_with_mcp, stdio_client
 from tests.support.daemon import DaemonProcess
 from tests.support.fake_upstream import FakeUpstream, anthropic_error
+
+pytestmark = pytest.mark.filterwarnings("ignore:The logging capability is deprecated")
 
 KEY = "sk-proj-Pr0gressKeyQx2LmN8pVw4ZtY6bHc1"
 ANT_KEY = "sk-ant-api03-Pr0gressAnt9yX8wV7uT6sR5"
