@@ -104,21 +104,20 @@ def _hello(sock: socket.socket, connection: str | None) -> bytes:
     return rest
 
 
-def _pump_stdin(sock: socket.socket, stdin_closed: threading.Event) -> None:
+# How long a bridge waits for a daemon that went away (a service manager's restart, an upgrade).
+RECONNECT_ENV = "SYNAPSE_BRIDGE_RECONNECT_S"
+
+
+def reconnect_wait_s() -> float:
     try:
-        while True:
-            chunk = os.read(0, 65536)
-            if not chunk:
-                break
-            sock.sendall(chunk)
-    except OSError:
-        pass
-    finally:
-        stdin_closed.set()
-        try:
-            sock.shutdown(socket.SHUT_WR)  # the daemon sees EOF and ends the session
-        except OSError:
-            pass
+        return min(max(float(os.environ.get(RECONNECT_ENV, "60")), 0.0), 3600.0)
+    except ValueError:
+        return 60.0
+
+
+
+GONE_CODE = -32000  # a server-defined JSON-RPC error: the daemon went away mid-request
+REPLAY_ID = "synapse-bridge-reinitialize"
 
 
 def _write_all(data: bytes) -> None:
@@ -128,31 +127,217 @@ def _write_all(data: bytes) -> None:
         view = view[written:]
 
 
+def _messages(line: bytes) -> list[dict[str, object]]:
+    """The JSON-RPC messages of one line (a batch is a list); [] for what is not JSON."""
+    try:
+        parsed = json.loads(line)
+    except ValueError:
+        return []
+    items = parsed if isinstance(parsed, list) else [parsed]
+    return [m for m in items if isinstance(m, dict)]
+
+
+class Bridge:
+    """Newline-delimited MCP between the IDE (stdin/stdout) and the daemon's socket, surviving a
+    daemon restart: the IDE's cached `initialize` and `initialized` open a fresh session on the
+    new daemon, a request that was in flight gets a JSON-RPC error (never re-sent), and requests
+    that arrive while the daemon is away are sent once it is back."""
+
+    def __init__(self, paths: Paths, home: str | None, connection: str | None, autostart: bool) -> None:
+        self.paths = paths
+        self.home = home
+        self.connection = connection
+        self.autostart = autostart
+        self.lock = threading.Condition()
+        self.sock: socket.socket | None = None
+        self.up = False
+        self.stdin_closed = False
+        self.in_flight: dict[str, object] = {}  # json-encoded id -> id, of requests sent and unanswered
+        self.initialize: bytes | None = None
+        self.initialized: bytes | None = None
+        self.queued: list[bytes] = []
+
+    # ---- IDE -> daemon (the stdin thread) -----------------------------------------------------
+
+    def pump_stdin(self) -> None:
+        buffer = b""
+        try:
+            while True:
+                chunk = os.read(0, 65536)
+                if not chunk:
+                    break
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    self.from_ide(line + b"\n")
+        except OSError:
+            pass
+        with self.lock:
+            self.stdin_closed = True
+            if buffer.strip():
+                self._send_locked(buffer)
+            if self.sock is not None:
+                try:
+                    self.sock.shutdown(socket.SHUT_WR)  # the daemon sees EOF and ends the session
+                except OSError:
+                    pass
+            self.lock.notify_all()
+
+    def from_ide(self, line: bytes) -> None:
+        messages = _messages(line)
+        with self.lock:
+            for message in messages:
+                if message.get("method") == "initialize":
+                    self.initialize = line
+                elif message.get("method") == "notifications/initialized":
+                    self.initialized = line
+            if not self.up:
+                self.queued.append(line)
+                return
+            self._track(messages)
+            self._send_locked(line)
+
+    def _track(self, messages: list[dict[str, object]]) -> None:
+        for message in messages:
+            if "method" in message and "id" in message:
+                self.in_flight[json.dumps(message["id"])] = message["id"]
+
+    def _send_locked(self, line: bytes) -> None:
+        if self.sock is None:
+            return
+        try:
+            self.sock.sendall(line)
+        except OSError:
+            pass  # the reader sees the daemon gone and answers what was in flight
+
+    # ---- daemon -> IDE (the main thread) ------------------------------------------------------
+
+    def forward(self, data: bytes) -> None:
+        lines = data.split(b"\n")
+        out = []
+        with self.lock:
+            for line in lines:
+                if not line.strip():
+                    continue
+                for message in _messages(line):
+                    if "method" not in message and "id" in message:
+                        self.in_flight.pop(json.dumps(message["id"]), None)
+                out.append(line + b"\n")
+        _write_all(b"".join(out))
+
+    def serve(self, sock: socket.socket, pending: bytes) -> str:
+        """Pump one daemon connection until it ends: 'stdin' (the IDE is done) or 'daemon'."""
+        with self.lock:
+            self.sock = sock
+            self.up = True
+            queued, self.queued = self.queued, []
+            for line in queued:
+                self._track(_messages(line))
+                self._send_locked(line)
+        buffer = pending
+        try:
+            while True:
+                if b"\n" in buffer:
+                    complete, buffer = buffer.rsplit(b"\n", 1)
+                    self.forward(complete + b"\n")
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                buffer += chunk
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        finally:
+            with self.lock:
+                self.up = False
+                self.sock = None
+            sock.close()
+        with self.lock:
+            if self.stdin_closed or self.lock.wait_for(lambda: self.stdin_closed, timeout=0.2):
+                return "stdin"
+        return "daemon"
+
+    def fail_in_flight(self) -> None:
+        with self.lock:
+            gone, self.in_flight = list(self.in_flight.values()), {}
+        for request_id in gone:
+            _write_all(json.dumps({"jsonrpc": "2.0", "id": request_id, "error": {
+                "code": GONE_CODE,
+                "message": "synapsed went away while this request was in flight (it stopped or restarted); "
+                           "the request was not re-sent: send it again if you want it",
+            }}).encode() + b"\n")
+
+    def reconnect(self) -> tuple[socket.socket, bytes]:
+        """A fresh daemon connection with the IDE's session re-opened, within reconnect_wait_s()."""
+        deadline = time.monotonic() + reconnect_wait_s()
+        last: BridgeError | None = None
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.stdin_closed:
+                    raise BridgeError("the IDE closed the connection", "", code=0)
+            try:
+                sock = connect_or_start(self.paths, self.home, self.autostart)
+                pending = _hello(sock, self.connection)
+                return sock, self._replay(sock, pending)
+            except BridgeError as exc:
+                last = exc
+            except OSError as exc:
+                last = BridgeError(f"reconnecting failed: {exc}", "see `synapsectl logs`")
+            time.sleep(0.2)
+        raise last or BridgeError("synapsed did not come back", "see `synapsectl logs`")
+
+    def _replay(self, sock: socket.socket, pending: bytes) -> bytes:
+        """Re-send the IDE's initialize (under our own id, its reply swallowed) and initialized."""
+        if self.initialize is None:
+            return pending
+        request = json.loads(self.initialize)
+        request["id"] = REPLAY_ID
+        sock.sendall(json.dumps(request).encode() + b"\n")
+        sock.settimeout(HELLO_TIMEOUT_S)
+        buffer = pending
+        while True:
+            while b"\n" in buffer:
+                line, buffer = buffer.split(b"\n", 1)
+                if any(m.get("id") == REPLAY_ID for m in _messages(line)):
+                    sock.settimeout(None)
+                    if self.initialized is not None:
+                        sock.sendall(self.initialized)
+                    return buffer
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise BridgeError("synapsed closed the connection while the session was re-opened", "")
+            buffer += chunk
+
+
+def _error(exc: BridgeError) -> int:
+    print(f"synapsectl mcp stdio: error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
+    return exc.code
+
+
 def run(paths: Paths, home: str | None, connection: str | None, autostart: bool) -> int:
+    bridge = Bridge(paths, home, connection, autostart)
     try:
         sock = connect_or_start(paths, home, autostart)
         pending = _hello(sock, connection)
     except BridgeError as exc:
-        print(f"synapsectl mcp stdio: error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
-        return exc.code
-    stdin_closed = threading.Event()
-    threading.Thread(target=_pump_stdin, args=(sock, stdin_closed), daemon=True).start()
+        return _error(exc)
+    threading.Thread(target=bridge.pump_stdin, daemon=True).start()
     try:
-        if pending:
-            _write_all(pending)
-        while True:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            _write_all(chunk)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-    finally:
-        sock.close()
-    if stdin_closed.wait(0.5):
+        while bridge.serve(sock, pending) == "daemon":
+            bridge.fail_in_flight()
+            print("synapsectl mcp stdio: synapsed went away; reconnecting", file=sys.stderr, flush=True)
+            try:
+                sock, pending = bridge.reconnect()
+            except BridgeError as exc:
+                if exc.code == 0:
+                    return 0
+                print(f"synapsectl mcp stdio: error: synapsed closed the connection (it stopped or restarted) and "
+                      f"did not come back within {reconnect_wait_s():g}s: {exc.message}", file=sys.stderr)
+                print("hint: the IDE should restart this MCP server; `synapsectl status` shows the daemon",
+                      file=sys.stderr)
+                return 1
+            print("synapsectl mcp stdio: reconnected to synapsed", file=sys.stderr, flush=True)
+    except BrokenPipeError:
         return 0
-    print("synapsectl mcp stdio: error: synapsed closed the connection (it stopped or restarted)", file=sys.stderr)
-    print("hint: the IDE should restart this MCP server; `synapsectl status` shows the daemon", file=sys.stderr)
-    return 1
+    return 0

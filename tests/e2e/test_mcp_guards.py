@@ -235,15 +235,17 @@ def test_bridge_without_daemon_and_no_autostart_exits_3(daemon_proc: DaemonProce
     assert b"synapsed is not running" in err
 
 
-def test_bridge_reports_a_daemon_that_dies_mid_session(daemon_proc: DaemonProcess) -> None:
+def test_bridge_reports_a_daemon_that_dies_mid_session_and_stays_away(daemon_proc: DaemonProcess) -> None:
     daemon = start_with_mcp(daemon_proc)
-    bridge = _bridge(daemon)
+    daemon.env["SYNAPSE_BRIDGE_RECONNECT_S"] = "1"  # the bounded wait for a restart, shortened
+    bridge = _bridge(daemon, "--no-autostart")
     try:
         assert _initialize(bridge)["result"]
         daemon.kill9()
         assert bridge.wait(20) == 1
         assert bridge.stderr is not None
-        assert b"synapsed closed the connection" in bridge.stderr.read()
+        err = bridge.stderr.read()
+        assert b"synapsed closed the connection" in err and b"did not come back within 1s" in err
     finally:
         if bridge.poll() is None:
             bridge.kill()
