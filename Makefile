@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python bench/mcp_latency.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/ledger.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/session_flood.py --markdown BENCHMARKS.md
+	$(BIN)/python bench/mcp_eras.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/tools_list_size.py
 
 clean:

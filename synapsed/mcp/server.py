@@ -8,6 +8,7 @@ of `synapsectl mcp stdio`). Both hand requests to `McpServer.server`.
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import warnings
 from typing import Any
@@ -48,7 +49,8 @@ INSTRUCTIONS = (
 )
 
 # logging/setLevel is deprecated in the 2026-07-28 era but still what handshake-era IDEs use.
-warnings.filterwarnings("ignore", message="The logging capability is deprecated")
+DEPRECATED_LOGGING = "The logging capability is deprecated"
+warnings.filterwarnings("ignore", message=DEPRECATED_LOGGING)
 LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 RESOURCE_NOT_FOUND = -32002  # the MCP spec's code for resources/read of an unknown URI
 CONNECTIONS_URI = "synapse://connections"
@@ -82,17 +84,22 @@ class McpServer:
         self.gateway = gateway
         self.sessions = sessions
         self.threads = threads
-        self.server: Server[Any] = Server(
-            "mcp-synapse",
-            version=__version__,
-            instructions=INSTRUCTIONS,
-            on_list_tools=self._list_tools,
-            on_call_tool=self._call_tool,
-            on_list_resources=self._list_resources,
-            on_list_resource_templates=self._list_resource_templates,
-            on_read_resource=self._read_resource,
-            on_set_logging_level=self._set_logging_level,
-        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=DEPRECATED_LOGGING)
+            self.server: Server[Any] = Server(
+                "mcp-synapse",
+                version=__version__,
+                instructions=INSTRUCTIONS,
+                # The 2026-07-28 era checks Mcp-Param-* headers against a tool's schema on every
+                # call; without this lookup the SDK would run the whole tools/list handler each time.
+                get_tool_input_schema=input_schema,
+                on_list_tools=self._list_tools,
+                on_call_tool=self._call_tool,
+                on_list_resources=self._list_resources,
+                on_list_resource_templates=self._list_resource_templates,
+                on_read_resource=self._read_resource,
+                on_set_logging_level=self._set_logging_level,
+            )
 
     def _runner(self) -> ToolRunner:
         return ToolRunner(self.gateway, self.config.config.mcp.default_connection, self.threads)
@@ -185,6 +192,16 @@ class McpServer:
                            hint=f"read {CONNECTIONS_URI}, {THREADS_URI} or {THREAD_PREFIX}<thread id>")
 
 
+def input_schema(name: str) -> dict[str, Any] | None:
+    """A tool's input schema as /mcp lists it (a bound endpoint's only lacks `connection`)."""
+    return _schema(name, None) if name in TOOLS else None
+
+
+@functools.lru_cache(maxsize=256)
+def _schema(name: str, bound: str | None) -> dict[str, Any]:
+    return tool_schema(TOOLS[name], bound)
+
+
 def tool_list(bound: str | None) -> list[types.Tool]:
     """What tools/list shows on /mcp (bound None) or on /mcp/c/<bound>."""
     tools = []
@@ -192,7 +209,7 @@ def tool_list(bound: str | None) -> list[types.Tool]:
         spec = TOOLS[name]
         description = spec.description + (f" This endpoint always uses connection {bound!r}." if bound else "")
         tools.append(types.Tool(name=name, title=spec.title, description=description,
-                                input_schema=tool_schema(spec, bound)))
+                                input_schema=_schema(name, bound)))
     return tools
 
 

@@ -235,3 +235,28 @@ async def test_a_client_started_from_the_installed_stdio_entry_calls_ask(
 
 def test_jsonc_reader_is_the_one_the_installer_uses() -> None:
     assert jsonc.loads('{"a": 1, // c\n}') == {"a": 1}
+
+
+@pytest.mark.parametrize("client", FILE_CLIENTS)
+def test_uninstall_removes_a_file_that_install_created(
+    daemon_proc: DaemonProcess, env: dict[str, str], client: str
+) -> None:
+    path = _path(client, _home(daemon_proc))
+    assert daemon_proc.ctl("mcp", "install", "--client", client).returncode == 0
+    assert path.exists() and not list(path.parent.glob("*.synapse-backup-*"))  # nothing to back up
+    assert daemon_proc.ctl("mcp", "uninstall", "--client", client).returncode == 0
+    assert not path.exists()
+    assert json.loads(daemon_proc.ctl("mcp", "installs", "--json").stdout) == []
+
+
+def test_a_file_without_the_servers_section_gets_it_and_loses_it_again(
+    daemon_proc: DaemonProcess, env: dict[str, str]
+) -> None:
+    path = _path("cursor", _home(daemon_proc))
+    path.parent.mkdir(parents=True)
+    original = '{\n  // only settings here\n  "theme": "dark"\n}\n'
+    path.write_text(original)
+    assert daemon_proc.ctl("mcp", "install", "--client", "cursor").returncode == 0
+    assert "synapse" in jsonc.loads(path.read_text())["mcpServers"]
+    assert daemon_proc.ctl("mcp", "uninstall", "--client", "cursor").returncode == 0
+    assert path.read_text() == original
