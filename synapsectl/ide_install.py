@@ -18,7 +18,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,25 +205,16 @@ def backup(path: Path) -> Path:
 
 
 def write_keeping_mode(path: Path, text: str, holds_token: bool) -> None:
-    """Atomic replace; the file keeps its mode, narrowed to 0600 when it holds a token."""
+    """Atomic replace (write_failed on error); the file keeps its mode, narrowed to 0600 when it
+    holds a token."""
+    from synapsed.paths import write_atomic
+
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         mode = 0o600
-    if holds_token:
-        mode &= 0o600
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), mode)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, text, mode & 0o600 if holds_token else mode)
 
 
 def diff(path: Path, before: str, after: str) -> str:

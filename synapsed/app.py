@@ -12,7 +12,9 @@ import socket
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -46,6 +48,17 @@ if TYPE_CHECKING:
     from synapsed.mcp.service import McpService
 
 RPC_GROUPS = (rpc_daemon, rpc_connections, rpc_secrets, rpc_chat, rpc_preflight, rpc_mcp, rpc_usage, rpc_threads)
+
+
+def _open_store(open_it: Callable[[], None], path: Path, what: str, after: str) -> None:
+    """Open one SQLite file, or fail the start with a hint that keeps the damaged file."""
+    try:
+        open_it()
+    except (sqlite3.Error, RuntimeError) as exc:
+        raise SynapseError(
+            "internal", f"{what} {path} cannot be opened ({exc})",
+            hint=f"move it aside (mv {path.name} {path.name}.bad) and restart: {after}",
+        ) from None
 
 
 class Daemon:
@@ -120,22 +133,9 @@ class Daemon:
             self.log.info("removed a stale socket left by a previous daemon", socket=str(self.paths.socket))
         self.config_store.load()
         self.last_preflight.load()
-        try:
-            self.ledger.open()
-        except (sqlite3.Error, RuntimeError) as exc:
-            raise SynapseError(
-                "internal",
-                f"the usage ledger {self.paths.ledger_file} cannot be opened ({exc})",
-                hint="move it aside (mv usage.sqlite3 usage.sqlite3.bad) and restart: a new ledger is created",
-            ) from None
-        try:
-            self.threads.store.open()
-        except (sqlite3.Error, RuntimeError) as exc:
-            raise SynapseError(
-                "internal",
-                f"the thread store {self.paths.threads_file} cannot be opened ({exc})",
-                hint="move it aside (mv threads.sqlite3 threads.sqlite3.bad) and restart: a new, empty one is created",
-            ) from None
+        _open_store(self.ledger.open, self.paths.ledger_file, "the usage ledger", "a new ledger is created")
+        _open_store(self.threads.store.open, self.paths.threads_file, "the thread store",
+                    "a new, empty one is created (the old threads stay in the moved file)")
         self.threads.prune(force=True)
         slog.set_level(self.log_level)
         self._register_static_secrets()
@@ -234,15 +234,6 @@ class Daemon:
         except SynapseError as exc:
             self.log.error("config reload rejected; the running config stays in force", error=exc.message, **exc.to_data())
             raise
-        try:
-            self.threads.store.open()
-        except (sqlite3.Error, RuntimeError) as exc:
-            raise SynapseError(
-                "internal",
-                f"the thread store {self.paths.threads_file} cannot be opened ({exc})",
-                hint="move it aside (mv threads.sqlite3 threads.sqlite3.bad) and restart: a new, empty one is created",
-            ) from None
-        self.threads.prune(force=True)
         slog.set_level(self.log_level)
         self._register_static_secrets()
         self.gateway.forget_keys()  # reload is also how a keyring edited outside synapse is re-read

@@ -144,20 +144,20 @@ def write_failed(path: Path, exc: OSError) -> SynapseError:
     )
 
 
-def write_atomic(path: Path, data: str) -> None:
-    """Replace `path` with `data` (0600) so that a crash leaves the old or the new file, nothing
-    else. A failed write raises `write_failed` and leaves the old file in place."""
+def write_atomic(path: Path, data: str, mode: int = 0o600) -> None:
+    """Replace `path` with `data` (0600 unless told) so that a crash leaves the old or the new
+    file, nothing else. A failed write raises `write_failed` and leaves the old file in place."""
     try:
-        _write_atomic(path, data)
+        _write_atomic(path, data, mode)
     except OSError as exc:
         raise write_failed(path, exc) from None
 
 
-def _write_atomic(path: Path, data: str) -> None:
+def _write_atomic(path: Path, data: str, mode: int) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)
+            os.fchmod(handle.fileno(), mode)
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

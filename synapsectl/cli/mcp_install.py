@@ -107,17 +107,8 @@ def _merge(tgt: ii.Target, name: str, server: dict[str, Any], *, force: bool, dr
         return outcome
     if before is not None:
         outcome.backup = ii.backup(path)
-    _write(path, after, holds_token)
+    ii.write_keeping_mode(path, after, holds_token)
     return outcome
-
-
-def _write(path: Path, text: str, holds_token: bool) -> None:
-    try:
-        ii.write_keeping_mode(path, text, holds_token)
-    except OSError as exc:
-        from synapsed.paths import write_failed
-
-        raise write_failed(path, exc) from None
 
 
 def _remember(args: argparse.Namespace, record: ii.Install) -> None:
@@ -209,7 +200,7 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
         if remove_file:
             path.unlink()
         else:
-            _write(path, after, holds_token=False)
+            ii.write_keeping_mode(path, after, holds_token=False)
         if record is not None:
             _forget(args, record)
     _report(args, outcome.verdict, name, path, outcome)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from synapsed.logging import get_logger
 from synapsed.protocol import Message
+from synapsed.usage.ledger import migrate
 
 log = get_logger("synapsed.threads")
 
@@ -51,7 +52,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
     ),
 )
-SCHEMA_VERSION = len(MIGRATIONS)
 TITLE_CHARS = 80
 
 
@@ -94,21 +94,18 @@ class ThreadStore:
         self._conn: sqlite3.Connection | None = None
 
     def open(self) -> None:
+        if self._conn is not None:
+            raise RuntimeError("the thread store is already open")
         conn = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False, isolation_level=None)
         self.path.chmod(0o600)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")  # survives kill -9; not a power cut
         conn.execute("PRAGMA busy_timeout = 2000")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
+        try:
+            migrate(conn, MIGRATIONS, "threads")
+        except BaseException:
             conn.close()
-            raise RuntimeError(f"threads schema {version} is newer than this synapsed ({SCHEMA_VERSION})")
-        for step in range(version, SCHEMA_VERSION):
-            conn.execute("BEGIN")
-            for statement in MIGRATIONS[step]:
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {step + 1}")
-            conn.execute("COMMIT")
+            raise
         self._conn = conn
 
     def close(self) -> None:

@@ -87,14 +87,16 @@ def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the file to SCHEMA_VERSION; returns the version it started at."""
+def migrate(conn: sqlite3.Connection, migrations: tuple[tuple[str, ...], ...] = MIGRATIONS,
+            what: str = "usage ledger") -> int:
+    """Bring the file to len(migrations), each step one transaction; returns the version it
+    started at. A file newer than this synapsed is refused (RuntimeError), never downgraded."""
     start = conn.execute("PRAGMA user_version").fetchone()[0]
-    if start > SCHEMA_VERSION:
-        raise RuntimeError(f"usage ledger schema {start} is newer than this synapsed ({SCHEMA_VERSION})")
-    for version in range(start, SCHEMA_VERSION):
+    if start > len(migrations):
+        raise RuntimeError(f"{what} schema {start} is newer than this synapsed ({len(migrations)})")
+    for version in range(start, len(migrations)):
         conn.execute("BEGIN")
-        for statement in MIGRATIONS[version]:
+        for statement in migrations[version]:
             conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {version + 1}")
         conn.execute("COMMIT")

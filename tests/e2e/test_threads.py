@@ -299,3 +299,13 @@ async def test_a_failed_call_leaves_the_thread_as_it_was(
     assert failed.is_error and failed.structured_content["error"]["kind"] == "rate_limited"
     assert failed.structured_content["thread_id"] == tid
     assert [m.content for t in threads_daemon.client.threads_get(tid).turns for m in t.messages] == ["keep", "echo:keep"]
+
+
+async def test_a_reload_keeps_threads_working(threads_daemon: DaemonProcess) -> None:
+    async with http_client(threads_daemon) as client:
+        first = await client.call_tool("ask", {"prompt": "before reload", "connection": "gpt", "thread": "new"})
+        tid = first.structured_content["thread_id"]
+        reloaded = threads_daemon.ctl("reload")
+        assert reloaded.returncode == 0, reloaded.stderr
+        second = await client.call_tool("ask", {"prompt": "after reload", "connection": "gpt", "thread": tid})
+    assert second.is_error is False and second.structured_content["turn"] == 2
