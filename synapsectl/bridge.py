@@ -252,9 +252,8 @@ class Bridge:
                 self.sock = None
             sock.close()
         with self.lock:
-            if self.stdin_closed or self.lock.wait_for(lambda: self.stdin_closed, timeout=0.2):
-                return "stdin"
-        return "daemon"
+            # The IDE closing stdin ends the daemon's session too: give that EOF a moment to land.
+            return "stdin" if self.lock.wait_for(lambda: self.stdin_closed, timeout=0.2) else "daemon"
 
     def fail_in_flight(self) -> None:
         with self.lock:

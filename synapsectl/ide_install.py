@@ -46,6 +46,14 @@ class Install(msgspec.Struct, omit_defaults=True):
     created_file: bool = False
     created_container: bool = False
 
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        """Which entry this is: one name in one client's file (or Claude Code scope)."""
+        return self.client, self.scope, self.path, self.name
+
+    def target(self) -> Target:
+        return Target(self.client, self.scope, Path(self.path))  # type: ignore[arg-type]
+
 
 class Registry(msgspec.Struct):
     installs: list[Install] = []
@@ -132,7 +140,11 @@ def _unparseable(path: Path, message: str, line: int | None, column: int | None)
 
 def current_servers(tgt: Target, text: str) -> dict[str, Any]:
     """The file's server entries, or config_invalid with line and column."""
-    servers = read_doc(tgt, text).get(ide_config.container(tgt.client), {})
+    return servers_in(tgt, read_doc(tgt, text))
+
+
+def servers_in(tgt: Target, doc: dict[str, Any]) -> dict[str, Any]:
+    servers = doc.get(ide_config.container(tgt.client), {})
     if not isinstance(servers, dict):
         assert tgt.path is not None
         raise _unparseable(tgt.path, f"{ide_config.container(tgt.client)!r} is not a table/object", None, None)
@@ -154,17 +166,18 @@ def read_doc(tgt: Target, text: str) -> dict[str, Any]:
         try:
             doc = jsonc.loads(text) if text.strip() else {}
         except jsonc.JsoncError as exc:
-            raise _unparseable(tgt.path, str(exc).split(" at line")[0], exc.line, exc.column) from None
+            raise _unparseable(tgt.path, exc.reason, exc.line, exc.column) from None
         if not isinstance(doc, dict):
             raise _unparseable(tgt.path, "the top level is not an object", 1, 1)
     return dict(doc)
 
 
-def with_entry(tgt: Target, text: str, name: str, server: dict[str, Any]) -> str:
+def with_entry(tgt: Target, text: str, name: str, server: dict[str, Any], replacing: bool) -> str:
+    """The text with `name` set to `server` (`replacing` an entry of that name the file has)."""
     if not tgt.is_toml:
         return jsonc.set_member(text, [ide_config.container(tgt.client), name], server)
     block = ide_config.codex_table(name, server) + "\n"
-    base = _remove_toml_table(text, name) if name in current_servers(tgt, text) else text
+    base = _remove_toml_table(text, name) if replacing else text
     if base and not base.endswith("\n"):
         base += "\n"
     return base + ("\n" if base.strip() else "") + block
@@ -279,6 +292,11 @@ class Installs:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_atomic(self.path, msgspec.json.format(msgspec.json.encode(registry)).decode() + "\n")
 
-    def find(self, registry: Registry, client: str, scope: str, path: str, name: str) -> Install | None:
-        return next((i for i in registry.installs
-                     if (i.client, i.scope, i.path, i.name) == (client, scope, path, name)), None)
+    def find(self, key: tuple[str, str, str, str]) -> Install | None:
+        return next((i for i in self.load().installs if i.key == key), None)
+
+    def replace(self, record: Install, keep: bool) -> None:
+        """Drop the entry with `record`'s key and, with `keep`, store `record` in its place."""
+        registry = self.load()
+        registry.installs = [i for i in registry.installs if i.key != record.key] + ([record] if keep else [])
+        self.save(registry)

@@ -23,6 +23,7 @@ _LITERALS = {"true": True, "false": False, "null": None}
 
 class JsoncError(ValueError):
     def __init__(self, message: str, text: str, pos: int) -> None:
+        self.reason = message
         self.line = text.count("\n", 0, pos) + 1
         self.column = pos - (text.rfind("\n", 0, pos) + 1) + 1
         super().__init__(f"{message} at line {self.line}, column {self.column}")

@@ -176,6 +176,15 @@ def check_base_url(url: str) -> str:
     return f"{parts.scheme}://{netloc}{path}"
 
 
+MAX_PAGE = 1000
+
+
+def check_page(limit: int, offset: int) -> None:
+    """A page of a listing (usage history, threads): 1..MAX_PAGE rows from offset >= 0."""
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise SynapseError("bad_request", f"limit must be 1..{MAX_PAGE} and offset >= 0", field="limit")
+
+
 def check_budget(budget: Budget | None, field: str = "budget") -> None:
     if budget is None:
         return

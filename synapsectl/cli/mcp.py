@@ -8,8 +8,7 @@ from typing import Any
 
 from synapsectl.cli import mcp_install, render
 from synapsectl.cli.common import home_of
-from synapsectl.client import Client, DaemonNotRunning
-from synapsed import protocol as p
+from synapsectl.client import Client
 from synapsed.paths import resolve
 
 EXIT_OK = 0
@@ -37,25 +36,12 @@ def cmd_sessions(client: Client, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_token(path: str) -> str:
-    with open(path, encoding="utf-8") as handle:
-        return handle.read().strip()
-
-
-def _mcp(client: Client) -> p.McpView:
-    """The daemon's MCP listener, or DaemonNotRunning while it is still starting."""
-    mcp = client.daemon_status().mcp
-    if mcp is None:
-        raise DaemonNotRunning(client.socket_path, "the MCP service has not started yet")
-    return mcp
-
-
 def cmd_token(client: Client, args: argparse.Namespace) -> int:
-    mcp = _mcp(client)
+    mcp = mcp_install.daemon_mcp(client)
     if args.rotate:
         client.mcp_token_rotate()
         print("token rotated: HTTP MCP clients need the new one (see `synapsectl mcp config`)", file=sys.stderr)
-    token = _read_token(mcp.token_file)
+    token = mcp_install.read_token(mcp.token_file)
     if args.json:
         render.emit_json({"token": token, "token_file": mcp.token_file, "rotated": args.rotate})
     else:
@@ -66,20 +52,17 @@ def cmd_token(client: Client, args: argparse.Namespace) -> int:
 def cmd_config(args: argparse.Namespace) -> int:
     from synapsectl import ide_config
 
-    url = token = None
     stdio = args.stdio or args.client == "claude-desktop"
-    if not stdio:
-        mcp = _mcp(Client(resolve(args.home).socket))
-        url = mcp.url
-        token = _read_token(mcp.token_file) if mcp.require_token else None
+    endpoint = mcp_install.daemon_endpoint(args, stdio)
     snippet, where = ide_config.render(
-        args.client, url=url, token=token, connection=args.connection, stdio=stdio, home=home_of(args)
+        args.client, url=endpoint.url, token=endpoint.token, connection=args.connection, stdio=stdio,
+        home=home_of(args)
     )
     if args.json:
         render.emit_json({"client": args.client, "where": where, "transport": "stdio" if stdio else "http", "snippet": snippet})
         return EXIT_OK
     print(f"# {args.client}: {where}", file=sys.stderr)
-    if token:
+    if endpoint.token:
         print("# contains your MCP token: keep this file private (chmod 600)", file=sys.stderr)
     print(snippet)
     return EXIT_OK

@@ -15,6 +15,7 @@ from synapsectl import ide_install as ii
 from synapsectl.cli import render
 from synapsectl.cli.common import EXIT_FAILED, EXIT_OK, UsageError, home_of
 from synapsectl.client import Client, DaemonNotRunning
+from synapsed import protocol as p
 from synapsed.errors import SynapseError
 from synapsed.paths import resolve
 
@@ -27,15 +28,24 @@ class Endpoint:
     token: str | None
 
 
-def _endpoint(args: argparse.Namespace, stdio: bool) -> Endpoint:
-    if stdio:
-        return Endpoint(None, None)
-    client = Client(resolve(args.home).socket)
+def read_token(path: str) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return handle.read().strip()
+
+
+def daemon_mcp(client: Client) -> p.McpView:
+    """The daemon's MCP listener, or DaemonNotRunning while it is still starting."""
     mcp = client.daemon_status().mcp
     if mcp is None:
         raise DaemonNotRunning(client.socket_path, "the MCP service has not started yet")
-    token = Path(mcp.token_file).read_text(encoding="utf-8").strip() if mcp.require_token else None
-    return Endpoint(mcp.url, token)
+    return mcp
+
+
+def daemon_endpoint(args: argparse.Namespace, stdio: bool) -> Endpoint:
+    if stdio:
+        return Endpoint(None, None)
+    mcp = daemon_mcp(Client(resolve(args.home).socket))
+    return Endpoint(mcp.url, read_token(mcp.token_file) if mcp.require_token else None)
 
 
 def _registry(args: argparse.Namespace) -> ii.Installs:
@@ -54,7 +64,7 @@ def cmd_install(args: argparse.Namespace) -> int:
         raise UsageError("--client is required (or --refresh to update every installed entry)")
     stdio = args.stdio or args.client == "claude-desktop"
     name = ii.check_name(args.name or ide_config.server_name(args.connection))
-    endpoint = _endpoint(args, stdio)
+    endpoint = daemon_endpoint(args, stdio)
     server = _server(args.client, endpoint, args.connection, args)
     tgt = ii.target(args.client, args.scope)
     record = ii.Install(client=args.client, scope=args.scope, path=str(tgt.path or "claude mcp"), name=name,
@@ -65,7 +75,7 @@ def cmd_install(args: argparse.Namespace) -> int:
     outcome = _merge(tgt, name, server, force=args.force, dry_run=args.dry_run, holds_token=endpoint.token is not None)
     if outcome.written:
         record.created_file, record.created_container = outcome.created_file, outcome.created_container
-        _remember(args, record)
+        _registry(args).replace(record, keep=True)
     _report(args, "installed" if outcome.written else outcome.verdict, name, tgt.path, outcome)
     return EXIT_OK
 
@@ -87,7 +97,7 @@ def _merge(tgt: ii.Target, name: str, server: dict[str, Any], *, force: bool, dr
     before = ii.read_text(path)
     text = before or ""
     doc = ii.read_doc(tgt, text)
-    servers = ii.current_servers(tgt, text)
+    servers = ii.servers_in(tgt, doc)
     existing = servers.get(name)
     if existing == server:
         return Outcome("unchanged", False)
@@ -95,7 +105,7 @@ def _merge(tgt: ii.Target, name: str, server: dict[str, Any], *, force: bool, dr
         raise SynapseError("already_exists", f"{path} already has a different {name!r} server entry",
                            hint="--force replaces it (after a backup), or --name picks another name; nothing was changed",
                            path=str(path))
-    after = ii.with_entry(tgt, text, name, server)
+    after = ii.with_entry(tgt, text, name, server, replacing=existing is not None)
     check = ii.current_servers(tgt, after)
     if check.get(name) != server or {k: v for k, v in check.items() if k != name} != {
             k: v for k, v in servers.items() if k != name}:
@@ -109,23 +119,6 @@ def _merge(tgt: ii.Target, name: str, server: dict[str, Any], *, force: bool, dr
         outcome.backup = ii.backup(path)
     ii.write_keeping_mode(path, after, holds_token)
     return outcome
-
-
-def _remember(args: argparse.Namespace, record: ii.Install) -> None:
-    installs = _registry(args)
-    registry = installs.load()
-    registry.installs = [i for i in registry.installs
-                         if (i.client, i.scope, i.path, i.name) != (record.client, record.scope, record.path, record.name)]
-    registry.installs.append(record)
-    installs.save(registry)
-
-
-def _forget(args: argparse.Namespace, record: ii.Install) -> None:
-    installs = _registry(args)
-    registry = installs.load()
-    registry.installs = [i for i in registry.installs
-                         if (i.client, i.scope, i.path, i.name) != (record.client, record.scope, record.path, record.name)]
-    installs.save(registry)
 
 
 def _report(args: argparse.Namespace, verdict: str, name: str, path: Path, outcome: Outcome) -> None:
@@ -159,7 +152,7 @@ def _install_claude_code(args: argparse.Namespace, name: str, server: dict[str, 
     if args.force:
         ii.run_claude_quiet(["claude", "mcp", "remove", "-s", scope, name])
     ii.run_claude(command)
-    _remember(args, record)
+    _registry(args).replace(record, keep=True)
     print(f"installed {name} in Claude Code ({scope} scope) with `claude mcp add`")
     return EXIT_OK
 
@@ -167,15 +160,14 @@ def _install_claude_code(args: argparse.Namespace, name: str, server: dict[str, 
 def cmd_uninstall(args: argparse.Namespace) -> int:
     name = ii.check_name(args.name or ide_config.server_name(args.connection))
     tgt = ii.target(args.client, args.scope)
-    registry = _registry(args).load()
-    record = _registry(args).find(registry, args.client, args.scope, str(tgt.path or "claude mcp"), name)
+    record = _registry(args).find((args.client, args.scope, str(tgt.path or "claude mcp"), name))
     if tgt.path is None:
         if ii.claude_command() is None:
             print(f"the `claude` command is not on PATH; run: claude mcp remove -s {args.scope} {name}", file=sys.stderr)
             return EXIT_FAILED
         ii.run_claude(["claude", "mcp", "remove", "-s", args.scope, name])
         if record is not None:
-            _forget(args, record)
+            _registry(args).replace(record, keep=False)
         print(f"removed {name} from Claude Code ({args.scope} scope)")
         return EXIT_OK
     path = ii.safe_path(tgt.path, Path.home())
@@ -183,7 +175,7 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
     servers = ii.current_servers(tgt, text) if text is not None else {}
     if name not in servers:
         if record is not None:
-            _forget(args, record)
+            _registry(args).replace(record, keep=False)
         raise SynapseError("not_found", f"no {name!r} server entry in {path}",
                            hint="`synapsectl mcp installs` lists what was installed where")
     if not ii.is_ours(servers[name]) and not args.force:
@@ -202,7 +194,7 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
         else:
             ii.write_keeping_mode(path, after, holds_token=False)
         if record is not None:
-            _forget(args, record)
+            _registry(args).replace(record, keep=False)
     _report(args, outcome.verdict, name, path, outcome)
     return EXIT_OK
 
@@ -211,10 +203,9 @@ def _status(record: ii.Install, token: str | None) -> tuple[str, str]:
     """(present, token state) of one recorded install, read from the client's file."""
     if record.client == "claude-code":
         return "managed by claude", "-"
-    tgt = ii.Target(record.client, record.scope, Path(record.path))  # type: ignore[arg-type]
     try:
         text = ii.read_text(Path(record.path))
-        server = ii.current_servers(tgt, text).get(record.name) if text is not None else None
+        server = ii.current_servers(record.target(), text).get(record.name) if text is not None else None
     except SynapseError as exc:
         return f"unreadable ({exc.kind})", "-"
     if server is None:
@@ -226,7 +217,7 @@ def _status(record: ii.Install, token: str | None) -> tuple[str, str]:
 
 def _current_token(args: argparse.Namespace) -> str | None:
     try:
-        return resolve(args.home).token_file.read_text(encoding="utf-8").strip()
+        return read_token(str(resolve(args.home).token_file))
     except OSError:
         return None
 
@@ -255,7 +246,7 @@ def _refresh(args: argparse.Namespace) -> int:
     if not chosen:
         print("no installed HTTP entries to refresh (stdio entries never hold a token)")
         return EXIT_OK
-    endpoint = _endpoint(args, stdio=False)
+    endpoint = daemon_endpoint(args, stdio=False)
     for record in chosen:
         server = _server(record.client, endpoint, record.connection, args)
         if record.client == "claude-code":
@@ -263,8 +254,7 @@ def _refresh(args: argparse.Namespace) -> int:
             ii.run_claude(ide_config.claude_add_args(record.name, server, record.scope))
             print(f"refreshed {record.name} in Claude Code")
             continue
-        tgt = ii.Target(record.client, record.scope, Path(record.path))  # type: ignore[arg-type]
-        outcome = _merge(tgt, record.name, server, force=True, dry_run=args.dry_run, holds_token=True)
+        outcome = _merge(record.target(), record.name, server, force=True, dry_run=args.dry_run, holds_token=True)
         _report(args, "refreshed" if outcome.written else outcome.verdict, record.name, Path(record.path), outcome)
     return EXIT_OK
 

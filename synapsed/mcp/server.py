@@ -149,7 +149,7 @@ class McpServer:
 
     async def _log_to_client(self, ctx: Any, session: Session, answer: Answer) -> None:
         """The call's failure kinds and budget warnings, to the session that made it, redacted."""
-        floor = LOG_LEVELS.index(session.log_level) if session.log_level in LOG_LEVELS else 3
+        floor = LOG_LEVELS.index(session.log_level)  # set only from the SDK-validated setLevel
         for level, data in warnings_of(answer):
             if LOG_LEVELS.index(level) >= floor:
                 try:

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from synapsed import protocol as p
-from synapsed.errors import SynapseError
 from synapsed.rpc.dispatch import Method
 from synapsed.services import Services
 from synapsed.threads.rules import as_jsonl, as_markdown
 from synapsed.usage.queries import parse_when
-
-MAX_PAGE = 1000
+from synapsed.validation import check_page
 
 
 def methods(services: Services) -> dict[str, Method]:
     threads = services.threads
 
     async def list_(params: p.ThreadListParams) -> p.ThreadList:
-        if not 1 <= params.limit <= MAX_PAGE or params.offset < 0:
-            raise SynapseError("bad_request", f"limit must be 1..{MAX_PAGE} and offset >= 0", field="limit")
+        check_page(params.limit, params.offset)
         return threads.summaries(params.limit, params.offset)
 
     async def get(params: p.ThreadIdParams) -> p.ThreadView:

@@ -16,8 +16,8 @@ from synapsed.rpc.dispatch import Method
 from synapsed.services import Services
 from synapsed.usage import queries
 from synapsed.usage.prices import BUILTIN_VERSION
+from synapsed.validation import check_page
 
-MAX_PAGE = 1000
 log = get_logger("synapsed.rpc.usage")
 T = TypeVar("T")
 
@@ -50,8 +50,7 @@ def methods(services: Services) -> dict[str, Method]:
         return p.UsageSummary(group_by=params.group_by, rows=rows, totals=totals(rows))
 
     async def history(params: p.UsageHistoryParams) -> p.UsageHistory:
-        if not 1 <= params.limit <= MAX_PAGE or params.offset < 0:
-            raise SynapseError("bad_request", f"limit must be 1..{MAX_PAGE} and offset >= 0", field="limit")
+        check_page(params.limit, params.offset)
         return await read(lambda conn: queries.history(conn, params.filters, params.sort, params.limit, params.offset))
 
     async def export(params: p.UsageExportParams) -> p.UsageExportResult:

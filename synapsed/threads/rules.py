@@ -98,19 +98,14 @@ class Threads:
 
     def begin(self, thread: str) -> TurnClaim:
         """Claim `thread` ("new" or an id) for one turn; release it in a finally."""
-        settings = self.settings
-        if not settings.enabled:
-            raise SynapseError("bad_request", "conversation threads are turned off on this machine",
-                               hint="omit `thread`, or set [threads] enabled = true in config.toml", field="thread")
+        settings = self._enabled()
         self.prune()
         if thread == NEW:
             thread_id = "th-" + secrets.token_hex(8)
             self._busy.add(thread_id)
             return TurnClaim(thread_id, True, None, [], 0, self._busy.discard, self.store)
         head = self._head(check_id(thread))
-        if head.id in self._busy:
-            raise SynapseError("thread_busy", f"thread {head.id} has a turn in flight; this one was not sent",
-                               thread_id=head.id)
+        self._not_busy(head.id, "; this one was not sent")
         if head.last_turn >= settings.max_turns:
             raise too_long(head.id, f"thread {head.id} has reached its cap of {settings.max_turns} turns "
                            "([threads] max_turns); nothing was sent")
@@ -124,9 +119,7 @@ class Threads:
 
     def context(self, thread: str) -> tuple[str, str | None, list[p.Message]]:
         """Read-only history (for compare): id, system, messages."""
-        if not self.settings.enabled:
-            raise SynapseError("bad_request", "conversation threads are turned off on this machine",
-                               hint="omit `thread`, or set [threads] enabled = true in config.toml", field="thread")
+        self._enabled()
         head = self._head(check_id(thread))
         return head.id, head.system, self.store.history(head.id)
 
@@ -136,6 +129,18 @@ class Threads:
         if claim.chars + added_chars > limit:
             raise too_long(claim.id, f"thread {claim.id} would hold {claim.chars + added_chars} characters, over its "
                            f"cap of {limit} ([threads] max_chars); nothing was sent")
+
+    def _enabled(self) -> ThreadSettings:
+        settings = self.settings
+        if not settings.enabled:
+            raise SynapseError("bad_request", "conversation threads are turned off on this machine",
+                               hint="omit `thread`, or set [threads] enabled = true in config.toml", field="thread")
+        return settings
+
+    def _not_busy(self, thread_id: str, consequence: str = "", hint: str | None = None) -> None:
+        if thread_id in self._busy:
+            raise SynapseError("thread_busy", f"thread {thread_id} has a turn in flight{consequence}", hint=hint,
+                               thread_id=thread_id)
 
     def _head(self, thread_id: str) -> ThreadHead:
         head = self.store.head(thread_id)
@@ -175,10 +180,7 @@ class Threads:
                             system=head.system, turns=[_turn_view(t) for t in self.store.turns(head.id)])
 
     def delete(self, thread_id: str) -> bool:
-        check_id(thread_id)
-        if thread_id in self._busy:
-            raise SynapseError("thread_busy", f"thread {thread_id} has a turn in flight", thread_id=thread_id,
-                               hint="wait for the turn to finish, then delete it")
+        self._not_busy(check_id(thread_id), hint="wait for the turn to finish, then delete it")
         return self.store.delete(thread_id)
 
     def clear(self, before: float | None) -> int:
@@ -191,8 +193,7 @@ class Threads:
         if keep < 0:
             raise SynapseError("bad_request", "keep must be 0 or more", field="keep")
         head = self._head(check_id(thread_id))
-        if head.id in self._busy:
-            raise SynapseError("thread_busy", f"thread {head.id} has a turn in flight", thread_id=head.id)
+        self._not_busy(head.id)
         removed = self.store.trim(head.id, keep)
         return p.ThreadTrimResult(id=head.id, removed_turns=removed, kept_turns=head.turns - removed)
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from synapsed.logging import get_logger
 from synapsed.protocol import Message
-from synapsed.usage.ledger import migrate
+from synapsed.usage.ledger import connect, migrate
 
 log = get_logger("synapsed.threads")
 
@@ -53,6 +55,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
 )
 TITLE_CHARS = 80
+# ThreadHead's fields in order: `turns` counts the stored turns, `last_turn` is the column.
+_HEADS = ("SELECT id, created, updated, system, (SELECT COUNT(*) FROM turns WHERE thread_id = t.id), turns, chars, "
+          "title, last_connection FROM threads t")
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,7 @@ class ThreadStore:
     def open(self) -> None:
         if self._conn is not None:
             raise RuntimeError("the thread store is already open")
-        conn = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False, isolation_level=None)
+        conn = connect(self.path)
         self.path.chmod(0o600)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")  # survives kill -9; not a power cut
@@ -122,10 +127,7 @@ class ThreadStore:
     # ---- reading ------------------------------------------------------------------------------
 
     def head(self, thread_id: str) -> ThreadHead | None:
-        row = self.db.execute(
-            "SELECT id, created, updated, system, (SELECT COUNT(*) FROM turns WHERE thread_id = t.id), turns, chars, "
-            "title, last_connection FROM threads t WHERE id = ?", (thread_id,)
-        ).fetchone()
+        row = self.db.execute(f"{_HEADS} WHERE id = ?", (thread_id,)).fetchone()
         return ThreadHead(*row) if row else None
 
     def turns(self, thread_id: str) -> list[Turn]:
@@ -152,21 +154,27 @@ class ThreadStore:
         return int(self.db.execute("SELECT COUNT(*) FROM threads").fetchone()[0])
 
     def heads(self, limit: int, offset: int = 0) -> list[ThreadHead]:
-        rows = self.db.execute(
-            "SELECT id, created, updated, system, (SELECT COUNT(*) FROM turns WHERE thread_id = t.id), turns, chars, "
-            "title, last_connection FROM threads t ORDER BY updated DESC, id LIMIT ? OFFSET ?", (limit, offset)
-        ).fetchall()
+        rows = self.db.execute(f"{_HEADS} ORDER BY updated DESC, id LIMIT ? OFFSET ?", (limit, offset)).fetchall()
         return [ThreadHead(*row) for row in rows]
 
     # ---- writing (each method is one transaction) ----------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def append(self, thread_id: str, system: str | None, added: list[Message], answer: Message, meta: TurnMeta,
                now: float | None = None) -> int:
         """Store one exchange (creating the thread on its first); returns the turn number."""
         now = time.time() if now is None else now
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             head = self.head(thread_id)
             turn = 1 if head is None else head.last_turn + 1
             chars = _chars([*added, answer]) + (0 if head is None else head.chars - len(head.system or ""))
@@ -191,10 +199,6 @@ class ThreadStore:
                 "INSERT INTO messages (thread_id, turn, seq, role, content) VALUES (?, ?, ?, ?, ?)",
                 [(thread_id, turn, seq, m.role, m.content) for seq, m in enumerate([*added, answer])],
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return turn
 
     def delete(self, thread_id: str) -> bool:
@@ -207,24 +211,15 @@ class ThreadStore:
         return self._delete_where("updated < ?", (cutoff,))
 
     def _delete_where(self, clause: str, args: tuple[object, ...]) -> int:
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             doomed = f"SELECT id FROM threads WHERE {clause}"
             db.execute(f"DELETE FROM messages WHERE thread_id IN ({doomed})", args)
             db.execute(f"DELETE FROM turns WHERE thread_id IN ({doomed})", args)
-            deleted = db.execute(f"DELETE FROM threads WHERE {clause}", args).rowcount
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return int(deleted)
+            return int(db.execute(f"DELETE FROM threads WHERE {clause}", args).rowcount)
 
     def trim(self, thread_id: str, keep: int) -> int:
         """Drop all but the newest `keep` turns; returns how many were removed. Turn numbers stay."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as db:
             cutoff_row = db.execute(
                 "SELECT turn FROM turns WHERE thread_id = ? ORDER BY turn DESC LIMIT 1 OFFSET ?", (thread_id, keep)
             ).fetchone()
@@ -238,8 +233,4 @@ class ThreadStore:
                 ).fetchone()[0]
                 db.execute("UPDATE threads SET chars = ? + COALESCE(LENGTH(system), 0) WHERE id = ?",
                            (remaining, thread_id))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return int(removed)
