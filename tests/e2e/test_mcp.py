@@ -11,24 +11,16 @@ import pytest
 
 from tests.e2e.mcp_support import http_client, start_with_mcp, stdio_client, text_of
 from tests.support.daemon import DaemonProcess
-from tests.support.fake_upstream import Canned, FakeUpstream, Recorded, anthropic_error
+from tests.support.fake_upstream import FakeUpstream, anthropic_error
 
 KEY = "sk-proj-Mcp7Qx2LmN8pVw4ZtY6bHc1DfGj3"
 ANT_KEY = "sk-ant-api03-Mcp9yX8wV7uT6sR5qP4oN3mL2"
 
 
-def _echo(upstream: FakeUpstream):
-    def respond(record: Recorded) -> Canned:
-        prompt = record.body["messages"][-1]["content"]
-        return upstream.family.chat_ok(f"echo:{prompt}")
-
-    return respond
-
-
 @pytest.fixture
 def openai_up() -> Iterator[FakeUpstream]:
     fake = FakeUpstream("openai").start()
-    fake.reply_chat(_echo(fake))
+    fake.echo_chat()
     yield fake
     fake.stop()
 

@@ -15,25 +15,16 @@ import pytest
 from synapsed.protocol import UsageHistoryParams
 from tests.e2e.mcp_support import http_client, start_with_mcp, stdio_client, text_of
 from tests.support.daemon import DaemonProcess
-from tests.support.fake_upstream import Canned, FakeUpstream, Recorded
+from tests.support.fake_upstream import FakeUpstream
 
 KEY = "sk-proj-Thr3adKeyQx2LmN8pVw4ZtY6bHc1"
 ANT_KEY = "sk-ant-api03-Thr3adAntKey9yX8wV7uT6sR5"
 
 
-def _echo(upstream: FakeUpstream, delay: float = 0.0):
-    def respond(record: Recorded) -> Canned:
-        canned = upstream.family.chat_ok(f"echo:{record.body['messages'][-1]['content']}")
-        canned.delay = delay
-        return canned
-
-    return respond
-
-
 @pytest.fixture
 def openai_up() -> Iterator[FakeUpstream]:
     fake = FakeUpstream("openai").start()
-    fake.reply_chat(_echo(fake))
+    fake.echo_chat()
     yield fake
     fake.stop()
 
@@ -41,7 +32,7 @@ def openai_up() -> Iterator[FakeUpstream]:
 @pytest.fixture
 def anthropic_up() -> Iterator[FakeUpstream]:
     fake = FakeUpstream("anthropic").start()
-    fake.reply_chat(lambda r: fake.family.chat_ok("claude says: " + r.body["messages"][-1]["content"]))
+    fake.echo_chat("claude says: ")
     yield fake
     fake.stop()
 
@@ -125,7 +116,7 @@ async def test_a_second_turn_in_flight_is_thread_busy_and_never_sent(
         first = await client.call_tool("ask", {"prompt": "start", "connection": "gpt", "thread": "new"})
         tid = first.structured_content["thread_id"]
         other = (await client.call_tool("ask", {"prompt": "x", "connection": "gpt", "thread": "new"}))
-        openai_up.reply_chat(_echo(openai_up, delay=0.5))
+        openai_up.echo_chat(delay=0.5)
         sent_before = openai_up.count("POST", openai_up.chat_path)
         slow, busy, parallel = await asyncio.gather(
             client.call_tool("ask", {"prompt": "slow", "connection": "gpt", "thread": tid}),

@@ -221,6 +221,15 @@ class FakeUpstream:
     def reply_chat(self, responder: Responder) -> None:
         self.routes[("POST", self.chat_path)] = responder
 
+    def echo_chat(self, prefix: str = "echo:", delay: float = 0.0) -> None:
+        """Answer each chat with `prefix` + the last message's content (OpenAI and Anthropic bodies)."""
+        def respond(record: Recorded) -> Canned:
+            canned = self.family.chat_ok(prefix + record.body["messages"][-1]["content"])
+            canned.delay = delay
+            return canned
+
+        self.reply_chat(respond)
+
     def reply_models(self, responder: Responder) -> None:
         self.routes[("GET", self.family.models_path)] = responder
 
