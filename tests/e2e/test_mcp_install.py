@@ -260,3 +260,13 @@ def test_a_file_without_the_servers_section_gets_it_and_loses_it_again(
     assert "synapse" in jsonc.loads(path.read_text())["mcpServers"]
     assert daemon_proc.ctl("mcp", "uninstall", "--client", "cursor").returncode == 0
     assert path.read_text() == original
+
+
+@pytest.mark.parametrize("args, field", [(("--client", "cursor", "--name", "bad name!"), "name"),
+                                         (("--client", "windsurf", "--scope", "project"), "scope")])
+def test_bad_install_arguments_are_typed_errors(
+    daemon_proc: DaemonProcess, env: dict[str, str], args: tuple[str, ...], field: str
+) -> None:
+    result = daemon_proc.ctl("mcp", "install", *args, "--json")
+    error = json.loads(result.stdout)["error"]
+    assert result.returncode == 1 and error["kind"] == "bad_request" and error["field"] == field

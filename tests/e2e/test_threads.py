@@ -275,6 +275,9 @@ def test_the_cli_lists_shows_exports_and_removes_threads(threads_daemon: DaemonP
     bad = threads_daemon.ctl("threads", "show", "nonsense")
     assert bad.returncode == 1 and "kind: bad_request" in bad.stderr
     assert threads_daemon.ctl("threads", "clear", "--yes").returncode == 0
+    for args in (("clear", "--before", "whenever", "--yes"), ("list", "--limit", "0"), ("trim", tid, "--keep", "-2")):
+        refused = threads_daemon.ctl("threads", *args)
+        assert refused.returncode == 1 and "kind: bad_request" in refused.stderr, args
 
 
 async def test_a_failed_call_leaves_the_thread_as_it_was(

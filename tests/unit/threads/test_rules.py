@@ -128,3 +128,10 @@ def test_exports_carry_every_turn_and_who_answered(threads: Threads) -> None:
     lines = [json.loads(line) for line in as_jsonl(view).splitlines()]
     assert lines[0] == {"thread_id": tid, "role": "system", "content": "be kind"}
     assert [(x["turn"], x["role"]) for x in lines[1:]] == [(1, "user"), (1, "assistant"), (2, "user"), (2, "assistant")]
+
+
+def test_trim_refuses_a_negative_keep(threads: Threads) -> None:
+    tid, _ = one_turn(threads, "new", "a", "b")
+    with pytest.raises(SynapseError) as bad:
+        threads.trim(tid, -1)
+    assert bad.value.kind == "bad_request" and bad.value.detail["field"] == "keep"
