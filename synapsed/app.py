@@ -115,7 +115,7 @@ class Daemon:
         return self.dispatcher.calls
 
     def mcp_view(self) -> p.McpView | None:
-        return self.mcp.view() if self.mcp is not None else None
+        return self.mcp.view() if self.mcp is not None and self.mcp.ready else None
 
     def rotate_mcp_token(self) -> None:
         if self.mcp is None:
@@ -202,13 +202,12 @@ class Daemon:
             self.log.info("synapsed stopped")
 
     async def _start_mcp(self) -> None:
-        """MCP comes up right after the control plane: importing the SDK takes longer than the
-        whole control plane's start, and `synapsectl` must not wait for it."""
+        """MCP comes up right after the control plane: HTTP listens at once, the SDK (about a
+        second to import) joins after, and `synapsectl` never waits for it."""
         try:
-            module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.service")
-            service = module.McpService(self.services)
-            await service.start()
-            self.mcp = service
+            module = importlib.import_module("synapsed.mcp.service")
+            self.mcp = module.McpService(self.services)
+            await self.mcp.start()
         except SynapseError as exc:
             self.log.error("mcp failed to start; stopping", error=exc.message, hint=exc.hint)
             print(f"synapsed: {exc.message}\nhint: {exc.hint}", file=sys.stderr)

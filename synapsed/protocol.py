@@ -315,6 +315,8 @@ class McpView(msgspec.Struct):
     max_sessions: int = 0
     evicted_sessions: int = 0
     refused_sessions: int = 0
+    # tools/call and tools/list answered on the HTTP fast path since start (None: the path is off).
+    fast_path_answers: int | None = None
 
 
 class TokenRotated(msgspec.Struct):

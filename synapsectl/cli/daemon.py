@@ -48,7 +48,8 @@ def _mcp_line(mcp: p.McpView | None) -> str:
     sessions = f"{mcp.active_sessions}/{mcp.max_sessions} session(s)"
     if mcp.evicted_sessions or mcp.refused_sessions:
         sessions += f", {mcp.evicted_sessions} evicted, {mcp.refused_sessions} refused at the cap"
-    return f"{mcp.url}  ({token}; {sessions}; stdio bridge: synapsectl mcp stdio)"
+    fast = "fast path off" if mcp.fast_path_answers is None else f"fast path: {mcp.fast_path_answers} answered"
+    return f"{mcp.url}  ({token}; {sessions}; {fast}; stdio bridge: synapsectl mcp stdio)"
 
 
 def cmd_reload(client: Client, args: argparse.Namespace) -> int:

@@ -40,6 +40,10 @@ class McpSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     # reach HTTP clients too; off, each call is one plain JSON reply (faster) and only the stdio
     # bridge carries them.
     stream_responses: bool = False
+    # tools/call and tools/list on established sessions and 2026-07-28 requests answered
+    # without the SDK's per-request machinery (same replies; see synapsed/mcp/fast_path.py).
+    # Off: the SDK answers everything. Streamed replies always go through the SDK.
+    fast_path: bool = True
     # Used by `ask`/`chat` on /mcp when the caller names no connection.
     default_connection: str | None = None
 

@@ -38,8 +38,21 @@ def _scope(request: web.Request, body_headers: list[tuple[bytes, bytes]]) -> dic
     }
 
 
-async def serve(app: ASGIApp, request: web.Request, body: bytes) -> web.StreamResponse:
+SESSION_HEADER = b"mcp-session-id"
+
+
+def _swap_session(headers: list[tuple[bytes, bytes]], old: bytes, new: bytes) -> list[tuple[bytes, bytes]]:
+    return [(k, new if k == SESSION_HEADER and v == old else v) for k, v in headers]
+
+
+async def serve(app: ASGIApp, request: web.Request, body: bytes,
+                session_ids: tuple[str, str] | None = None) -> web.StreamResponse:
+    """One request through the ASGI app. `session_ids` (the SDK's id, the client's id) swaps
+    the Mcp-Session-Id on the way in and back on the way out, for sessions the daemon opened."""
     headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
+    inner, outer = (session_ids[0].encode(), session_ids[1].encode()) if session_ids else (b"", b"")
+    if session_ids:
+        headers = _swap_session(headers, outer, inner)
     finished = asyncio.Event()
     body_sent = False
     status = 500
@@ -69,6 +82,8 @@ async def serve(app: ASGIApp, request: web.Request, body: bytes) -> web.StreamRe
         if message["type"] == "http.response.start":
             status = message["status"]
             response_headers = list(message.get("headers", []))
+            if session_ids:
+                response_headers = _swap_session(response_headers, inner, outer)
             return
         if message["type"] != "http.response.body":
             return
@@ -105,23 +120,27 @@ async def serve(app: ASGIApp, request: web.Request, body: bytes) -> web.StreamRe
     return response
 
 
-async def call(app: ASGIApp, method: str, path: str, headers: dict[str, str]) -> int:
-    """One body-less request made by the daemon itself (closing a session it evicts through the
-    SDK's public DELETE handling); the response status."""
+async def call(app: ASGIApp, method: str, path: str, headers: dict[str, str],
+               body: bytes = b"") -> tuple[int, dict[str, str]]:
+    """One request made by the daemon itself through the SDK's public HTTP handling (closing a
+    session it evicts, giving the SDK a twin of a session the fast path opened): the response
+    status and headers."""
     status = 0
+    reply_headers: dict[str, str] = {}
     asked = False
 
     async def receive() -> Message:
         nonlocal asked
         if not asked:
             asked = True
-            return {"type": "http.request", "body": b"", "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": False}
         return {"type": "http.disconnect"}
 
     async def send(message: Message) -> None:
         nonlocal status
         if message["type"] == "http.response.start":
             status = int(message["status"])
+            reply_headers.update((k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", []))
 
     scope: dict[str, Any] = {
         "type": "http",
@@ -138,4 +157,4 @@ async def call(app: ASGIApp, method: str, path: str, headers: dict[str, str]) ->
         "server": ("127.0.0.1", 0),
     }
     await app(scope, receive, send)
-    return status
+    return status, reply_headers

@@ -1,5 +1,10 @@
 """The HTTP MCP listener on loopback: our own guards (Host, Origin, bearer token, body size)
-in front of the SDK's Streamable HTTP session manager, served by aiohttp.
+in front of the fast path and the SDK's Streamable HTTP session manager, served by aiohttp.
+
+It listens before the SDK has loaded (importing it takes about a second): the fast path opens
+sessions and answers tools/list at once; a request that needs the SDK waits for it. Sessions
+the fast path opened get a twin in the SDK when a request first needs one (the initialize is
+replayed through the SDK's public HTTP handling) and the Mcp-Session-Id is swapped in between.
 
 The SDK's DNS-rebinding check stays on as a second layer; tests exercise ours on its own.
 """
@@ -10,17 +15,18 @@ import asyncio
 import contextlib
 import errno
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import msgspec
 from aiohttp import web
-from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from mcp.server.transport_security import TransportSecuritySettings
 
 from synapsed.config import McpSettings
 from synapsed.errors import SynapseError
 from synapsed.logging import get_logger
 from synapsed.mcp import asgi, security
-from synapsed.mcp.server import BOUND_PREFIX, McpServer
+from synapsed.mcp.calls import ToolCalls
+from synapsed.mcp.fast_path import FastPath
+from synapsed.mcp.listing import BOUND_PREFIX, HANDSHAKE_VERSIONS, negotiated
 from synapsed.mcp.sessions import Session, SessionRegistry
 
 log = get_logger("synapsed.mcp")
@@ -62,6 +68,12 @@ def jsonrpc_error(status: int, message: str, headers: dict[str, str] | None = No
     return web.json_response(body, status=status, headers=headers)
 
 
+def _modern_era(request: web.Request) -> bool:
+    """The SDK routes by this header alone: any version outside the handshake era is 2026-07-28 style."""
+    version = request.headers.get("mcp-protocol-version")
+    return version is not None and version not in HANDSHAKE_VERSIONS
+
+
 def _bound_port(site: web.TCPSite) -> int:
     """The port the OS gave us (the config may say 0: any free port)."""
     server = site._server
@@ -72,7 +84,7 @@ def _bound_port(site: web.TCPSite) -> int:
 class HttpListener:
     def __init__(
         self,
-        server: McpServer,
+        calls: ToolCalls,
         settings: McpSettings,
         sessions: SessionRegistry,
         token: Callable[[], str],
@@ -86,17 +98,15 @@ class HttpListener:
         self.make_room = make_room
         self._sweeper: asyncio.Task[None] | None = None
         self.port = 0
-        self.manager = StreamableHTTPSessionManager(
-            app=server.server,
-            # A plain JSON reply per POST is cheaper than an SSE stream per call; streams carry
-            # compare's progress and log messages to HTTP clients when [mcp] stream_responses is on.
-            json_response=not settings.stream_responses,
-            max_request_body_size=settings.max_body_bytes,
-            session_idle_timeout=settings.session_idle_timeout_s,
-        )
+        self.manager: Any = None  # the SDK's StreamableHTTPSessionManager, once attached
+        # Streamed replies carry progress and log messages only the SDK sends.
+        self.fast = FastPath(calls, sessions) if settings.fast_path and not settings.stream_responses else None
+        self._names: list[str] = []
         self._stop = asyncio.Event()
+        self._sdk_ready = asyncio.Event()
         self._manager_ready = asyncio.Event()
         self._manager_task: asyncio.Task[None] | None = None
+        self._twin_locks: dict[str, asyncio.Lock] = {}
         self._runner: web.AppRunner | None = None
 
     @property
@@ -105,8 +115,7 @@ class HttpListener:
         return f"http://{host}:{self.port}/mcp"
 
     async def start(self) -> None:
-        self._manager_task = asyncio.create_task(self._run_manager())
-        await self._manager_ready.wait()
+        """Listen now; the SDK joins through attach()."""
         app = web.Application(client_max_size=self.settings.max_body_bytes)
         app.router.add_route("*", "/mcp", self.handle)
         app.router.add_route("*", BOUND_PREFIX + "{name}", self.handle)
@@ -127,13 +136,38 @@ class HttpListener:
             raise
         self.port = _bound_port(site)
         self._sweeper = asyncio.create_task(self._sweep())
-        names = [f"{n}:{self.port}" for n in ("127.0.0.1", "localhost", "[::1]")]
-        # The SDK's own DNS-rebinding check, as a second layer behind ours.
-        self.manager.security_settings = TransportSecuritySettings(
-            enable_dns_rebinding_protection=True,
-            allowed_hosts=names,
-            allowed_origins=[f"http://{n}" for n in names] + [f"https://{n}" for n in names],
+        self._names = [f"{n}:{self.port}" for n in ("127.0.0.1", "localhost", "[::1]")]
+        if self.fast is not None:
+            self.fast.allow(self._names, self._origins())
+
+    def _origins(self) -> list[str]:
+        return [f"http://{n}" for n in self._names] + [f"https://{n}" for n in self._names]
+
+    async def attach(self, sdk_server: Any) -> None:
+        """The SDK has loaded (`sdk_server` is its low-level Server with our handlers): run its
+        session manager and hand it what the fast path does not take."""
+        from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+        from mcp.server.transport_security import TransportSecuritySettings
+
+        self.manager = StreamableHTTPSessionManager(
+            app=sdk_server,
+            # A plain JSON reply per POST is cheaper than an SSE stream per call; streams carry
+            # compare's progress and log messages to HTTP clients when [mcp] stream_responses is on.
+            json_response=not self.settings.stream_responses,
+            max_request_body_size=self.settings.max_body_bytes,
+            # The daemon keeps the idle clock (sessions.expired): fast-path calls never reach the SDK.
+            session_idle_timeout=None,
+            # The daemon's registry caps sessions (make_room); twins must never be refused.
+            max_sessions=None,
+            # The SDK's own DNS-rebinding check, as a second layer behind ours.
+            security_settings=TransportSecuritySettings(
+                enable_dns_rebinding_protection=True, allowed_hosts=self._names, allowed_origins=self._origins()),
         )
+        self._manager_task = asyncio.create_task(self._run_manager())
+        await self._manager_ready.wait()
+        if self.fast is not None:
+            self.fast.use_sdk_checks()
+        self._sdk_ready.set()
 
     async def _run_manager(self) -> None:
         # The SDK requires run() to be entered and exited in the same task.
@@ -151,6 +185,7 @@ class HttpListener:
             await self._runner.cleanup()
             self._runner = None
         self._stop.set()
+        self._sdk_ready.set()  # requests still waiting for the SDK give up (see _sdk)
         if self._manager_task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._manager_task
@@ -191,41 +226,111 @@ class HttpListener:
             except SynapseError as exc:
                 log.warning("mcp session refused: at the session cap", max_sessions=self.settings.max_sessions)
                 return jsonrpc_error(503, f"{exc.message}; {exc.hint}", headers={"Retry-After": str(RETRY_AFTER_S)})
+            if self.fast is not None:
+                opened = self.fast.initialize(request, body)
+                if opened is not None:
+                    return opened
+        unavailable = await self._sdk()
+        if unavailable is not None:
+            return unavailable
+        if self.fast is not None and _modern_era(request):
+            answered = await self.fast.stateless(request, body)
+            if answered is not None:
+                return answered
         response = await asgi.serve(self.manager.handle_request, request, body)
         new_sid = response.headers.get("mcp-session-id")
         if opening is not None and new_sid and self.sessions.get(f"http-{new_sid}") is None:
             params = opening.params or _InitializeParams()
-            self.sessions.opened(f"http-{new_sid}", "http", params.clientInfo.name, params.clientInfo.version,
-                                 request.match_info.get("name"), params.protocolVersion)
+            session = self.sessions.opened(f"http-{new_sid}", "http", params.clientInfo.name,
+                                           params.clientInfo.version, request.match_info.get("name"),
+                                           negotiated(params.protocolVersion) if params.protocolVersion else None)
+            self.sessions.twinned(session, new_sid)
         return response
+
+    async def _sdk(self) -> web.Response | None:
+        """Wait for the SDK to load; a reply when the daemon stops first."""
+        await self._sdk_ready.wait()
+        if self.manager is None or self._stop.is_set():
+            return jsonrpc_error(503, "synapsed is stopping", headers={"Retry-After": str(RETRY_AFTER_S)})
+        return None
 
     async def _in_session(self, request: web.Request, body: bytes, key: str) -> web.StreamResponse:
         session = self.sessions.get(key)
-        if session is not None:
-            session.in_flight += 1
-        try:
-            response = await asgi.serve(self.manager.handle_request, request, body)
-        finally:
-            if session is not None:
-                session.in_flight -= 1
-        if request.method == "DELETE":
+        if session is not None and self.sessions.is_expired(session):
             self.sessions.end(key)
-        elif session is not None and response.status < 400:
+            await self.close_session(session)  # idle too long: 404 from here on
+            session = None
+        if session is not None and self.fast is not None and not _modern_era(request):
+            answered = await self.fast.in_session(request, body, session)
+            if answered is not None:
+                return answered
+            if b"notifications/cancelled" in body:
+                self.fast.cancel_from(session.id, body)  # then on to the SDK like every notification
+        unavailable = await self._sdk()
+        if unavailable is not None:
+            return unavailable
+        if session is None:
+            return await asgi.serve(self.manager.handle_request, request, body)  # the SDK's 404
+        sdk_id = await self._twin(session)
+        if sdk_id is None:
+            return jsonrpc_error(404, "Session not found")
+        session.in_flight += 1
+        try:
+            response = await asgi.serve(self.manager.handle_request, request, body, (sdk_id, session.public_id))
+        finally:
+            session.in_flight -= 1
+        if request.method == "DELETE" or (response.status == 404 and not _modern_era(request)):
+            self.sessions.end(key)
+        elif response.status < 400:
             session.touch_active()
         return response
 
+    async def _twin(self, session: Session) -> str | None:
+        """The SDK's id for this session, giving the SDK a twin of it first if it has none: the
+        client's own initialize (and its initialized notification) replayed through the SDK."""
+        if session.sdk_id is not None:
+            return session.sdk_id
+        lock = self._twin_locks.setdefault(session.id, asyncio.Lock())
+        try:
+            async with lock:
+                if session.sdk_id is None:
+                    await self._replay(session)
+        finally:
+            self._twin_locks.pop(session.id, None)
+        return session.sdk_id
+
+    async def _replay(self, session: Session) -> None:
+        headers = {"host": self._names[0], "content-type": "application/json",
+                   "accept": "application/json, text/event-stream"}
+        status, reply = await asgi.call(self.manager.handle_request, "POST", "/mcp", headers, session.opening)
+        sdk_id = reply.get("mcp-session-id")
+        if status != 200 or not sdk_id:
+            log.error("mcp session could not be handed to the SDK", session=session.id, status=status)
+            return
+        self.sessions.twinned(session, sdk_id)
+        if session.initialized:
+            note = b'{"jsonrpc":"2.0","method":"notifications/initialized"}'
+            await asgi.call(self.manager.handle_request, "POST", "/mcp",
+                            {**headers, "mcp-session-id": sdk_id, "mcp-protocol-version": session.protocol_version or ""},
+                            note)
+
     async def close_session(self, session: Session) -> None:
-        """End one HTTP session in the SDK through its public DELETE handling."""
-        headers = {"host": f"127.0.0.1:{self.port}", "mcp-session-id": session.id.removeprefix("http-")}
-        if session.protocol_version:
-            headers["mcp-protocol-version"] = session.protocol_version
-        status = await asgi.call(self.manager.handle_request, "DELETE", "/mcp", headers)
+        """End one HTTP session, and its SDK twin through the SDK's public DELETE handling."""
+        status = 0
+        if session.sdk_id is not None and self.manager is not None:
+            headers = {"host": f"127.0.0.1:{self.port}", "mcp-session-id": session.sdk_id}
+            if session.protocol_version:
+                headers["mcp-protocol-version"] = session.protocol_version
+            status, _ = await asgi.call(self.manager.handle_request, "DELETE", "/mcp", headers)
         log.info("mcp session closed by the daemon", session=session.id, client=session.client_name,
                  state=session.state, status=status)
 
     async def _sweep(self) -> None:
-        """Drop sessions that never finished the handshake, on their own short timeout."""
+        """Close idle sessions, and those that never finished the handshake on their own short timeout."""
         while True:
             await asyncio.sleep(min(SWEEP_INTERVAL_S, self.sessions.uninitialized_timeout_s / 2))
-            for session in self.sessions.expired_uninitialized():
-                await self.close_session(session)
+            await self.close_expired()
+
+    async def close_expired(self) -> None:
+        for session in self.sessions.expired():
+            await self.close_session(session)

@@ -8,7 +8,6 @@ of `synapsectl mcp stdio`). Both hand requests to `McpServer.server`.
 from __future__ import annotations
 
 import contextvars
-import functools
 import json
 import warnings
 from typing import Any
@@ -20,33 +19,18 @@ from mcp.shared.exceptions import MCPError
 
 from synapsed import __version__
 from synapsed.config import ConfigStore
-from synapsed.errors import SynapseError, internal_error
+from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway
 from synapsed.logging import get_logger
+from synapsed.mcp.calls import ToolCalls, UnknownTool
+from synapsed.mcp.listing import BOUND_PREFIX, INSTRUCTIONS, SERVER_NAME, input_schema, result_data, schema, tool_description
 from synapsed.mcp.sessions import Session, SessionRegistry
-from synapsed.mcp.tools import (
-    TOOLS,
-    Answer,
-    Call,
-    NoArgs,
-    ToolRunner,
-    error_answer,
-    tool_names,
-    tool_schema,
-    warnings_of,
-)
+from synapsed.mcp.tools import TOOLS, Answer, Call, NoArgs, tool_names, warnings_of
 from synapsed.redaction import redact_text, redact_value
 from synapsed.threads.rules import Threads, as_markdown
 
 log = get_logger("synapsed.mcp")
 
-BOUND_PREFIX = "/mcp/c/"
-INSTRUCTIONS = (
-    "mcp synapse gives you the user's own LLM connections (their keys, their providers). "
-    "Call list_connections to see them, ask or chat to query one, compare to query several side by side. "
-    "Pass thread: \"new\" to ask/chat to keep a conversation any connection can continue. "
-    "Failures come back as errors with a kind and a hint; nothing is retried or silently substituted."
-)
 
 # logging/setLevel is deprecated in the 2026-07-28 era but still what handshake-era IDEs use.
 DEPRECATED_LOGGING = "The logging capability is deprecated"
@@ -84,10 +68,11 @@ class McpServer:
         self.gateway = gateway
         self.sessions = sessions
         self.threads = threads
+        self.calls = ToolCalls(config, gateway, threads)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=DEPRECATED_LOGGING)
             self.server: Server[Any] = Server(
-                "mcp-synapse",
+                SERVER_NAME,
                 version=__version__,
                 instructions=INSTRUCTIONS,
                 # The 2026-07-28 era checks Mcp-Param-* headers against a tool's schema on every
@@ -100,9 +85,6 @@ class McpServer:
                 on_read_resource=self._read_resource,
                 on_set_logging_level=self._set_logging_level,
             )
-
-    def _runner(self) -> ToolRunner:
-        return ToolRunner(self.gateway, self.config.config.mcp.default_connection, self.threads)
 
     def _caller(self, ctx: Any) -> tuple[Session, str | None]:
         params = ctx.session.client_params
@@ -124,21 +106,10 @@ class McpServer:
 
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         session, bound = self._caller(ctx)
-        if params.name not in tool_names(bound):
-            raise MCPError(types.INVALID_PARAMS, f"unknown tool {params.name!r}; available: {', '.join(tool_names(bound))}")
-        config = self.config.config
-        runner = self._runner()
         try:
-            if bound is not None and bound not in config.connections:
-                raise SynapseError("not_found", f"connection {bound!r} no longer exists", name=bound)
-            answer = await runner.run(params.name, params.arguments, bound, caller=session.label, session=session.id,
-                                      progress=ctx.session.report_progress)
-        except SynapseError as exc:
-            answer = error_answer(exc)
-        except Exception:
-            answer = error_answer(internal_error(log, f"tool {params.name}"))
-        session.calls += 1
-        session.errors += int(answer.is_error)
+            answer = await self.calls.call(session, bound, params.name, params.arguments, ctx.session.report_progress)
+        except UnknownTool as exc:
+            raise MCPError(exc.code, exc.message) from None
         await self._log_to_client(ctx, session, answer)
         return to_result(answer)
 
@@ -181,7 +152,7 @@ class McpServer:
 
     async def _resource_text(self, uri: str, bound: str | None, session: Session) -> tuple[str, str]:
         if uri == CONNECTIONS_URI:
-            answer = await self._runner().list_connections(Call(NoArgs(), bound, session.label, session.id))
+            answer = await self.calls.runner().list_connections(Call(NoArgs(), bound, session.label, session.id))
             return "application/json", json.dumps(answer.structured, indent=1)
         if uri == THREADS_URI:
             listing = self.threads.summaries(RESOURCE_LIST_LIMIT)
@@ -192,32 +163,13 @@ class McpServer:
                            hint=f"read {CONNECTIONS_URI}, {THREADS_URI} or {THREAD_PREFIX}<thread id>")
 
 
-def input_schema(name: str) -> dict[str, Any] | None:
-    """A tool's input schema as /mcp lists it (a bound endpoint's only lacks `connection`)."""
-    return _schema(name, None) if name in TOOLS else None
-
-
-@functools.lru_cache(maxsize=256)
-def _schema(name: str, bound: str | None) -> dict[str, Any]:
-    return tool_schema(TOOLS[name], bound)
-
-
 def tool_list(bound: str | None) -> list[types.Tool]:
-    """What tools/list shows on /mcp (bound None) or on /mcp/c/<bound>."""
-    tools = []
-    for name in tool_names(bound):
-        spec = TOOLS[name]
-        description = spec.description + (f" This endpoint always uses connection {bound!r}." if bound else "")
-        tools.append(types.Tool(name=name, title=spec.title, description=description,
-                                input_schema=_schema(name, bound)))
-    return tools
+    """What tools/list shows on /mcp (bound None) or on /mcp/c/<bound>, as the SDK's models."""
+    return [types.Tool(name=name, title=TOOLS[name].title, description=tool_description(name, bound),
+                       input_schema=schema(name, bound)) for name in tool_names(bound)]
 
 
 def to_result(answer: Answer) -> types.CallToolResult:
-    # Loaded keys never leave in a result; key-shaped patterns are only scrubbed from our own
-    # error text, since model output may legitimately contain `sk-...`-like examples.
-    text = redact_text(answer.text, patterns=answer.is_error)
-    structured = redact_value(answer.structured, patterns=answer.is_error)
-    return types.CallToolResult(
-        content=[types.TextContent(type="text", text=text)], structured_content=structured, is_error=answer.is_error
-    )
+    data = result_data(answer)
+    return types.CallToolResult(content=[types.TextContent(type="text", text=data["content"][0]["text"])],
+                                structured_content=data["structuredContent"], is_error=answer.is_error)

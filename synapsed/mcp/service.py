@@ -1,14 +1,22 @@
 """The MCP service inside synapsed: one protocol server, two transports (HTTP on loopback and
-the stdio bridge's Unix socket), one session registry, one bearer token."""
+the stdio bridge's Unix socket), one session registry, one bearer token.
+
+Nothing here imports the MCP SDK at module level: HTTP listens first (its fast path needs only
+our own modules), then the SDK is imported off the event loop and joins; the stdio bridge,
+which is all SDK, starts after it.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import importlib
+from typing import Any
 
 from synapsed import protocol as p
 from synapsed.logging import get_logger
 from synapsed.mcp import security
-from synapsed.mcp.bridge import BridgeListener
+from synapsed.mcp.calls import ToolCalls
 from synapsed.mcp.http import HttpListener
-from synapsed.mcp.server import McpServer
 from synapsed.services import Services
 
 log = get_logger("synapsed.mcp")
@@ -20,42 +28,56 @@ class McpService:
         self.settings = services.config.config.mcp  # host/port/limits apply at start
         self.sessions = services.sessions
         self.token = ""
-        self.server = McpServer(services.config, services.gateway, services.sessions, services.threads)
+        self.services = services
+        calls = ToolCalls(services.config, services.gateway, services.threads)
         self.http = HttpListener(
-            self.server,
+            calls,
             self.settings,
             self.sessions,
             token=lambda: self.token,
             has_connection=lambda name: name in services.config.config.connections,
             make_room=self.make_room,
         )
-        self.bridge = BridgeListener(self.server, self.paths.mcp_socket, self.sessions, self.settings.max_body_bytes,
-                                     make_room=self.make_room)
+        self.bridge: Any = None  # a bridge.BridgeListener, imported with the SDK
+        self.ready = False  # both transports up and the SDK loaded
 
     async def make_room(self) -> None:
         """Before a new session: at the cap, evict the longest-idle one (logged with its client);
         when every session is busy, SynapseError refuses the newcomer. Never an unbounded table."""
+        await self.http.close_expired()
         victim = self.sessions.admit()
         if victim is None:
             return
         log.warning("mcp session evicted at the session cap", session=victim.id, client=victim.client_name,
                     state=victim.state, max_sessions=self.sessions.max_sessions)
         if victim.transport == "stdio":
-            self.bridge.close(victim.id)
+            if self.bridge is not None:
+                self.bridge.close(victim.id)
         else:
             await self.http.close_session(victim)
 
     async def start(self) -> None:
         self.token = security.load_or_create_token(self.paths.token_file)
         await self.http.start()
-        await self.bridge.start()
         if not self.settings.require_token:
             log.warning("MCP token requirement is OFF: any local process can use your connections over HTTP",
                         url=self.http.url)
-        log.info("mcp listening", url=self.http.url, stdio_socket=str(self.paths.mcp_socket))
+        log.info("mcp listening", url=self.http.url)
+        # Importing the SDK holds the GIL for about a second; the loop keeps answering between its steps.
+        server_module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.server")
+        bridge_module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.bridge")
+        services = self.services
+        server = server_module.McpServer(services.config, services.gateway, services.sessions, services.threads)
+        await self.http.attach(server.server)
+        self.bridge = bridge_module.BridgeListener(server, self.paths.mcp_socket, self.sessions,
+                                                   self.settings.max_body_bytes, make_room=self.make_room)
+        await self.bridge.start()
+        self.ready = True
+        log.info("mcp ready", url=self.http.url, stdio_socket=str(self.paths.mcp_socket))
 
     async def stop(self) -> None:
-        await self.bridge.stop()
+        if self.bridge is not None:
+            await self.bridge.stop()
         await self.http.stop()
 
     def rotate_token(self) -> None:
@@ -73,4 +95,5 @@ class McpService:
             max_sessions=self.sessions.max_sessions,
             evicted_sessions=self.sessions.evicted,
             refused_sessions=self.sessions.refused,
+            fast_path_answers=None if self.http.fast is None else self.http.fast.answered,
         )

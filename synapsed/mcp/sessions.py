@@ -44,6 +44,16 @@ class Session:
     in_flight: int = 0
     # The lowest MCP log level this client wants (logging/setLevel); warnings by default.
     log_level: str = "warning"
+    # HTTP sessions the fast path opened have a twin in the SDK only once a request needs one:
+    # its id there (None until then), the initialize to replay, whether `initialized` came.
+    sdk_id: str | None = None
+    opening: bytes = b""
+    initialized: bool = False
+
+    @property
+    def public_id(self) -> str:
+        """The Mcp-Session-Id the client holds."""
+        return self.id.removeprefix("http-")
 
     def touch_active(self) -> None:
         self.last_seen = time.time()
@@ -79,6 +89,8 @@ class Session:
 class SessionRegistry:
     def __init__(self, settings: McpSettings) -> None:
         self._sessions: dict[str, Session] = {}
+        # "http-<SDK twin id>" -> "http-<id the client holds>" for fast-path sessions.
+        self._twins: dict[str, str] = {}
         self._stdio_ids = itertools.count(1)
         self.evicted = 0
         self.refused = 0
@@ -94,7 +106,13 @@ class SessionRegistry:
         return f"stdio-{next(self._stdio_ids)}"
 
     def get(self, key: str) -> Session | None:
-        return self._sessions.get(key)
+        return self._sessions.get(self._twins.get(key, key))
+
+    def twinned(self, session: Session, sdk_id: str) -> None:
+        """The SDK now holds `session` as `sdk_id`; its handlers find it under that id too."""
+        session.sdk_id = sdk_id
+        if sdk_id != session.public_id:
+            self._twins[f"http-{sdk_id}"] = session.id
 
     def opened(self, key: str, transport: str, client_name: str, client_version: str, bound: str | None,
                protocol_version: str | None, state: State = "initializing") -> Session:
@@ -112,6 +130,7 @@ class SessionRegistry:
         bound: str | None,
         protocol_version: str | None,
     ) -> Session:
+        key = self._twins.get(key, key)
         session = self._sessions.get(key)
         if session is None:
             session = Session(key, transport, client_name, client_version, bound, protocol_version)
@@ -125,12 +144,13 @@ class SessionRegistry:
         return session
 
     def end(self, key: str) -> None:
-        self._sessions.pop(key, None)
+        session = self._sessions.pop(self._twins.get(key, key), None)
+        if session is not None and session.sdk_id is not None:
+            self._twins.pop(f"http-{session.sdk_id}", None)
 
-    def admit(self, now: float | None = None) -> Session | None:
+    def admit(self) -> Session | None:
         """Make room for one more session. Returns the session to evict (the caller closes it in
         its transport), None when there is room, or raises when every session is busy."""
-        self.prune(now)
         counted = [s for s in self._sessions.values() if s.counted]
         if len(counted) < self.max_sessions:
             return None
@@ -145,28 +165,30 @@ class SessionRegistry:
             )
         # Sessions that never finished the handshake go first, then the longest idle.
         victim = min(idle, key=lambda s: (s.state == "active", s.last_seen))
-        del self._sessions[victim.id]
+        self.end(victim.id)
         self.evicted += 1
         return victim
 
-    def expired_uninitialized(self, now: float | None = None) -> list[Session]:
-        """Sessions that never got past initialize within their (short) timeout; removed here."""
-        cutoff = (now or time.time()) - self.uninitialized_timeout_s
-        stale = [s for s in self._sessions.values()
-                 if s.state == "initializing" and s.transport == "http" and s.last_seen < cutoff]
-        for session in stale:
-            del self._sessions[session.id]
-        return stale
+    def expired(self, now: float | None = None) -> list[Session]:
+        """HTTP sessions past their timeout, removed here; the caller closes them in the SDK.
 
-    def prune(self, now: float | None = None) -> None:
-        cutoff = (now or time.time()) - self.idle_timeout_s
-        for key in [k for k, s in self._sessions.items() if s.transport == "http" and s.last_seen < cutoff]:
-            del self._sessions[key]  # the SDK expired these HTTP sessions by now
+        The SDK's own idle timer is off: calls answered on the fast path never reach it, so
+        the daemon alone decides when a session is idle. Sessions that never got past
+        initialize go on their own short timeout; stateless-era rows only leave the table."""
+        now = now or time.time()
+        stale = [s for s in self._sessions.values() if s.transport == "http" and self.is_expired(s, now)]
+        for session in stale:
+            self.end(session.id)
+        return [s for s in stale if s.counted]
+
+    def is_expired(self, session: Session, now: float | None = None) -> bool:
+        if session.in_flight:
+            return False
+        timeout = self.uninitialized_timeout_s if session.state == "initializing" else self.idle_timeout_s
+        return session.last_seen < (now or time.time()) - timeout
 
     def list(self) -> list[p.McpSessionView]:
-        self.prune()
         return [s.view() for s in sorted(self._sessions.values(), key=lambda s: s.connected_at)]
 
     def __len__(self) -> int:
-        self.prune()
         return sum(1 for s in self._sessions.values() if s.counted)

@@ -32,11 +32,13 @@ def anthropic_up() -> Iterator[FakeUpstream]:
     fake.stop()
 
 
-@pytest.fixture
-def mcp_daemon(daemon_proc: DaemonProcess, openai_up: FakeUpstream, anthropic_up: FakeUpstream) -> DaemonProcess:
+@pytest.fixture(params=["fast", "sdk"])
+def mcp_daemon(request: pytest.FixtureRequest, daemon_proc: DaemonProcess, openai_up: FakeUpstream,
+               anthropic_up: FakeUpstream) -> DaemonProcess:
+    """Every official-client test runs on both HTTP paths: the fast path (default) and the SDK's."""
     daemon_proc.env["GPT_KEY"] = KEY
     daemon_proc.env["ANT_KEY"] = ANT_KEY
-    daemon = start_with_mcp(daemon_proc)
+    daemon = start_with_mcp(daemon_proc, "fast_path = false\n" if request.param == "sdk" else "")
     for args in (
         ("gpt", "--provider", "openai", "--model", "test-model", "--base-url", openai_up.base_url, "--credential", "env:GPT_KEY"),
         ("claude", "--provider", "anthropic", "--model", "test-model", "--base-url", anthropic_up.base_url, "--credential", "env:ANT_KEY"),

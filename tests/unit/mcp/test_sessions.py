@@ -60,7 +60,7 @@ def test_uninitialized_sessions_expire_on_their_own_short_timeout() -> None:
     active = registry.opened("http-a", "http", "ide", "1", None, None, state="active")
     pending.last_seen -= 61
     active.last_seen -= 61
-    assert [s.id for s in registry.expired_uninitialized()] == ["http-p"]
+    assert [s.id for s in registry.expired()] == ["http-p"]
     assert [s.id for s in registry.list()] == ["http-a"]
 
 
@@ -69,3 +69,27 @@ def test_every_session_is_listed_with_its_state() -> None:
     registry.opened("http-p", "http", "loop", "1", None, None)
     registry.opened("stdio-1", "stdio", "unknown", "", None, None, state="active")
     assert {(s.id, s.state) for s in registry.list()} == {("http-p", "initializing"), ("stdio-1", "active")}
+
+
+def test_idle_sessions_expire_after_the_idle_timeout_and_leave_the_table() -> None:
+    registry = _registry()
+    idle = registry.opened("http-i", "http", "ide", "1", None, None, state="active")
+    fresh = registry.opened("http-f", "http", "ide", "1", None, None, state="active")
+    idle.last_seen -= registry.idle_timeout_s + 1
+    assert [s.id for s in registry.expired()] == ["http-i"]
+    assert registry.get("http-i") is None and registry.get("http-f") is fresh
+
+
+def test_a_session_with_a_call_in_flight_never_expires() -> None:
+    registry = _registry()
+    busy = registry.opened("http-b", "http", "ide", "1", None, None, state="active")
+    busy.last_seen -= registry.idle_timeout_s + 1
+    busy.in_flight = 1
+    assert registry.expired() == [] and not registry.is_expired(busy)
+
+
+def test_expired_stateless_rows_leave_the_table_without_a_transport_close() -> None:
+    registry = _registry()
+    row = registry.touch("http-stateless-cursor-1", "http", "cursor", "1", None, "2026-07-28")
+    row.last_seen -= registry.idle_timeout_s + 1
+    assert registry.expired() == [] and registry.list() == []

@@ -1,0 +1,309 @@
+"""The HTTP fast path: what IDEs send all day, answered without the SDK's per-request machinery
+(transport streams, session dispatch, repeated model validation):
+
+- `initialize` (the daemon hands out the session id), its `notifications/initialized`, `ping`,
+  `tools/list` and `tools/call` on such a session, and
+- self-contained 2026-07-28 `tools/call` / `tools/list` requests that pass the SDK's own
+  envelope ladder.
+
+Only requests every SDK check would let through are taken: the exact Host/Origin values the
+SDK allows, a JSON Content-Type and Accept, one JSON-RPC object of a known shape, params that
+pass the SDK's own per-version surface validation (`mcp_types.methods`). Anything else returns
+None and the SDK answers it, so error replies stay the reference's. The SDK's modules are
+imported only once the SDK has loaded (`use_sdk_checks`): before that, initialize, ping and a
+plain tools/list are answered from `listing` alone, which is how MCP answers within half a
+second of the daemon starting. A differential test holds both paths' replies equal;
+`[mcp] fast_path = false` turns this off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import msgspec
+from aiohttp import web
+
+from synapsed import __version__
+from synapsed.mcp.calls import ToolCalls, UnknownTool
+from synapsed.mcp.listing import SERVER_NAME, initialize_result, input_schema, negotiated, result_data, tools_list_data
+from synapsed.mcp.sessions import Session, SessionRegistry
+
+# Handshake-era versions whose result vocabulary holds all we send (title, structuredContent);
+# the SDK trims results for older ones, so their sessions stay on the SDK path.
+FAST_VERSIONS = frozenset({"2025-06-18", "2025-11-25"})
+# The handshake-era transport answers a request the client cancelled with this error.
+REQUEST_CANCELLED = -32800
+SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
+MODERN_RESULT = {"resultType": "complete", "_meta": {SERVER_INFO_META_KEY: {"name": SERVER_NAME,
+                                                                             "version": __version__}}}
+# tools/list in the 2026-07-28 era carries the SDK's default cache hint.
+MODERN_LIST = {"cacheScope": "private", "ttlMs": 0}
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+class _Request(msgspec.Struct, forbid_unknown_fields=True):
+    """One JSON-RPC request object; anything else (batch, response, other methods) is the SDK's."""
+
+    jsonrpc: Literal["2.0"]
+    id: int | str
+    method: Literal["tools/call", "tools/list", "ping"]
+    params: dict[str, Any] | None = None
+
+
+class _Notification(msgspec.Struct, forbid_unknown_fields=True):
+    jsonrpc: Literal["2.0"]
+    method: str
+    params: dict[str, Any] | None = None
+
+
+class _ClientInfo(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    version: str
+    title: str | None = None
+
+
+class _InitializeParams(msgspec.Struct, forbid_unknown_fields=True):
+    protocolVersion: str  # noqa: N815 - wire names
+    capabilities: dict[str, dict[str, Any]]
+    clientInfo: _ClientInfo  # noqa: N815
+
+
+class _Initialize(msgspec.Struct, forbid_unknown_fields=True):
+    jsonrpc: Literal["2.0"]
+    id: int | str
+    method: Literal["initialize"]
+    params: _InitializeParams
+
+
+class _CancelledParams(msgspec.Struct):
+    requestId: int | str  # noqa: N815 - wire name
+
+
+_decode_request = msgspec.json.Decoder(_Request).decode
+_decode_notification = msgspec.json.Decoder(_Notification).decode
+_decode_initialize = msgspec.json.Decoder(_Initialize).decode
+_encode = msgspec.json.Encoder().encode
+
+
+def accepts_json(accept: str) -> bool:
+    """The SDK's Accept rule for JSON replies, wildcards included."""
+    for part in accept.split(","):
+        media = part.split(";", 1)[0].strip().lower()
+        if media in ("application/json", "application/*", "*/*"):
+            return True
+    return False
+
+
+def _reply(request_id: int | str, result: dict[str, Any], headers: dict[str, str]) -> web.Response:
+    body = _encode({"jsonrpc": "2.0", "id": request_id, "result": result})
+    return web.Response(body=body, status=200, headers=headers)
+
+
+def _error_reply(request_id: int | str, code: int, message: str, status: int, headers: dict[str, str]) -> web.Response:
+    body = _encode({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}})
+    return web.Response(body=body, status=status, headers=headers)
+
+
+class FastPath:
+    def __init__(self, calls: ToolCalls, sessions: SessionRegistry) -> None:
+        self.calls = calls
+        self.sessions = sessions
+        self.hosts: frozenset[str] = frozenset()
+        self.origins: frozenset[str] = frozenset()
+        self.answered = 0
+        # (session key, JSON-RPC id) -> the task answering it, for notifications/cancelled.
+        self._in_flight: dict[tuple[str, int | str], asyncio.Task[Any]] = {}
+        self._cancelled: set[tuple[str, int | str]] = set()
+        # The SDK's own checks, once it has loaded (see use_sdk_checks).
+        self._surface: Callable[[str, str, Mapping[str, Any] | None], None] | None = None
+        self._surface_errors: tuple[type[Exception], ...] = ()
+        self._modern: Any = None
+
+    def allow(self, hosts: list[str], origins: list[str]) -> None:
+        """The exact Host and Origin values the SDK's DNS-rebinding check accepts."""
+        self.hosts, self.origins = frozenset(hosts), frozenset(origins)
+
+    def use_sdk_checks(self) -> None:
+        """Called once the SDK has loaded: from here on calls and modern requests are validated
+        by its own surface models and envelope ladder."""
+        from mcp.shared import inbound
+        from mcp_types import methods
+        from pydantic import ValidationError
+
+        self._surface = methods.validate_client_request
+        self._surface_errors = (ValidationError, KeyError, ValueError)
+        self._modern = inbound
+
+    # ---- guards -----------------------------------------------------------------------------
+
+    def _headers_pass(self, request: web.Request) -> bool:
+        headers = request.headers
+        origin = headers.get("Origin")
+        content_type = headers.get("Content-Type", "")
+        return (request.method == "POST"
+                and headers.get("Host") in self.hosts
+                and (not origin or origin in self.origins)
+                and content_type.split(";", 1)[0].strip() == "application/json"
+                and accepts_json(headers.get("Accept", "")))
+
+    def _surface_ok(self, message: _Request, version: str) -> bool:
+        """The SDK's own surface validation of the params for this protocol version. Before the
+        SDK has loaded only what needs none passes: ping and tools/list without params."""
+        if self._surface is None:
+            return message.method != "tools/call" and not message.params
+        try:
+            self._surface(message.method, version, message.params)
+        except self._surface_errors:
+            return False
+        return True
+
+    # ---- handshake era ----------------------------------------------------------------------
+
+    def initialize(self, request: web.Request, body: bytes) -> web.Response | None:
+        """Open a session: the daemon's own id, the SDK's exact initialize result. The SDK gets
+        a twin of the session (this very initialize, replayed) only if a request needs it."""
+        if not self._headers_pass(request):
+            return None
+        try:
+            message = _decode_initialize(body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        sid = uuid.uuid4().hex
+        params = message.params
+        version = negotiated(params.protocolVersion)
+        session = self.sessions.opened(f"http-{sid}", "http", params.clientInfo.name, params.clientInfo.version,
+                                       request.match_info.get("name"), version)
+        session.opening = body
+        headers = {**JSON_HEADERS, "mcp-session-id": sid}
+        return self._answer(_reply(message.id, initialize_result(params.protocolVersion), headers))
+
+    async def in_session(self, request: web.Request, body: bytes, session: Session) -> web.StreamResponse | None:
+        """A request on an established handshake-era session, or None for the SDK."""
+        version = session.protocol_version
+        if version not in FAST_VERSIONS or session.transport != "http" or not self._headers_pass(request):
+            return None
+        headers = {**JSON_HEADERS, "mcp-session-id": session.public_id}
+        try:
+            message = _decode_request(body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return self._notification(body, session, headers)
+        if not self._surface_ok(message, version):
+            return None
+        bound = request.match_info.get("name")
+        session.touch_active()
+        if message.method == "ping":
+            return self._answer(_reply(message.id, {}, headers))
+        if message.method == "tools/list":
+            return self._answer(_reply(message.id, tools_list_data(bound), headers))
+        key = (session.id, message.id)
+        session.in_flight += 1
+        self._in_flight[key] = asyncio.current_task()  # type: ignore[assignment]
+        try:
+            answer = await self._call(session, bound, message)
+        except UnknownTool as exc:
+            return self._answer(_error_reply(message.id, exc.code, exc.message, 200, headers))
+        except asyncio.CancelledError:
+            if key not in self._cancelled:
+                raise  # the client went away or the daemon is stopping
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            return self._answer(_error_reply(message.id, REQUEST_CANCELLED, "Request cancelled", 200, headers))
+        finally:
+            session.in_flight -= 1
+            self._in_flight.pop(key, None)
+            self._cancelled.discard(key)
+        return self._answer(_reply(message.id, result_data(answer), headers))
+
+    def _notification(self, body: bytes, session: Session, headers: dict[str, str]) -> web.Response | None:
+        """A notification on a session the SDK has no twin of yet: accepted (202) as the SDK
+        does; `initialized` is remembered for the twin. A cancellation stops a fast-path call."""
+        if session.sdk_id is not None:
+            return None
+        try:
+            note = _decode_notification(body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        if note.method == "notifications/initialized":
+            session.initialized = True
+        elif note.method == "notifications/cancelled":
+            self.cancel(session.id, note.params)
+        session.touch_active()
+        return web.Response(status=202, headers=headers)
+
+    def cancel(self, session_key: str, params: dict[str, Any] | None) -> None:
+        """Stop the fast-path call a notifications/cancelled names (the SDK knows nothing of it)."""
+        try:
+            request_id = msgspec.convert(params, _CancelledParams).requestId
+        except msgspec.ValidationError:
+            return
+        key = (session_key, request_id)
+        task = self._in_flight.get(key)
+        if task is not None and key not in self._cancelled:
+            self._cancelled.add(key)
+            task.cancel()
+
+    def cancel_from(self, session_key: str, body: bytes) -> None:
+        """notifications/cancelled on its way to the SDK: it may name a call answered here."""
+        try:
+            note = _decode_notification(body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return
+        if note.method == "notifications/cancelled":
+            self.cancel(session_key, note.params)
+
+    # ---- 2026-07-28 era ---------------------------------------------------------------------
+
+    async def stateless(self, request: web.Request, body: bytes) -> web.StreamResponse | None:
+        """A self-contained 2026-07-28 request, or None for the SDK (also until it has loaded)."""
+        inbound = self._modern
+        if inbound is None or not self._headers_pass(request):
+            return None
+        try:
+            message = _decode_request(body)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        if message.method == "ping" or inbound.find_duplicated_routing_header(request.headers.items()) is not None:
+            return None
+        raw = msgspec.to_builtins(message)
+        verdict = inbound.classify_inbound_request(raw, headers={k.lower(): v for k, v in request.headers.items()})
+        if not isinstance(verdict, inbound.InboundModernRoute) or not self._surface_ok(message, verdict.protocol_version):
+            return None
+        if message.method == "tools/call" and self._param_headers_refused(request, message):
+            return None
+        info = verdict.client_info if isinstance(verdict.client_info, Mapping) else {}
+        name, version = str(info.get("name", "unknown")), str(info.get("version", ""))
+        bound = request.match_info.get("name")
+        session = self.sessions.touch(f"http-stateless-{name}-{version}", "http", name, version, bound,
+                                      verdict.protocol_version)
+        if message.method == "tools/list":
+            return self._answer(_reply(message.id, {**MODERN_LIST, **tools_list_data(bound), **MODERN_RESULT},
+                                       JSON_HEADERS))
+        try:
+            answer = await self._call(session, bound, message)
+        except UnknownTool as exc:
+            status = inbound.ERROR_CODE_HTTP_STATUS.get(exc.code, 200)
+            return self._answer(_error_reply(message.id, exc.code, exc.message, status, JSON_HEADERS))
+        return self._answer(_reply(message.id, {**result_data(answer), **MODERN_RESULT}, JSON_HEADERS))
+
+    def _param_headers_refused(self, request: web.Request, message: _Request) -> bool:
+        """Mcp-Param-* headers that disagree with the arguments (the SDK answers those)."""
+        params = message.params or {}
+        arguments = params.get("arguments") or {}
+        prefix = self._modern.MCP_PARAM_HEADER_PREFIX.lower()
+        if not arguments and not any(k.lower().startswith(prefix) for k in request.headers):
+            return False
+        schema = input_schema(params["name"])
+        return schema is not None and self._modern.validate_mcp_param_headers(schema, arguments,
+                                                                               request.headers) is not None
+
+    # ---- shared -----------------------------------------------------------------------------
+
+    def _answer(self, response: web.Response) -> web.Response:
+        self.answered += 1
+        return response
+
+    async def _call(self, session: Session, bound: str | None, message: _Request) -> Any:
+        params = message.params or {}
+        return await self.calls.call(session, bound, params["name"], params.get("arguments"))

@@ -1,0 +1,66 @@
+"""What the MCP endpoint says about itself, as plain wire data and without the SDK: the
+initialize result, tools/list, tool input schemas, a call's result. The HTTP fast path answers
+from here while the SDK is still loading (and after); a differential test holds every piece
+equal to what the SDK itself sends."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from synapsed import __version__
+from synapsed.mcp.tools import TOOLS, Answer, tool_names, tool_schema
+from synapsed.redaction import redact_text, redact_value
+
+SERVER_NAME = "mcp-synapse"
+BOUND_PREFIX = "/mcp/c/"  # /mcp/c/<connection>: an endpoint bound to one connection
+INSTRUCTIONS = (
+    "mcp synapse gives you the user's own LLM connections (their keys, their providers). "
+    "Call list_connections to see them, ask or chat to query one, compare to query several side by side. "
+    "Pass thread: \"new\" to ask/chat to keep a conversation any connection can continue. "
+    "Failures come back as errors with a kind and a hint; nothing is retried or silently substituted."
+)
+# The SDK's handshake-era versions (mcp_types.version.HANDSHAKE_PROTOCOL_VERSIONS; a unit test
+# keeps them equal), newest last: a client asking for another one is offered the newest.
+HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+CAPABILITIES = {"logging": {}, "resources": {"listChanged": False, "subscribe": False},
+                "tools": {"listChanged": False}}
+
+
+def negotiated(requested: str) -> str:
+    return requested if requested in HANDSHAKE_VERSIONS else HANDSHAKE_VERSIONS[-1]
+
+
+def initialize_result(requested: str) -> dict[str, Any]:
+    return {"capabilities": CAPABILITIES, "instructions": INSTRUCTIONS, "protocolVersion": negotiated(requested),
+            "serverInfo": {"name": SERVER_NAME, "version": __version__}}
+
+
+def tool_description(name: str, bound: str | None) -> str:
+    return TOOLS[name].description + (f" This endpoint always uses connection {bound!r}." if bound else "")
+
+
+def input_schema(name: str) -> dict[str, Any] | None:
+    """A tool's input schema as /mcp lists it (a bound endpoint's only lacks `connection`)."""
+    return schema(name, None) if name in TOOLS else None
+
+
+@functools.lru_cache(maxsize=256)
+def schema(name: str, bound: str | None) -> dict[str, Any]:
+    return tool_schema(TOOLS[name], bound)
+
+
+@functools.lru_cache(maxsize=256)
+def tools_list_data(bound: str | None) -> dict[str, Any]:
+    """tools/list's result on /mcp (bound None) or on /mcp/c/<bound>. Cached: treat as read-only."""
+    return {"tools": [{"name": name, "title": TOOLS[name].title, "description": tool_description(name, bound),
+                       "inputSchema": schema(name, bound)} for name in tool_names(bound)]}
+
+
+def result_data(answer: Answer) -> dict[str, Any]:
+    """A CallToolResult's wire form. Loaded keys never leave in a result; key-shaped patterns are
+    only scrubbed from our own error text, since model output may hold `sk-...`-like examples."""
+    text = redact_text(answer.text, patterns=answer.is_error)
+    structured = redact_value(answer.structured, patterns=answer.is_error)
+    return {"content": [{"type": "text", "text": text}], "structuredContent": structured,
+            "isError": answer.is_error}

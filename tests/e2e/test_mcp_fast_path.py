@@ -1,0 +1,361 @@
+"""The HTTP fast path against the SDK: the same raw requests to a daemon with `[mcp] fast_path`
+on and one with it off must get the same replies (status, media type, session header, JSON-RPC
+body), modulo session ids, thread ids and measured latency. Both eras, both routes, valid and
+invalid arguments, tool errors, unknown tools, and the malformed requests the fast path hands
+to the SDK."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import KEYRING_BACKEND
+from tests.e2e.mcp_support import mcp_url, start_with_mcp, token
+from tests.support.daemon import REPO, DaemonProcess
+from tests.support.fake_upstream import FakeUpstream
+
+KEY = "sk-proj-Fast7Qx2LmN8pVw4ZtY6bHc1DfGj3"
+HANDSHAKE = "2025-06-18"
+MODERN = "2026-07-28"
+THREAD_ID = re.compile(r"th-[0-9a-f]{16}")
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "diff", "version": "1"},
+}
+
+
+def _daemon(root: Path, env: dict[str, str], upstream: FakeUpstream, fast: bool) -> DaemonProcess:
+    # Each daemon has its own home and keyring file; keys come from the environment.
+    home = root / ("fast" if fast else "sdk")
+    proc = DaemonProcess(home, {**env, "SYNAPSE_HOME": str(home), "GPT_KEY": KEY,
+                                "SYNAPSE_TEST_KEYRING": str(root / f"keyring-{fast}.json"),
+                                "PYTHON_KEYRING_BACKEND": KEYRING_BACKEND})
+    daemon = start_with_mcp(proc, "" if fast else "fast_path = false\n")
+    for args in (
+        ("gpt", "--provider", "openai", "--model", "test-model", "--base-url", upstream.base_url,
+         "--credential", "env:GPT_KEY"),
+        ("dead", "--provider", "openai", "--model", "test-model", "--base-url", "http://127.0.0.1:9/v1",
+         "--credential", "env:GPT_KEY"),
+    ):
+        result = daemon.ctl("connections", "add", *args)
+        assert result.returncode == 0, result.stderr
+    return daemon
+
+
+@pytest.fixture(scope="module")
+def pair() -> Iterator[tuple[DaemonProcess, DaemonProcess]]:
+    """One daemon per path for the whole module: every case runs against both."""
+    root = Path(tempfile.mkdtemp(prefix="syn-", dir="/tmp"))
+    upstream = FakeUpstream("openai").start()
+    upstream.echo_chat()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNAPSE_", "NOTIFY_SOCKET", "PYTHON_KEYRING"))}
+    env.update(PYTHONPATH=str(REPO), HOME=str(root), XDG_DATA_HOME=str(root / "xdg-data"))
+    started: list[DaemonProcess] = []
+    try:
+        for fast in (True, False):
+            started.append(_daemon(root, env, upstream, fast))
+        yield started[0], started[1]
+    finally:
+        for daemon in started:
+            if daemon.proc is not None and daemon.proc.poll() is None:
+                daemon.proc.kill()
+                daemon.proc.wait()
+        upstream.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def slow_upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream("openai").start()
+    fake.echo_chat(delay=3.0)
+    yield fake
+    fake.stop()
+
+
+@dataclass
+class Endpoint:
+    url: str
+    token: str
+    session: str = ""
+    version: str = HANDSHAKE
+
+    def headers(self, era: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        base = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream"}
+        if era == "handshake":
+            base.update({"mcp-session-id": self.session, "mcp-protocol-version": self.version})
+        else:
+            base["mcp-protocol-version"] = MODERN
+        return {k: v for k, v in {**base, **(extra or {})}.items() if v is not None}
+
+
+async def _open(http: aiohttp.ClientSession, daemon: DaemonProcess, version: str = HANDSHAKE) -> Endpoint:
+    endpoint = Endpoint(mcp_url(daemon), token(daemon), version=version)
+    init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "diff", "version": "1"}}}
+    async with http.post(endpoint.url, json=init, headers=endpoint.headers("modern", {"mcp-protocol-version": None})) as r:
+        assert r.status == 200
+        endpoint.session = r.headers["mcp-session-id"]
+    note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+    async with http.post(endpoint.url, json=note, headers=endpoint.headers("handshake")) as r:
+        assert r.status == 202
+    return endpoint
+
+
+def _fast_answers(daemon: DaemonProcess) -> int:
+    mcp = daemon.client.daemon_status().mcp
+    assert mcp is not None and mcp.fast_path_answers is not None
+    return mcp.fast_path_answers
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items() if k != "latency_ms"}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, str):
+        return THREAD_ID.sub("th-X", value)
+    return value
+
+
+async def _send(http: aiohttp.ClientSession, endpoint: Endpoint, era: str, body: Any, path: str = "",
+                headers: dict[str, str] | None = None, raw: bytes | None = None) -> dict[str, Any]:
+    data = raw if raw is not None else json.dumps(body).encode()
+    async with http.post(endpoint.url + path, data=data, headers=endpoint.headers(era, headers)) as r:
+        text = await r.text()
+        session = r.headers.get("mcp-session-id")
+        seen: dict[str, Any] = {
+            "status": r.status,
+            "type": r.headers.get("Content-Type", "").split(";")[0],
+            "session": None if session is None else session == endpoint.session,
+        }
+    try:
+        seen["body"] = _scrub(json.loads(text))
+    except ValueError:
+        seen["body"] = text
+    return seen
+
+
+def _call(name: str, arguments: Any = None, request_id: Any = 1, **params: Any) -> dict[str, Any]:
+    call_params: dict[str, Any] = {"name": name, **params}
+    if arguments is not None:
+        call_params["arguments"] = arguments
+    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": call_params}
+
+
+def _modern(body: dict[str, Any]) -> dict[str, Any]:
+    params = {**body.get("params", {}), "_meta": MODERN_META}
+    return {**body, "params": params}
+
+
+def _modern_headers(body: dict[str, Any]) -> dict[str, str]:
+    headers = {"mcp-method": body["method"]}
+    if body["method"] == "tools/call":
+        headers["mcp-name"] = body["params"]["name"]
+    return headers
+
+
+LIST = {"jsonrpc": "2.0", "id": "list-1", "method": "tools/list"}
+CASES: list[tuple[str, dict[str, Any], str, bool]] = [
+    ("tools/list", LIST, "", True),
+    ("tools/list on a bound route", LIST, "/c/gpt", True),
+    ("list_connections", _call("list_connections", {}), "", True),
+    ("ask", _call("ask", {"prompt": "hello", "connection": "gpt"}), "", True),
+    ("ask with every option", _call("ask", {"prompt": "hi", "connection": "gpt", "system": "be brief",
+                                            "max_output_tokens": 50, "temperature": 0.2}, request_id=0), "", True),
+    ("ask with a string id", _call("ask", {"prompt": "hi", "connection": "gpt"}, request_id="req-7"), "", True),
+    ("ask on a bound route", _call("ask", {"prompt": "bound"}), "/c/gpt", True),
+    ("ask naming another connection on a bound route", _call("ask", {"prompt": "x", "connection": "dead"}), "/c/gpt", True),
+    ("ask without a connection and no default", _call("ask", {"prompt": "x"}), "", True),
+    ("ask an unknown connection", _call("ask", {"prompt": "x", "connection": "nope"}), "", True),
+    ("ask a connection whose upstream is down", _call("ask", {"prompt": "x", "connection": "dead"}), "", True),
+    ("ask with an empty prompt", _call("ask", {"prompt": ""}), "", True),
+    ("ask with an unknown argument", _call("ask", {"prompt": "x", "colour": "red"}), "", True),
+    ("ask with a wrongly typed argument", _call("ask", {"prompt": 5}), "", True),
+    ("ask with no arguments", _call("ask"), "", True),
+    ("ask on a new thread", _call("ask", {"prompt": "remember", "connection": "gpt", "thread": "new"}), "", True),
+    ("ask on a malformed thread id", _call("ask", {"prompt": "x", "connection": "gpt", "thread": "th-zz"}), "", True),
+    ("ask on an unknown thread", _call("ask", {"prompt": "x", "connection": "gpt",
+                                               "thread": "th-0123456789abcdef"}), "", True),
+    ("chat", _call("chat", {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+                                         {"role": "user", "content": "c"}], "connection": "gpt"}), "", True),
+    ("chat ending with the assistant", _call("chat", {"messages": [{"role": "assistant", "content": "b"}],
+                                                      "connection": "gpt"}), "", True),
+    ("compare with one failing leg", _call("compare", {"prompt": "p", "connections": ["gpt", "dead"]}), "", True),
+    ("compare naming a connection twice", _call("compare", {"prompt": "p", "connections": ["gpt", "gpt"]}), "", True),
+    ("compare on a bound route", _call("compare", {"prompt": "p", "connections": ["gpt", "dead"]}), "/c/gpt", True),
+    ("an unknown tool", _call("summon", {}), "", True),
+    ("params without a name", {"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"arguments": {}}}, "", False),
+    ("arguments that are not an object", _call("ask", ["hello"]), "", False),
+    ("an unknown params field", _call("ask", {"prompt": "x", "connection": "gpt"}, inputResponses={}), "", True),
+    ("a progress token", {**_call("ask", {"prompt": "p", "connection": "gpt"}),
+                          "params": {"name": "ask", "arguments": {"prompt": "p", "connection": "gpt"},
+                                     "_meta": {"progressToken": 7}}}, "", True),
+    ("a boolean id", _call("ask", {"prompt": "x", "connection": "gpt"}, request_id=True), "", False),
+    ("a wrong jsonrpc version", {**_call("list_connections", {}), "jsonrpc": "1.0"}, "", False),
+    ("an unknown method", {"jsonrpc": "2.0", "id": 9, "method": "tools/summon", "params": {}}, "", False),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "path", "taken"), CASES, ids=[c[0] for c in CASES])
+async def test_handshake_era_replies_are_identical_on_both_paths(
+    pair: tuple[DaemonProcess, DaemonProcess], case: str, body: dict[str, Any], path: str, taken: bool
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        fast, sdk = [await _open(http, daemon) for daemon in pair]
+        before = _fast_answers(pair[0])
+        assert await _send(http, fast, "handshake", body, path) == await _send(http, sdk, "handshake", body, path)
+    assert _fast_answers(pair[0]) - before == int(taken)  # the case really ran on the path it names
+    assert pair[1].client.daemon_status().mcp.fast_path_answers is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("version", ["2024-11-05", "2025-03-26", "2025-11-25"])
+async def test_sessions_of_other_handshake_versions_get_identical_replies(
+    pair: tuple[DaemonProcess, DaemonProcess], version: str
+) -> None:
+    """Older versions' results lack fields we send (title, structuredContent): the SDK trims them."""
+    async with aiohttp.ClientSession() as http:
+        fast, sdk = [await _open(http, daemon, version) for daemon in pair]
+        for body in (LIST, _call("ask", {"prompt": "hello", "connection": "gpt"}), _call("summon", {})):
+            assert await _send(http, fast, "handshake", body) == await _send(http, sdk, "handshake", body)
+
+
+@pytest.mark.parametrize(("case", "body", "path", "taken"), CASES, ids=[c[0] for c in CASES])
+async def test_stateless_era_replies_are_identical_on_both_paths(
+    pair: tuple[DaemonProcess, DaemonProcess], case: str, body: dict[str, Any], path: str, taken: bool
+) -> None:
+    modern = _modern(body) if isinstance(body.get("params", {}), dict) else body
+    headers = _modern_headers(modern) if "name" in modern.get("params", {}) or modern["method"] != "tools/call" else {}
+    async with aiohttp.ClientSession() as http:
+        fast, sdk = (Endpoint(mcp_url(d), token(d)) for d in pair)
+        before = _fast_answers(pair[0])
+        assert await _send(http, fast, "modern", modern, path, headers) == await _send(http, sdk, "modern", modern, path, headers)
+    assert _fast_answers(pair[0]) - before == int(taken)
+
+
+RAW_CASES: list[tuple[str, str, bytes, dict[str, Any]]] = [
+    ("a batch", "handshake", json.dumps([_call("list_connections", {})]).encode(), {}),
+    ("garbage", "handshake", b"{not json", {}),
+    ("a text/plain Accept", "handshake", json.dumps(LIST).encode(), {"Accept": "text/plain"}),
+    ("a wildcard Accept", "handshake", json.dumps(LIST).encode(), {"Accept": "*/*"}),
+    ("a text/plain Content-Type", "handshake", json.dumps(LIST).encode(), {"Content-Type": "text/plain"}),
+    ("a charset on the Content-Type", "handshake", json.dumps(LIST).encode(),
+     {"Content-Type": "application/json; charset=utf-8"}),
+    ("no protocol version header", "handshake", json.dumps(LIST).encode(), {"mcp-protocol-version": None}),
+    ("an unknown session", "handshake", json.dumps(LIST).encode(), {"mcp-session-id": "0" * 32}),
+    ("a modern call whose Mcp-Name disagrees", "modern",
+     json.dumps(_modern(_call("ask", {"prompt": "x", "connection": "gpt"}))).encode(),
+     {"mcp-method": "tools/call", "mcp-name": "chat"}),
+    ("a modern call without _meta", "modern", json.dumps(_call("ask", {"prompt": "x", "connection": "gpt"})).encode(),
+     {"mcp-method": "tools/call", "mcp-name": "ask"}),
+    ("a modern call with an unknown version", "modern",
+     json.dumps(_modern(_call("ask", {"prompt": "x", "connection": "gpt"}))).encode(),
+     {"mcp-method": "tools/call", "mcp-name": "ask", "mcp-protocol-version": "2099-01-01"}),
+]
+
+
+@pytest.mark.parametrize(("case", "era", "raw", "headers"), RAW_CASES, ids=[c[0] for c in RAW_CASES])
+async def test_malformed_requests_get_the_sdk_reply_on_both_paths(
+    pair: tuple[DaemonProcess, DaemonProcess], case: str, era: str, raw: bytes, headers: dict[str, Any]
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        replies = []
+        for endpoint in [await _open(http, daemon) for daemon in pair]:
+            replies.append(await _send(http, endpoint, era, None, raw=raw, headers=headers))
+        assert replies[0] == replies[1]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "sdk"])
+async def test_a_cancelled_call_is_answered_request_cancelled(
+    pair: tuple[DaemonProcess, DaemonProcess], slow_upstream: FakeUpstream, fast: bool
+) -> None:
+    daemon = pair[0] if fast else pair[1]
+    name = "slow"  # once per daemon: each parameter uses the other one
+    added = daemon.ctl("connections", "add", name, "--provider", "openai", "--model", "test-model",
+                       "--base-url", slow_upstream.base_url, "--credential", "env:GPT_KEY")
+    assert added.returncode == 0, added.stderr
+    async with aiohttp.ClientSession() as http:
+        endpoint = await _open(http, daemon)
+        call = asyncio.create_task(_send(http, endpoint, "handshake", _call("ask", {"prompt": "slow", "connection": name},
+                                                                            request_id=41)))
+        await asyncio.sleep(0.5)
+        cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 41}}
+        assert (await _send(http, endpoint, "handshake", cancel))["status"] == 202
+        reply = await asyncio.wait_for(call, 2.0)
+    assert reply["body"] == {"jsonrpc": "2.0", "id": 41, "error": {"code": -32800, "message": "Request cancelled"}}
+    assert len(slow_upstream.requests) == 1  # sent once, never again
+
+
+def _initialize(version: str = HANDSHAKE, **params: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"protocolVersion": version, "capabilities": {},
+                            "clientInfo": {"name": "diff", "version": "1"}}
+    return {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {**base, **params}}
+
+
+INITIALIZE_CASES: list[tuple[str, dict[str, Any], bool]] = [
+    ("the current version", _initialize(), True),
+    ("an older version", _initialize("2024-11-05"), True),
+    ("an unknown version (the newest is offered)", _initialize("2099-01-01"), True),
+    ("client capabilities", _initialize(capabilities={"roots": {"listChanged": True}, "sampling": {}}), True),
+    ("a client title", _initialize(clientInfo={"name": "diff", "version": "1", "title": "Diff IDE"}), True),
+    ("no clientInfo", {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+                       "params": {"protocolVersion": HANDSHAKE, "capabilities": {}}}, False),
+    ("capabilities that are not an object", _initialize(capabilities=[]), False),
+]
+
+
+@pytest.mark.parametrize(("case", "body", "taken"), INITIALIZE_CASES, ids=[c[0] for c in INITIALIZE_CASES])
+async def test_initialize_replies_are_identical_on_both_paths(
+    pair: tuple[DaemonProcess, DaemonProcess], case: str, body: dict[str, Any], taken: bool
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        fast, sdk = (Endpoint(mcp_url(d), token(d)) for d in pair)
+        before = _fast_answers(pair[0])
+        headers = {"mcp-protocol-version": None}
+        assert await _send(http, fast, "modern", body, headers=headers) == await _send(http, sdk, "modern", body,
+                                                                                         headers=headers)
+    assert _fast_answers(pair[0]) - before == int(taken)
+
+
+SDK_METHODS: list[tuple[str, dict[str, Any]]] = [
+    ("resources/list", {"jsonrpc": "2.0", "id": 11, "method": "resources/list"}),
+    ("resources/read", {"jsonrpc": "2.0", "id": 12, "method": "resources/read",
+                        "params": {"uri": "synapse://connections"}}),
+    ("resources/read of an unknown uri", {"jsonrpc": "2.0", "id": 13, "method": "resources/read",
+                                          "params": {"uri": "synapse://nope"}}),
+    ("logging/setLevel", {"jsonrpc": "2.0", "id": 14, "method": "logging/setLevel", "params": {"level": "info"}}),
+    ("prompts/list (not offered)", {"jsonrpc": "2.0", "id": 15, "method": "prompts/list"}),
+    ("ping", {"jsonrpc": "2.0", "id": 16, "method": "ping"}),
+]
+
+
+async def test_a_session_the_fast_path_opened_serves_every_sdk_method_then_ends(
+    pair: tuple[DaemonProcess, DaemonProcess],
+) -> None:
+    """The SDK gets a twin of a fast-path session on its first SDK-only request; the client
+    never sees another session id, and DELETE ends both."""
+    async with aiohttp.ClientSession() as http:
+        fast, sdk = [await _open(http, daemon) for daemon in pair]
+        for _, body in SDK_METHODS:
+            assert await _send(http, fast, "handshake", body) == await _send(http, sdk, "handshake", body)
+        sessions = json.loads(pair[0].ctl("mcp", "sessions", "--json").stdout)
+        assert fast.session in [s["id"].removeprefix("http-") for s in sessions]
+        assert next(s for s in sessions if s["id"] == f"http-{fast.session}")["log_level"] == "info"
+        for endpoint in (fast, sdk):
+            async with http.delete(endpoint.url, headers=endpoint.headers("handshake")) as r:
+                assert r.status == 200 and r.headers["mcp-session-id"] == endpoint.session
+        after = [await _send(http, e, "handshake", LIST) for e in (fast, sdk)]
+    assert after[0] == after[1] and after[0]["status"] == 404
+    assert f"http-{fast.session}" not in [s["id"] for s in json.loads(pair[0].ctl("mcp", "sessions", "--json").stdout)]
