@@ -73,3 +73,16 @@ def rss_mb(pid: int) -> float:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def pin(*daemons_then_helpers: int, daemons: int = 2) -> str:
+    """Pin the first `daemons` pids to the last CPU and the rest (and this process) to the
+    others, where the machine has 2+ CPUs; returns how, for the report."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return "not pinned (1 CPU)"
+    daemon_cpu, others = {cpus[-1]}, set(cpus[:-1])
+    for index, pid in enumerate(daemons_then_helpers):
+        os.sched_setaffinity(pid, daemon_cpu if index < daemons else others)
+    os.sched_setaffinity(0, others)
+    return f"daemons pinned to CPU {cpus[-1]}, clients and fake upstreams to CPU(s) {sorted(others)}"

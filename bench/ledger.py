@@ -32,7 +32,7 @@ from synapsed.config import ConfigStore, ConnectionConfig  # noqa: E402
 from synapsed.gateway import Gateway  # noqa: E402
 from synapsed.protocol import ChatRequest, Message  # noqa: E402
 from synapsed.usage import queries  # noqa: E402
-from synapsed.usage.ledger import COLUMNS, Ledger, connect  # noqa: E402
+from synapsed.usage.ledger import COLUMNS, Ledger, UsageRow, connect  # noqa: E402
 from synapsed.usage.meter import Meter  # noqa: E402
 
 
@@ -87,6 +87,21 @@ def fill(path: Path, rows: int) -> float:
     return time.perf_counter() - t0
 
 
+async def commit_cost(path: Path, rows: int) -> float:
+    """Seconds per Ledger.record (insert + commit, on the calling thread) into the filled ledger."""
+    ledger = Ledger(path)
+    ledger.open()
+    row = UsageRow(time.time(), "gpt", "openai", "gpt-4o-mini", "gpt-4o-mini", "mcp:cursor", "http-1", "ok", None,
+                   812.0, 120, 40, 0.0001, "ESTIMATED", "builtin:2025-11-01")
+    try:
+        t0 = time.perf_counter()
+        for _ in range(rows):
+            await ledger.record(row)
+        return (time.perf_counter() - t0) / rows
+    finally:
+        ledger.close()
+
+
 def time_query(path: Path, fn, *args) -> float:  # type: ignore[no-untyped-def]
     samples = []
     for _ in range(5):
@@ -112,6 +127,7 @@ def main() -> None:
         on, off = asyncio.run(latency(tmp, port, args.calls))
         big = tmp / "big.sqlite3"
         fill_s = fill(big, args.rows)
+        per_commit = asyncio.run(commit_cost(big, 5000))
         q = {
             "history, newest 50": time_query(big, queries.history, queries.Filters(), "-time", 50, 0),
             "history, one connection + status, newest 50": time_query(big, queries.history, queries.Filters(connection="gpt", status="error"), "-time", 50, 0),
@@ -128,6 +144,8 @@ def main() -> None:
         ("request, ledger off (p50 / p99)", "baseline", f"{ms(statistics.median(off))} / {ms(pct(off, 0.99))}", "-"),
         ("request, ledger on (p50 / p99)", "-", f"{ms(statistics.median(on))} / {ms(pct(on, 0.99))}", "-"),
         ("ledger on / off, p50", "not noticeable", f"{ratio:.3f}× (+{ms(statistics.median(on) - statistics.median(off))})", "-"),
+        (f"one row's insert + commit (Ledger.record) into {args.rows:,} rows", "(measured)",
+         f"{per_commit * 1e6:.1f} µs", "-"),
         *[(f"{name} over {args.rows:,} rows", "-", ms(seconds), "-") for name, seconds in q.items()],
     ]
     report("usage ledger", rows, args.markdown, f"filled {args.rows:,} rows in {fill_s:.1f} s")
