@@ -77,7 +77,7 @@ def fill(path: Path, rows: int) -> float:
         batch.append((now - rng.random() * 90 * 86400, rng.choice(connections), "openai", "gpt-4o-mini", "gpt-4o-mini",
                       rng.choice(callers), f"http-{rng.randrange(1000)}", status, None if status == "ok" else "rate_limited",
                       rng.uniform(100, 3000), rng.randrange(10, 4000), rng.randrange(5, 800), rng.random() / 100,
-                      "ESTIMATED", "builtin:2025-11-01"))
+                      "ESTIMATED", "builtin:2025-11-01", None))
         if len(batch) == 50_000:
             conn.execute("BEGIN")
             conn.executemany(f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", batch)

@@ -13,12 +13,15 @@ from typing import Any
 
 import anyio
 import mcp_types as types
+import msgspec
 from mcp.shared.message import SessionMessage
 
 from synapsed.errors import SynapseError
 from synapsed.logging import get_logger
+from synapsed.mcp.fast_path import FastPath
+from synapsed.mcp.listing import negotiated
 from synapsed.mcp.server import McpServer, stdio_binding
-from synapsed.mcp.sessions import SessionRegistry
+from synapsed.mcp.sessions import Session, SessionRegistry
 from synapsed.peer import peer_allowed
 
 log = get_logger("synapsed.mcp")
@@ -28,9 +31,10 @@ BRIDGE_HELLO_TIMEOUT_S = 10.0
 class BridgeListener:
     def __init__(
         self, server: McpServer, path: Path, sessions: SessionRegistry, max_line_bytes: int,
-        make_room: Callable[[], Awaitable[None]],
+        make_room: Callable[[], Awaitable[None]], fast: FastPath | None = None,
     ) -> None:
         self.server = server
+        self.fast = fast
         self.path = path
         self.sessions = sessions
         self.max_line_bytes = max_line_bytes
@@ -77,7 +81,7 @@ class BridgeListener:
             if task is not None:
                 self._by_session[key] = task
             try:
-                await self._serve(reader, writer)
+                await self._serve(reader, writer, key, bound or None)
             finally:
                 self.sessions.end(key)
                 self._by_session.pop(key, None)
@@ -114,9 +118,32 @@ class BridgeListener:
         await _reply(writer, {"ok": True})
         return True, bound
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, key: str,
+                     bound: str | None) -> None:
         read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](16)
         write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](16)
+        fast_calls: dict[Any, asyncio.Task[None]] = {}
+
+        def write(data: bytes) -> None:
+            writer.write(data + b"\n")
+
+        def take(line: bytes) -> bool:
+            """Once the session is initialized, calls and listings go to the fast path."""
+            session = self.sessions.get(key)
+            if self.fast is None or session is None:
+                return False
+            seen = _watch(line, session)
+            if seen == "cancelled":
+                _cancel(line, fast_calls)
+            if not session.initialized or seen:
+                return False
+            message = self.fast.stdio_request(line, session)
+            if message is None:
+                return False
+            task = asyncio.create_task(self.fast.stdio_answer(message, session, bound, write))
+            fast_calls[message.id] = task
+            task.add_done_callback(lambda _: fast_calls.pop(message.id, None))
+            return True
 
         async def inbound() -> None:
             async with read_send:
@@ -128,7 +155,7 @@ class BridgeListener:
                         return
                     if not line:
                         return
-                    if not line.strip():
+                    if not line.strip() or take(line):
                         continue
                     try:
                         message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
@@ -150,8 +177,51 @@ class BridgeListener:
             tg.start_soon(outbound)
             await sdk.run(read_recv, write_send, sdk.create_initialization_options())
             tg.cancel_scope.cancel()
+        for task in fast_calls.values():
+            task.cancel()
 
 
 async def _reply(writer: asyncio.StreamWriter, body: dict[str, Any]) -> None:
     writer.write(json.dumps({"synapse_bridge": 1, **body}).encode() + b"\n")
     await writer.drain()
+
+
+class _Seen(msgspec.Struct):
+    method: str = ""
+    params: dict[str, Any] | None = None
+
+
+def _watch(line: bytes, session: Session) -> str | None:
+    """What the fast path must know of the session's own messages (each still goes to the SDK):
+    who the client is and its version from initialize, that `initialized` came, a cancellation."""
+    if b"initialize" not in line and b"cancelled" not in line:
+        return None
+    try:
+        seen = msgspec.json.decode(line, type=_Seen)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    params = seen.params or {}
+    if seen.method == "initialize":
+        info = params.get("clientInfo")
+        if isinstance(info, dict) and isinstance(info.get("name"), str) and isinstance(info.get("version"), str):
+            session.client_name, session.client_version = info["name"], info["version"]
+        if isinstance(params.get("protocolVersion"), str):
+            session.protocol_version = negotiated(params["protocolVersion"])
+        return "initialize"
+    if seen.method == "notifications/initialized":
+        session.initialized = True
+        return "initialized"
+    if seen.method == "notifications/cancelled":
+        return "cancelled"
+    return None
+
+
+def _cancel(line: bytes, calls: dict[Any, asyncio.Task[None]]) -> None:
+    """A cancellation naming a fast-path call stops it; the SDK's stdio rule: no reply."""
+    try:
+        params = msgspec.json.decode(line, type=_Seen).params or {}
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return
+    task = calls.get(params.get("requestId"))
+    if task is not None:
+        task.cancel()

@@ -30,6 +30,7 @@ from synapsed import __version__
 from synapsed.mcp.calls import ToolCalls, UnknownTool
 from synapsed.mcp.listing import SERVER_NAME, initialize_result, input_schema, negotiated, result_data, tools_list_data
 from synapsed.mcp.sessions import Session, SessionRegistry
+from synapsed.mcp.tools import client_logs
 
 # Handshake-era versions whose result vocabulary holds all we send (title, structuredContent);
 # the SDK trims results for older ones, so their sessions stay on the SDK path.
@@ -252,6 +253,45 @@ class FastPath:
             return
         if note.method == "notifications/cancelled":
             self.cancel(session_key, note.params)
+
+    # ---- the stdio bridge -------------------------------------------------------------------
+
+    def stdio_request(self, line: bytes, session: Session) -> _Request | None:
+        """A bridge line this path answers (see stdio_answer), or None for the SDK. Calls that
+        asked for progress stay with the SDK, which reports it."""
+        version = session.protocol_version
+        if self._surface is None or version not in FAST_VERSIONS:
+            return None
+        try:
+            message = _decode_request(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        meta = (message.params or {}).get("_meta")
+        if isinstance(meta, dict) and "progressToken" in meta:
+            return None
+        return message if self._surface_ok(message, version) else None
+
+    async def stdio_answer(self, message: _Request, session: Session, bound: str | None,
+                           write: Callable[[bytes], None]) -> None:
+        """Answer one bridge request: the call's log messages the session asked for, then the
+        reply, as the SDK writes them. A cancelled call gets no reply (the SDK's stdio rule)."""
+        session.touch_active()
+        if message.method == "ping":
+            write(_encode({"jsonrpc": "2.0", "id": message.id, "result": {}}))
+        elif message.method == "tools/list":
+            write(_encode({"jsonrpc": "2.0", "id": message.id, "result": tools_list_data(bound)}))
+        else:
+            try:
+                answer = await self._call(session, bound, message)
+            except UnknownTool as exc:
+                write(_encode({"jsonrpc": "2.0", "id": message.id,
+                               "error": {"code": exc.code, "message": exc.message}}))
+            else:
+                for level, data in client_logs(answer, session.log_level):
+                    write(_encode({"jsonrpc": "2.0", "method": "notifications/message",
+                                   "params": {"level": level, "logger": "synapse", "data": data}}))
+                write(_encode({"jsonrpc": "2.0", "id": message.id, "result": result_data(answer)}))
+        self.answered += 1
 
     # ---- 2026-07-28 era ---------------------------------------------------------------------
 

@@ -25,8 +25,8 @@ from synapsed.logging import get_logger
 from synapsed.mcp.calls import ToolCalls, UnknownTool
 from synapsed.mcp.listing import BOUND_PREFIX, INSTRUCTIONS, SERVER_NAME, input_schema, result_data, schema, tool_description
 from synapsed.mcp.sessions import Session, SessionRegistry
-from synapsed.mcp.tools import TOOLS, Answer, Call, NoArgs, tool_names, warnings_of
-from synapsed.redaction import redact_text, redact_value
+from synapsed.mcp.tools import TOOLS, Answer, Call, NoArgs, client_logs, tool_names
+from synapsed.redaction import redact_text
 from synapsed.threads.rules import Threads, as_markdown
 
 log = get_logger("synapsed.mcp")
@@ -35,7 +35,6 @@ log = get_logger("synapsed.mcp")
 # logging/setLevel is deprecated in the 2026-07-28 era but still what handshake-era IDEs use.
 DEPRECATED_LOGGING = "The logging capability is deprecated"
 warnings.filterwarnings("ignore", message=DEPRECATED_LOGGING)
-LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 RESOURCE_NOT_FOUND = -32002  # the MCP spec's code for resources/read of an unknown URI
 CONNECTIONS_URI = "synapse://connections"
 THREADS_URI = "synapse://threads"
@@ -120,15 +119,11 @@ class McpServer:
 
     async def _log_to_client(self, ctx: Any, session: Session, answer: Answer) -> None:
         """The call's failure kinds and budget warnings, to the session that made it, redacted."""
-        floor = LOG_LEVELS.index(session.log_level)  # set only from the SDK-validated setLevel
-        for level, data in warnings_of(answer):
-            if LOG_LEVELS.index(level) >= floor:
-                try:
-                    await ctx.session.send_log_message(level, redact_value(data), logger="synapse",
-                                                       related_request_id=ctx.request_id)
-                except Exception as exc:  # a client that went away must not fail the call
-                    log.debug("mcp log notification not delivered", error=str(exc))
-
+        for level, data in client_logs(answer, session.log_level):
+            try:
+                await ctx.session.send_log_message(level, data, logger="synapse", related_request_id=ctx.request_id)
+            except Exception as exc:  # a client that went away must not fail the call
+                log.debug("mcp log notification not delivered", error=str(exc))
 
     async def _list_resources(self, ctx: Any, params: Any) -> types.ListResourcesResult:
         self._caller(ctx)

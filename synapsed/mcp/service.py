@@ -16,6 +16,7 @@ from synapsed import protocol as p
 from synapsed.logging import get_logger
 from synapsed.mcp import security
 from synapsed.mcp.calls import ToolCalls
+from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.http import HttpListener
 from synapsed.services import Services
 
@@ -29,9 +30,10 @@ class McpService:
         self.sessions = services.sessions
         self.token = ""
         self.services = services
-        calls = ToolCalls(services.config, services.gateway, services.threads)
+        self.calls = ToolCalls(services.config, services.gateway, services.threads)
+        self.stdio_fast: FastPath | None = None
         self.http = HttpListener(
-            calls,
+            self.calls,
             self.settings,
             self.sessions,
             token=lambda: self.token,
@@ -69,8 +71,12 @@ class McpService:
         services = self.services
         server = server_module.McpServer(services.config, services.gateway, services.sessions, services.threads)
         await self.http.attach(server.server)
+        self.stdio_fast = FastPath(self.calls, self.sessions) if self.settings.fast_path else None
+        if self.stdio_fast is not None:
+            self.stdio_fast.use_sdk_checks()
         self.bridge = bridge_module.BridgeListener(server, self.paths.mcp_socket, self.sessions,
-                                                   self.settings.max_body_bytes, make_room=self.make_room)
+                                                   self.settings.max_body_bytes, make_room=self.make_room,
+                                                   fast=self.stdio_fast)
         await self.bridge.start()
         self.ready = True
         log.info("mcp ready", url=self.http.url, stdio_socket=str(self.paths.mcp_socket))
@@ -84,6 +90,10 @@ class McpService:
         self.token = security.rotate_token(self.paths.token_file)
         log.info("mcp token rotated; HTTP clients need the new one")
 
+    def _fast_answers(self) -> int | None:
+        paths = [f for f in (self.http.fast, self.stdio_fast) if f is not None]
+        return sum(f.answered for f in paths) if paths else None
+
     def view(self) -> p.McpView:
         return p.McpView(
             url=self.http.url,
@@ -95,5 +105,5 @@ class McpService:
             max_sessions=self.sessions.max_sessions,
             evicted_sessions=self.sessions.evicted,
             refused_sessions=self.sessions.refused,
-            fast_path_answers=None if self.http.fast is None else self.http.fast.answered,
+            fast_path_answers=self._fast_answers(),
         )

@@ -20,6 +20,7 @@ from synapsed import protocol as p
 from synapsed.config import ConnectionConfig
 from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway, build_chat_request
+from synapsed.redaction import redact_value
 from synapsed.threads.rules import ID_PATTERN, Threads, TurnClaim, too_long
 from synapsed.threads.store import TurnMeta
 from synapsed.usage.meter import Origin
@@ -366,6 +367,15 @@ def warnings_of(answer: Answer) -> list[tuple[str, dict[str, Any]]]:
         for warning in row.get("budget_warnings") or []:
             out.append(("warning", {"event": "budget crossed", "connection": row.get("connection"), "message": warning}))
     return out
+
+
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+def client_logs(answer: Answer, floor: str) -> list[tuple[str, dict[str, Any]]]:
+    """warnings_of at or above the session's level (set only from a validated setLevel), redacted."""
+    lowest = LOG_LEVELS.index(floor)
+    return [(level, redact_value(data)) for level, data in warnings_of(answer) if LOG_LEVELS.index(level) >= lowest]
 
 
 @dataclass(frozen=True)

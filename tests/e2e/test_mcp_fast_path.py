@@ -11,7 +11,10 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -359,3 +362,88 @@ async def test_a_session_the_fast_path_opened_serves_every_sdk_method_then_ends(
         after = [await _send(http, e, "handshake", LIST) for e in (fast, sdk)]
     assert after[0] == after[1] and after[0]["status"] == 404
     assert f"http-{fast.session}" not in [s["id"] for s in json.loads(pair[0].ctl("mcp", "sessions", "--json").stdout)]
+
+
+class Bridge:
+    """`synapsectl mcp stdio` for one daemon, line by line."""
+
+    def __init__(self, daemon: DaemonProcess) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "synapsectl", "--home", str(daemon.home), "mcp", "stdio",
+                                      "--no-autostart"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, env=daemon.env, cwd=REPO)
+
+    def send(self, message: Any) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+        self.proc.stdin.flush()
+
+    def until_reply(self, request_id: Any) -> list[Any]:
+        """Every line up to and including the reply to `request_id`."""
+        assert self.proc.stdout is not None
+        lines = []
+        while True:
+            line = json.loads(self.proc.stdout.readline())
+            lines.append(_scrub(line))
+            if line.get("id") == request_id and "method" not in line:
+                return lines
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(10)
+
+
+STDIO_CASES = [body for _, body, path, taken in CASES if not path and taken and "_meta" not in body.get("params", {})]
+
+
+def test_stdio_bridge_lines_are_identical_on_both_paths(pair: tuple[DaemonProcess, DaemonProcess]) -> None:
+    """The bridge's fast path against the SDK over stdio: every call's reply and the log
+    messages it sends (a failing connection, a failed compare leg), at two log levels."""
+    bridges = [Bridge(daemon) for daemon in pair]
+    before = _fast_answers(pair[0])
+    try:
+        for bridge in bridges:
+            bridge.send(_initialize())
+            bridge.until_reply(0)
+            bridge.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        for level in ("warning", "error"):
+            for bridge in bridges:
+                bridge.send({"jsonrpc": "2.0", "id": f"level-{level}", "method": "logging/setLevel",
+                             "params": {"level": level}})
+                bridge.until_reply(f"level-{level}")
+            for body in STDIO_CASES:
+                for bridge in bridges:
+                    bridge.send(body)
+                fast, sdk = (bridge.until_reply(body["id"]) for bridge in bridges)
+                assert fast == sdk, body
+    finally:
+        for bridge in bridges:
+            bridge.close()
+    assert _fast_answers(pair[0]) - before == 2 * len(STDIO_CASES)
+
+
+def test_a_cancelled_stdio_call_gets_no_reply_on_either_path(
+    pair: tuple[DaemonProcess, DaemonProcess], slow_upstream: FakeUpstream
+) -> None:
+    for daemon in pair:
+        added = daemon.ctl("connections", "add", "slow-stdio", "--provider", "openai", "--model", "test-model",
+                           "--base-url", slow_upstream.base_url, "--credential", "env:GPT_KEY")
+        assert added.returncode == 0, added.stderr
+    bridges = [Bridge(daemon) for daemon in pair]
+    try:
+        for bridge in bridges:
+            bridge.send(_initialize())
+            bridge.until_reply(0)
+            bridge.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            bridge.send(_call("ask", {"prompt": "slow", "connection": "slow-stdio"}, request_id=51))
+        time.sleep(0.5)
+        for bridge in bridges:
+            bridge.send({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 51}})
+            bridge.send({"jsonrpc": "2.0", "id": 52, "method": "ping"})
+        started = time.monotonic()
+        for bridge in bridges:
+            assert bridge.until_reply(52) == [{"jsonrpc": "2.0", "id": 52, "result": {}}]  # nothing for 51
+        assert time.monotonic() - started < 2.5
+    finally:
+        for bridge in bridges:
+            bridge.close()
