@@ -169,6 +169,11 @@ class HttpListener:
             self.fast.use_sdk_checks()
         self._sdk_ready.set()
 
+    def abandon(self) -> None:
+        """The SDK could not be loaded: requests waiting for it are answered 503, not left hanging."""
+        self._stop.set()
+        self._sdk_ready.set()
+
     async def _run_manager(self) -> None:
         # The SDK requires run() to be entered and exited in the same task.
         async with self.manager.run():

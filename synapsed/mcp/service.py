@@ -66,11 +66,15 @@ class McpService:
                         url=self.http.url)
         log.info("mcp listening", url=self.http.url)
         # Importing the SDK holds the GIL for about a second; the loop keeps answering between its steps.
-        server_module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.server")
-        bridge_module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.bridge")
-        services = self.services
-        server = server_module.McpServer(services.config, services.gateway, services.sessions, services.threads)
-        await self.http.attach(server.server)
+        try:
+            server_module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.server")
+            bridge_module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.bridge")
+            services = self.services
+            server = server_module.McpServer(services.config, services.gateway, services.sessions, services.threads)
+            await self.http.attach(server.server)
+        except BaseException:
+            self.http.abandon()  # nothing may wait for an SDK that will not come
+            raise
         self.stdio_fast = FastPath(self.calls, self.sessions) if self.settings.fast_path else None
         if self.stdio_fast is not None:
             self.stdio_fast.use_sdk_checks()

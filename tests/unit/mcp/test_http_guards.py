@@ -84,3 +84,17 @@ def test_only_an_initialize_request_opens_a_session() -> None:
     assert init is not None and init.params is not None and init.params.clientInfo.name == "x"
     assert initialize_of(b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}') is None
     assert initialize_of(b"[1,2]") is None and initialize_of(b"garbage") is None
+
+
+async def test_a_request_needing_an_sdk_that_could_not_load_is_answered_503(listener: HttpListener,
+                                                                             aiohttp_client) -> None:  # type: ignore[no-untyped-def]
+    """Nothing waits forever for the SDK: after abandon() such requests get 503 at once."""
+    from aiohttp import web
+
+    listener.abandon()
+    app = web.Application()
+    app.router.add_route("*", "/mcp", listener.handle)
+    client = await aiohttp_client(app)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "resources/list"}
+    response = await client.post("/mcp", json=body, headers={**GOOD, "Accept": "application/json"})
+    assert response.status == 503 and "stopping" in (await response.json())["error"]["message"]
