@@ -122,7 +122,7 @@ class BridgeListener:
                      bound: str | None) -> None:
         read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](16)
         write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](16)
-        fast_calls: dict[Any, asyncio.Task[None]] = {}
+        fast_calls: set[asyncio.Task[None]] = set()
 
         def write(data: bytes) -> None:
             writer.write(data + b"\n")
@@ -134,15 +134,15 @@ class BridgeListener:
                 return False
             seen = _watch(line, session)
             if seen == "cancelled":
-                _cancel(line, fast_calls)
+                self.fast.cancel_from(key, line)  # a call answered here; the SDK gets the line too
             if not session.initialized or seen:
                 return False
             message = self.fast.stdio_request(line, session)
             if message is None:
                 return False
             task = asyncio.create_task(self.fast.stdio_answer(message, session, bound, write))
-            fast_calls[message.id] = task
-            task.add_done_callback(lambda _: fast_calls.pop(message.id, None))
+            fast_calls.add(task)
+            task.add_done_callback(fast_calls.discard)
             return True
 
         async def inbound() -> None:
@@ -177,7 +177,7 @@ class BridgeListener:
             tg.start_soon(outbound)
             await sdk.run(read_recv, write_send, sdk.create_initialization_options())
             tg.cancel_scope.cancel()
-        for task in fast_calls.values():
+        for task in list(fast_calls):
             task.cancel()
 
 
@@ -215,13 +215,3 @@ def _watch(line: bytes, session: Session) -> str | None:
         return "cancelled"
     return None
 
-
-def _cancel(line: bytes, calls: dict[Any, asyncio.Task[None]]) -> None:
-    """A cancellation naming a fast-path call stops it; the SDK's stdio rule: no reply."""
-    try:
-        params = msgspec.json.decode(line, type=_Seen).params or {}
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return
-    task = calls.get(params.get("requestId"))
-    if task is not None:
-        task.cancel()

@@ -19,8 +19,9 @@ second of the daemon starting. A differential test holds both paths' replies equ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 import msgspec
@@ -201,21 +202,31 @@ class FastPath:
             return self._answer(_reply(message.id, tools_list_data(bound), headers))
         key = (session.id, message.id)
         session.in_flight += 1
-        self._in_flight[key] = asyncio.current_task()  # type: ignore[assignment]
         try:
-            answer = await self._call(session, bound, message)
-        except UnknownTool as exc:
-            return self._answer(_error_reply(message.id, exc.code, exc.message, 200, headers))
-        except asyncio.CancelledError:
-            if key not in self._cancelled:
-                raise  # the client went away or the daemon is stopping
-            asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            return self._answer(_error_reply(message.id, REQUEST_CANCELLED, "Request cancelled", 200, headers))
+            with self._cancellable(key):
+                try:
+                    answer = await self._call(session, bound, message)
+                except UnknownTool as exc:
+                    return self._answer(_error_reply(message.id, exc.code, exc.message, 200, headers))
+                except asyncio.CancelledError:
+                    if key not in self._cancelled:
+                        raise  # the client went away or the daemon is stopping
+                    asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                    return self._answer(_error_reply(message.id, REQUEST_CANCELLED, "Request cancelled", 200, headers))
         finally:
             session.in_flight -= 1
+        return self._answer(_reply(message.id, result_data(answer), headers))
+
+    @contextlib.contextmanager
+    def _cancellable(self, key: tuple[str, int | str]) -> Iterator[None]:
+        """The running task answers `key` (session, request id) until the block ends: a
+        notifications/cancelled naming it cancels the task (see cancel)."""
+        self._in_flight[key] = asyncio.current_task()  # type: ignore[assignment]
+        try:
+            yield
+        finally:
             self._in_flight.pop(key, None)
             self._cancelled.discard(key)
-        return self._answer(_reply(message.id, result_data(answer), headers))
 
     def _notification(self, body: bytes, session: Session, headers: dict[str, str]) -> web.Response | None:
         """A notification on a session the SDK has no twin of yet: accepted (202) as the SDK
@@ -273,8 +284,9 @@ class FastPath:
 
     async def stdio_answer(self, message: _Request, session: Session, bound: str | None,
                            write: Callable[[bytes], None]) -> None:
-        """Answer one bridge request: the call's log messages the session asked for, then the
-        reply, as the SDK writes them. A cancelled call gets no reply (the SDK's stdio rule)."""
+        """Answer one bridge request (run as its own task): the call's log messages the session
+        asked for, then the reply, as the SDK writes them. A cancelled call gets no reply (the
+        SDK's stdio rule): the CancelledError ends the task."""
         session.touch_active()
         if message.method == "ping":
             write(_encode({"jsonrpc": "2.0", "id": message.id, "result": {}}))
@@ -282,7 +294,8 @@ class FastPath:
             write(_encode({"jsonrpc": "2.0", "id": message.id, "result": tools_list_data(bound)}))
         else:
             try:
-                answer = await self._call(session, bound, message)
+                with self._cancellable((session.id, message.id)):
+                    answer = await self._call(session, bound, message)
             except UnknownTool as exc:
                 write(_encode({"jsonrpc": "2.0", "id": message.id,
                                "error": {"code": exc.code, "message": exc.message}}))

@@ -24,7 +24,6 @@ from synapsed.config import McpSettings
 from synapsed.errors import SynapseError
 from synapsed.logging import get_logger
 from synapsed.mcp import asgi, security
-from synapsed.mcp.calls import ToolCalls
 from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.listing import BOUND_PREFIX, HANDSHAKE_VERSIONS, negotiated
 from synapsed.mcp.sessions import Session, SessionRegistry
@@ -84,7 +83,7 @@ def _bound_port(site: web.TCPSite) -> int:
 class HttpListener:
     def __init__(
         self,
-        calls: ToolCalls,
+        fast: FastPath | None,
         settings: McpSettings,
         sessions: SessionRegistry,
         token: Callable[[], str],
@@ -100,7 +99,7 @@ class HttpListener:
         self.port = 0
         self.manager: Any = None  # the SDK's StreamableHTTPSessionManager, once attached
         # Streamed replies carry progress and log messages only the SDK sends.
-        self.fast = FastPath(calls, sessions) if settings.fast_path and not settings.stream_responses else None
+        self.fast = None if settings.stream_responses else fast
         self._names: list[str] = []
         self._stop = asyncio.Event()
         self._sdk_ready = asyncio.Event()
@@ -165,8 +164,6 @@ class HttpListener:
         )
         self._manager_task = asyncio.create_task(self._run_manager())
         await self._manager_ready.wait()
-        if self.fast is not None:
-            self.fast.use_sdk_checks()
         self._sdk_ready.set()
 
     def abandon(self) -> None:

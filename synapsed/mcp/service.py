@@ -30,10 +30,11 @@ class McpService:
         self.sessions = services.sessions
         self.token = ""
         self.services = services
-        self.calls = ToolCalls(services.config, services.gateway, services.threads)
-        self.stdio_fast: FastPath | None = None
+        # One fast path for both transports (off: the SDK answers everything).
+        calls = ToolCalls(services.config, services.gateway, services.threads)
+        self.fast = FastPath(calls, services.sessions) if self.settings.fast_path else None
         self.http = HttpListener(
-            self.calls,
+            self.fast,
             self.settings,
             self.sessions,
             token=lambda: self.token,
@@ -71,16 +72,15 @@ class McpService:
             bridge_module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.bridge")
             services = self.services
             server = server_module.McpServer(services.config, services.gateway, services.sessions, services.threads)
+            if self.fast is not None:
+                self.fast.use_sdk_checks()
             await self.http.attach(server.server)
         except BaseException:
             self.http.abandon()  # nothing may wait for an SDK that will not come
             raise
-        self.stdio_fast = FastPath(self.calls, self.sessions) if self.settings.fast_path else None
-        if self.stdio_fast is not None:
-            self.stdio_fast.use_sdk_checks()
         self.bridge = bridge_module.BridgeListener(server, self.paths.mcp_socket, self.sessions,
                                                    self.settings.max_body_bytes, make_room=self.make_room,
-                                                   fast=self.stdio_fast)
+                                                   fast=self.fast)
         await self.bridge.start()
         self.ready = True
         log.info("mcp ready", url=self.http.url, stdio_socket=str(self.paths.mcp_socket))
@@ -94,10 +94,6 @@ class McpService:
         self.token = security.rotate_token(self.paths.token_file)
         log.info("mcp token rotated; HTTP clients need the new one")
 
-    def _fast_answers(self) -> int | None:
-        paths = [f for f in (self.http.fast, self.stdio_fast) if f is not None]
-        return sum(f.answered for f in paths) if paths else None
-
     def view(self) -> p.McpView:
         return p.McpView(
             url=self.http.url,
@@ -109,5 +105,5 @@ class McpService:
             max_sessions=self.sessions.max_sessions,
             evicted_sessions=self.sessions.evicted,
             refused_sessions=self.sessions.refused,
-            fast_path_answers=self._fast_answers(),
+            fast_path_answers=None if self.fast is None else self.fast.answered,
         )

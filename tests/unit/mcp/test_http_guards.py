@@ -11,6 +11,7 @@ from aiohttp.test_utils import make_mocked_request
 from synapsed.config import ConfigStore, McpSettings
 from synapsed.gateway import Gateway
 from synapsed.mcp.calls import ToolCalls
+from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.http import HttpListener, initialize_of
 from synapsed.mcp.sessions import SessionRegistry
 from synapsed.threads.rules import Threads
@@ -32,7 +33,7 @@ def listener(tmp_path) -> HttpListener:
     sessions = SessionRegistry(settings)
     room: Callable[[], Awaitable[None]] = _no_room
     threads = Threads(ThreadStore(tmp_path / "threads.sqlite3"), lambda: store.config.threads)
-    http = HttpListener(ToolCalls(store, Gateway(store), threads), settings, sessions, token=lambda: TOKEN,
+    http = HttpListener(FastPath(ToolCalls(store, Gateway(store), threads), sessions), settings, sessions, token=lambda: TOKEN,
                         has_connection=lambda name: name == "gpt", make_room=room)
     http.port = PORT
     return http
