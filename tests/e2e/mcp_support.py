@@ -29,6 +29,14 @@ def start_with_mcp(daemon: DaemonProcess, extra_config: str = "") -> DaemonProce
     return daemon
 
 
+def add_connection(daemon: DaemonProcess, name: str, provider: str, model: str, base_url: str, key_env: str,
+                   *extra: str) -> None:
+    """`synapsectl connections add` with the key taken from the daemon's environment; must succeed."""
+    result = daemon.ctl("connections", "add", name, "--provider", provider, "--model", model, "--base-url", base_url,
+                        "--credential", f"env:{key_env}", *extra)
+    assert result.returncode == 0, result.stderr
+
+
 def mcp_url(daemon: DaemonProcess) -> str:
     status = daemon.client.daemon_status()
     assert status.mcp is not None

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.mcp_support import http_client, start_with_mcp, stdio_client, text_of
+from tests.e2e.mcp_support import add_connection, http_client, start_with_mcp, stdio_client, text_of
 from tests.support.daemon import DaemonProcess
 from tests.support.fake_upstream import FakeUpstream, anthropic_error
 
@@ -39,13 +39,9 @@ def mcp_daemon(request: pytest.FixtureRequest, daemon_proc: DaemonProcess, opena
     daemon_proc.env["GPT_KEY"] = KEY
     daemon_proc.env["ANT_KEY"] = ANT_KEY
     daemon = start_with_mcp(daemon_proc, "fast_path = false\n" if request.param == "sdk" else "")
-    for args in (
-        ("gpt", "--provider", "openai", "--model", "test-model", "--base-url", openai_up.base_url, "--credential", "env:GPT_KEY"),
-        ("claude", "--provider", "anthropic", "--model", "test-model", "--base-url", anthropic_up.base_url, "--credential", "env:ANT_KEY"),
-        ("off", "--provider", "openai", "--model", "test-model", "--base-url", openai_up.base_url, "--credential", "env:GPT_KEY", "--disabled"),
-    ):
-        result = daemon.ctl("connections", "add", *args)
-        assert result.returncode == 0, result.stderr
+    add_connection(daemon, "gpt", "openai", "test-model", openai_up.base_url, "GPT_KEY")
+    add_connection(daemon, "claude", "anthropic", "test-model", anthropic_up.base_url, "ANT_KEY")
+    add_connection(daemon, "off", "openai", "test-model", openai_up.base_url, "GPT_KEY", "--disabled")
     return daemon
 
 

@@ -24,7 +24,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import KEYRING_BACKEND
-from tests.e2e.mcp_support import mcp_url, start_with_mcp, token
+from tests.e2e.mcp_support import add_connection, mcp_url, start_with_mcp, token
 from tests.support.daemon import REPO, DaemonProcess
 from tests.support.fake_upstream import FakeUpstream
 
@@ -46,14 +46,8 @@ def _daemon(root: Path, env: dict[str, str], upstream: FakeUpstream, fast: bool)
                                 "SYNAPSE_TEST_KEYRING": str(root / f"keyring-{fast}.json"),
                                 "PYTHON_KEYRING_BACKEND": KEYRING_BACKEND})
     daemon = start_with_mcp(proc, "" if fast else "fast_path = false\n")
-    for args in (
-        ("gpt", "--provider", "openai", "--model", "test-model", "--base-url", upstream.base_url,
-         "--credential", "env:GPT_KEY"),
-        ("dead", "--provider", "openai", "--model", "test-model", "--base-url", "http://127.0.0.1:9/v1",
-         "--credential", "env:GPT_KEY"),
-    ):
-        result = daemon.ctl("connections", "add", *args)
-        assert result.returncode == 0, result.stderr
+    add_connection(daemon, "gpt", "openai", "test-model", upstream.base_url, "GPT_KEY")
+    add_connection(daemon, "dead", "openai", "test-model", "http://127.0.0.1:9/v1", "GPT_KEY")
     return daemon
 
 
@@ -286,9 +280,7 @@ async def test_a_cancelled_call_is_answered_request_cancelled(
 ) -> None:
     daemon = pair[0] if fast else pair[1]
     name = "slow"  # once per daemon: each parameter uses the other one
-    added = daemon.ctl("connections", "add", name, "--provider", "openai", "--model", "test-model",
-                       "--base-url", slow_upstream.base_url, "--credential", "env:GPT_KEY")
-    assert added.returncode == 0, added.stderr
+    add_connection(daemon, name, "openai", "test-model", slow_upstream.base_url, "GPT_KEY")
     async with aiohttp.ClientSession() as http:
         endpoint = await _open(http, daemon)
         call = asyncio.create_task(_send(http, endpoint, "handshake", _call("ask", {"prompt": "slow", "connection": name},
@@ -426,9 +418,7 @@ def test_a_cancelled_stdio_call_gets_no_reply_on_either_path(
     pair: tuple[DaemonProcess, DaemonProcess], slow_upstream: FakeUpstream
 ) -> None:
     for daemon in pair:
-        added = daemon.ctl("connections", "add", "slow-stdio", "--provider", "openai", "--model", "test-model",
-                           "--base-url", slow_upstream.base_url, "--credential", "env:GPT_KEY")
-        assert added.returncode == 0, added.stderr
+        add_connection(daemon, "slow-stdio", "openai", "test-model", slow_upstream.base_url, "GPT_KEY")
     bridges = [Bridge(daemon) for daemon in pair]
     try:
         for bridge in bridges:

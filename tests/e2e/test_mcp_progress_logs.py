@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import mcp_types as types
 import pytest
 
-from tests.e2e.mcp_support import http_client, start_with_mcp, stdio_client
+from tests.e2e.mcp_support import add_connection, http_client, start_with_mcp, stdio_client
 from tests.support.daemon import DaemonProcess
 from tests.support.fake_upstream import FakeUpstream, anthropic_error
 
@@ -39,12 +39,8 @@ def _start(daemon: DaemonProcess, openai_up: FakeUpstream, anthropic_up: FakeUps
     daemon.env["GPT_KEY"] = KEY
     daemon.env["ANT_KEY"] = ANT_KEY
     start_with_mcp(daemon, extra)
-    for args in (
-        ("gpt", "--provider", "openai", "--model", "m", "--base-url", openai_up.base_url, "--credential", "env:GPT_KEY"),
-        ("claude", "--provider", "anthropic", "--model", "c", "--base-url", anthropic_up.base_url,
-         "--credential", "env:ANT_KEY"),
-    ):
-        assert daemon.ctl("connections", "add", *args).returncode == 0
+    add_connection(daemon, "gpt", "openai", "m", openai_up.base_url, "GPT_KEY")
+    add_connection(daemon, "claude", "anthropic", "c", anthropic_up.base_url, "ANT_KEY")
     return daemon
 
 

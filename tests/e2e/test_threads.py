@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from synapsed.protocol import UsageHistoryParams
-from tests.e2e.mcp_support import http_client, start_with_mcp, stdio_client, text_of
+from tests.e2e.mcp_support import add_connection, http_client, start_with_mcp, stdio_client, text_of
 from tests.support.daemon import DaemonProcess
 from tests.support.fake_upstream import FakeUpstream
 
@@ -41,13 +41,8 @@ def _start(daemon: DaemonProcess, openai_up: FakeUpstream, anthropic_up: FakeUps
     daemon.env["GPT_KEY"] = KEY
     daemon.env["ANT_KEY"] = ANT_KEY
     start_with_mcp(daemon, extra)
-    for args in (
-        ("gpt", "--provider", "openai", "--model", "test-model", "--base-url", openai_up.base_url, "--credential", "env:GPT_KEY"),
-        ("claude", "--provider", "anthropic", "--model", "claude-test", "--base-url", anthropic_up.base_url,
-         "--credential", "env:ANT_KEY"),
-    ):
-        result = daemon.ctl("connections", "add", *args)
-        assert result.returncode == 0, result.stderr
+    add_connection(daemon, "gpt", "openai", "test-model", openai_up.base_url, "GPT_KEY")
+    add_connection(daemon, "claude", "anthropic", "claude-test", anthropic_up.base_url, "ANT_KEY")
     return daemon
 
 
