@@ -113,10 +113,7 @@ def cmd_conn_rm(client: Client, args: argparse.Namespace) -> int:
 def cmd_conn_toggle(enable: bool) -> Callable[[Client, argparse.Namespace], int]:
     def run(client: Client, args: argparse.Namespace) -> int:
         result = (client.connections_enable if enable else client.connections_disable)(args.name, revision=args.if_revision)
-        if args.json:
-            render.emit_json(result)
-        else:
-            print(f"{args.name}: {'enabled' if enable else 'disabled'} (revision {result.revision})")
+        render.result(result, args.json, f"{args.name}: {'enabled' if enable else 'disabled'} (revision {result.revision})")
         return EXIT_OK
 
     return run

@@ -64,10 +64,7 @@ def cmd_reload(client: Client, args: argparse.Namespace) -> int:
 
 def cmd_stop(client: Client, args: argparse.Namespace) -> int:
     result = client.daemon_shutdown()
-    if args.json:
-        render.emit_json(result)
-    else:
-        print("synapsed is stopping (in-flight requests are allowed to finish)")
+    render.result(result, args.json, "synapsed is stopping (in-flight requests are allowed to finish)")
     return EXIT_OK
 
 

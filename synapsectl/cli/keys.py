@@ -25,19 +25,13 @@ def _read_key(args: argparse.Namespace) -> str:
 
 def cmd_key_set(client: Client, args: argparse.Namespace) -> int:
     status = client.secrets_set(args.name, _read_key(args))
-    if args.json:
-        render.emit_json(status)
-    else:
-        print(f"stored key for {status.name} in the keyring ({status.fingerprint})")
+    render.result(status, args.json, f"stored key for {status.name} in the keyring ({status.fingerprint})")
     return EXIT_OK
 
 
 def cmd_key_rm(client: Client, args: argparse.Namespace) -> int:
     result = client.secrets_delete(args.name)
-    if args.json:
-        render.emit_json(result)
-    else:
-        print(f"{'deleted' if result.deleted else 'there was no'} keyring entry for {result.name}")
+    render.result(result, args.json, f"{'deleted' if result.deleted else 'there was no'} keyring entry for {result.name}")
     return EXIT_OK
 
 

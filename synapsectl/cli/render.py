@@ -15,6 +15,14 @@ def emit_json(value: Any, out: TextIO = sys.stdout) -> None:
     out.write(msgspec.json.format(msgspec.json.encode(value), indent=2).decode() + "\n")
 
 
+def result(value: Any, as_json: bool, line: str) -> None:
+    """A command's outcome: the value as JSON with --json, else one line for people."""
+    if as_json:
+        emit_json(value)
+    else:
+        print(line)
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO = sys.stdout) -> None:
     cells = [[str(h).upper() for h in headers]] + [["-" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]

@@ -55,19 +55,13 @@ def cmd_export(client: Client, args: argparse.Namespace) -> int:
 
 def cmd_trim(client: Client, args: argparse.Namespace) -> int:
     result = client.threads_trim(args.id, args.keep)
-    if args.json:
-        render.emit_json(result)
-    else:
-        print(f"thread {result.id}: removed {result.removed_turns} turn(s), kept {result.kept_turns}")
+    render.result(result, args.json, f"thread {result.id}: removed {result.removed_turns} turn(s), kept {result.kept_turns}")
     return EXIT_OK
 
 
 def cmd_rm(client: Client, args: argparse.Namespace) -> int:
     result = client.threads_delete(args.id)
-    if args.json:
-        render.emit_json(result)
-    else:
-        print(f"deleted thread {result.id}" if result.deleted else f"no thread {result.id} (nothing deleted)")
+    render.result(result, args.json, f"deleted thread {result.id}" if result.deleted else f"no thread {result.id} (nothing deleted)")
     return EXIT_OK if result.deleted else 1
 
 
@@ -76,10 +70,7 @@ def cmd_clear(client: Client, args: argparse.Namespace) -> int:
     if not confirmed(f"Delete {scope}", args.yes):
         return EXIT_OK
     result = client.threads_clear(args.before)
-    if args.json:
-        render.emit_json(result)
-    else:
-        print(f"deleted {result.deleted} thread(s)")
+    render.result(result, args.json, f"deleted {result.deleted} thread(s)")
     return EXIT_OK
 
 

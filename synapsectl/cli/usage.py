@@ -148,10 +148,7 @@ def cmd_clear(client: Client, args: argparse.Namespace) -> int:
     if not confirmed(f"Delete {scope} from the usage ledger", args.yes):
         return EXIT_OK
     result = client.usage_clear(args.before)
-    if args.json:
-        render.emit_json(result)
-    else:
-        print(f"deleted {result.deleted} row(s)")
+    render.result(result, args.json, f"deleted {result.deleted} row(s)")
     return EXIT_OK
 
 
