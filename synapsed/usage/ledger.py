@@ -2,7 +2,7 @@
 
 A request's row is committed before its reply leaves the daemon, so `kill -9` loses only the
 rows of requests still in flight. The commit runs on the event loop: in WAL mode with
-synchronous=NORMAL an insert-and-commit is a page-cache write (~35 µs with the three indexes,
+synchronous=NORMAL an insert-and-commit is a page-cache write (37 µs with the three indexes in
 bench/ledger.py), where handing it to a writer thread cost ~250 µs per request (two thread
 wake-ups and a GIL hand-off under load).
 What can take milliseconds, the WAL checkpoint, runs on a background thread instead.
@@ -77,7 +77,7 @@ class UsageRow:
 
 
 COLUMNS = [f.name for f in fields(UsageRow)]
-# dataclasses.astuple deep-copies every field: 13 µs a row, a third of the whole commit.
+# dataclasses.astuple deep-copies every field: a large share of the whole commit.
 _values = attrgetter(*COLUMNS)
 _INSERT = f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 
