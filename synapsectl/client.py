@@ -224,6 +224,9 @@ class Client:
     def mcp_token_rotate(self) -> p.TokenRotated:
         return self.call("mcp.token_rotate", result_type=p.TokenRotated)
 
+    def console_login(self) -> p.ConsoleLink:
+        return self.call("console.login", result_type=p.ConsoleLink)
+
     # ---- threads ---------------------------------------------------------------------------------
 
     def threads_list(self, limit: int = 50, offset: int = 0) -> p.ThreadList:

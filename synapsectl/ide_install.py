@@ -25,7 +25,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from synapsectl import ide_config, jsonc
+from synapsectl import jsonc
+from synapsed import ide_config
 from synapsed.errors import SynapseError
 
 Scope = Literal["user", "project"]

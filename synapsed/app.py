@@ -23,6 +23,7 @@ from synapsed import __version__, lifecycle, secrets
 from synapsed import logging as slog
 from synapsed import protocol as p
 from synapsed.config import ConfigStore
+from synapsed.console.auth import ConsoleAuth
 from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway
 from synapsed.mcp.sessions import SessionRegistry
@@ -30,6 +31,7 @@ from synapsed.paths import Paths, ensure_layout
 from synapsed.preflight import LastResults
 from synapsed.rpc import chat as rpc_chat
 from synapsed.rpc import connections as rpc_connections
+from synapsed.rpc import console as rpc_console
 from synapsed.rpc import daemon as rpc_daemon
 from synapsed.rpc import mcp as rpc_mcp
 from synapsed.rpc import preflight as rpc_preflight
@@ -47,7 +49,8 @@ from synapsed.usage.meter import Meter
 if TYPE_CHECKING:
     from synapsed.mcp.service import McpService
 
-RPC_GROUPS = (rpc_daemon, rpc_connections, rpc_secrets, rpc_chat, rpc_preflight, rpc_mcp, rpc_usage, rpc_threads)
+RPC_GROUPS = (rpc_daemon, rpc_connections, rpc_secrets, rpc_chat, rpc_preflight, rpc_mcp, rpc_usage, rpc_threads,
+              rpc_console)
 
 
 def _open_store(open_it: Callable[[], None], path: Path, what: str, after: str) -> None:
@@ -62,8 +65,9 @@ def _open_store(open_it: Callable[[], None], path: Path, what: str, after: str) 
 
 
 class Daemon:
-    def __init__(self, paths: Paths, log_level: str | None = None) -> None:
+    def __init__(self, paths: Paths, log_level: str | None = None, home: str | None = None) -> None:
         self.paths = paths
+        self.home = home  # the explicit home (--home or $SYNAPSE_HOME) that IDE snippets must name
         self._cli_log_level = log_level
         self.config_store = ConfigStore(paths.config_file)
         self.ledger = Ledger(paths.ledger_file)
@@ -81,6 +85,7 @@ class Daemon:
             preflight_results=self.last_preflight,
             sessions=self.sessions,
             threads=self.threads,
+            console=ConsoleAuth(lambda: self.config_store.config.console),
             runtime=self,
         )
         self.lock = lifecycle.InstanceLock(paths.lock_file)
@@ -206,13 +211,30 @@ class Daemon:
         second to import) joins after, and `synapsectl` never waits for it."""
         try:
             module = importlib.import_module("synapsed.mcp.service")
-            self.mcp = module.McpService(self.services)
+            self.mcp = module.McpService(self.services, mounts=self._console())
             await self.mcp.start()
         except SynapseError as exc:
             self.log.error("mcp failed to start; stopping", error=exc.message, hint=exc.hint)
             print(f"synapsed: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
             self.exit_code = 1
             self.request_stop()
+
+    def _console(self) -> dict[str, web.Application]:
+        """The web console, served on the MCP listener under /console/ (unless turned off)."""
+        if not self.config_store.config.console.enabled:
+            return {}
+        from synapsed.console import routes
+        from synapsed.console.deps import ConsoleDeps
+
+        deps = ConsoleDeps(
+            auth=self.services.console,
+            methods=self.dispatcher.methods,
+            state_dir=self.paths.state_dir,
+            mcp_view=lambda: self.mcp.view() if self.mcp is not None else None,
+            port=lambda: self.mcp.http.port if self.mcp is not None else 0,
+            home=self.home,
+        )
+        return {routes.PREFIX: routes.build(deps)}
 
     def request_stop(self) -> None:
         if self._stop is not None:

@@ -324,6 +324,13 @@ class TokenRotated(msgspec.Struct):
     rotated: bool
 
 
+class ConsoleLink(msgspec.Struct):
+    """A one-time console login link: single use, valid for expires_in_s."""
+
+    url: str
+    expires_in_s: float
+
+
 class DaemonStatus(msgspec.Struct):
     version: str
     pid: int

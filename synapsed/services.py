@@ -13,6 +13,7 @@ from typing import Protocol
 
 from synapsed import protocol as p
 from synapsed.config.store import ConfigStore
+from synapsed.console.auth import ConsoleAuth
 from synapsed.gateway import Gateway
 from synapsed.mcp.sessions import SessionRegistry
 from synapsed.paths import Paths
@@ -59,4 +60,5 @@ class Services:
     preflight_results: LastResults
     sessions: SessionRegistry
     threads: Threads
+    console: ConsoleAuth
     runtime: Runtime

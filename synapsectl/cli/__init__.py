@@ -12,6 +12,7 @@ from typing import Any
 
 from synapsectl.cli import (
     connections,
+    console,
     daemon,
     doctor,
     keys,
@@ -41,7 +42,7 @@ from synapsed.errors import SynapseError
 from synapsed.paths import resolve
 
 # The order of `synapsectl --help`.
-GROUPS = (daemon, connections, keys, preflight, prompt, mcp, threads, usage, service, doctor)
+GROUPS = (daemon, connections, keys, preflight, prompt, mcp, threads, usage, console, service, doctor)
 
 
 def build_parser() -> argparse.ArgumentParser:

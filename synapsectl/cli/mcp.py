@@ -50,7 +50,7 @@ def cmd_token(client: Client, args: argparse.Namespace) -> int:
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    from synapsectl import ide_config
+    from synapsed import ide_config
 
     stdio = args.stdio or args.client == "claude-desktop"
     endpoint = mcp_install.daemon_endpoint(args, stdio)
@@ -69,7 +69,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    from synapsectl.ide_config import CLIENTS
+    from synapsed.ide_config import CLIENTS
 
     mcp = sub.add_parser("mcp", help="connect IDEs: stdio bridge, sessions, token, config snippets").add_subparsers(
         dest="action", metavar="ACTION", required=True

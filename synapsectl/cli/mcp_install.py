@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from synapsectl import ide_config
 from synapsectl import ide_install as ii
 from synapsectl.cli import render
 from synapsectl.cli.common import EXIT_FAILED, EXIT_OK, UsageError, home_of
 from synapsectl.client import Client, DaemonNotRunning
+from synapsed import ide_config
 from synapsed import protocol as p
 from synapsed.errors import SynapseError
 from synapsed.paths import resolve

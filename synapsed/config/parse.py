@@ -13,7 +13,15 @@ from typing import Any
 import msgspec
 
 from synapsed import validation
-from synapsed.config.schema import LOOPBACK_BINDS, SCHEMA_VERSION, Config, ConnectionConfig, McpSettings, ThreadSettings
+from synapsed.config.schema import (
+    LOOPBACK_BINDS,
+    SCHEMA_VERSION,
+    Config,
+    ConnectionConfig,
+    ConsoleSettings,
+    McpSettings,
+    ThreadSettings,
+)
 from synapsed.errors import SynapseError
 
 HEADER = (
@@ -66,6 +74,7 @@ def parse(text: str, source: str = "config.toml") -> Config:
         )
     check_mcp(top.mcp, text, source)
     check_threads(top.threads, text, source)
+    check_console(top.console, text, source)
     try:
         validation.check_budget(top.budget)
     except SynapseError as exc:
@@ -140,6 +149,15 @@ def check_threads(threads: ThreadSettings, text: str = "", source: str = "config
     if not 0 <= threads.retention_days <= 36_500:
         raise _invalid("threads.retention_days must be between 0 (keep) and 36500", source,
                        _line_of(text, "retention_days"), "threads.retention_days")
+
+
+def check_console(console: ConsoleSettings, text: str = "", source: str = "config.toml") -> None:
+    if not 1 <= console.session_idle_s <= 86_400:
+        raise _invalid("console.session_idle_s must be between 1 s and 1 day", source,
+                       _line_of(text, "session_idle_s"), "console.session_idle_s")
+    if not console.session_idle_s <= console.session_max_age_s <= 7 * 86_400:
+        raise _invalid("console.session_max_age_s must be at least session_idle_s and at most 7 days", source,
+                       _line_of(text, "session_max_age_s"), "console.session_max_age_s")
 
 
 def _field_from_validation(message: str) -> str:

@@ -59,6 +59,15 @@ class ThreadSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=T
     retention_days: int = 90
 
 
+class ConsoleSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The web console, served on the MCP listener under /console/ (see docs/console.md)."""
+
+    enabled: bool = True
+    # A console session ends after this long without a request, and after max_age_s in any case.
+    session_idle_s: float = 1800.0
+    session_max_age_s: float = 43200.0
+
+
 class PriceOverride(msgspec.Struct, forbid_unknown_fields=True):
     """USD per million tokens for "provider/model" or "provider/*"."""
 
@@ -104,6 +113,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     daemon: DaemonSettings = msgspec.field(default_factory=DaemonSettings)
     mcp: McpSettings = msgspec.field(default_factory=McpSettings)
     threads: ThreadSettings = msgspec.field(default_factory=ThreadSettings)
+    console: ConsoleSettings = msgspec.field(default_factory=ConsoleSettings)
     # A budget over all connections together, checked beside each connection's own.
     budget: Budget | None = None
     # Price overrides, "provider/model" or "provider/*" -> USD per million tokens.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -89,8 +89,10 @@ class HttpListener:
         token: Callable[[], str],
         has_connection: Callable[[str], bool],
         make_room: Callable[[], Awaitable[None]],
+        mounts: Mapping[str, web.Application] | None = None,
     ) -> None:
         self.settings = settings
+        self.mounts = dict(mounts or {})  # prefix -> sub-application with its own guards (the console)
         self.sessions = sessions
         self.token = token
         self.has_connection = has_connection
@@ -118,6 +120,8 @@ class HttpListener:
         app = web.Application(client_max_size=self.settings.max_body_bytes)
         app.router.add_route("*", "/mcp", self.handle)
         app.router.add_route("*", BOUND_PREFIX + "{name}", self.handle)
+        for prefix, sub in self.mounts.items():
+            app.add_subapp(prefix, sub)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port, reuse_address=True)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from collections.abc import Mapping
 from typing import Any
+
+from aiohttp import web
 
 from synapsed import protocol as p
 from synapsed.logging import get_logger
@@ -24,7 +27,7 @@ log = get_logger("synapsed.mcp")
 
 
 class McpService:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, mounts: Mapping[str, web.Application] | None = None) -> None:
         self.paths = services.paths
         self.settings = services.config.config.mcp  # host/port/limits apply at start
         self.sessions = services.sessions
@@ -40,6 +43,7 @@ class McpService:
             token=lambda: self.token,
             has_connection=lambda name: name in services.config.config.connections,
             make_room=self.make_room,
+            mounts=mounts,
         )
         self.bridge: Any = None  # a bridge.BridgeListener, imported with the SDK
         self.ready = False  # both transports up and the SDK loaded

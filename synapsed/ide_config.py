@@ -1,4 +1,6 @@
-"""The exact MCP configuration each IDE expects, for HTTP (with the token header) or stdio."""
+"""The exact MCP configuration each IDE expects, for HTTP (with the token header) or stdio.
+
+Pure data and string building, shared by `synapsectl mcp snippet|install` and the console's IDE page."""
 
 from __future__ import annotations
 

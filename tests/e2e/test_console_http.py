@@ -1,0 +1,307 @@
+"""The web console over plain HTTP against a real daemon: login, guards, forms running the RPC
+methods' own rules, and the key never coming back. (tests/browser/ drives it in Chromium.)"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import aiohttp
+import pytest
+
+from tests.e2e.mcp_support import token as mcp_token
+from tests.support.console import console_daemon, http_session, login_token, origin, sign_in
+from tests.support.daemon import DaemonProcess
+from tests.support.fake_upstream import FakeUpstream
+
+KEY = "sk-console-http-9f8e7d6c5b4a39281706"
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[DaemonProcess, FakeUpstream]]:
+    with console_daemon() as pair:
+        yield pair
+
+
+@pytest.fixture
+def daemon(served: tuple[DaemonProcess, FakeUpstream]) -> DaemonProcess:
+    return served[0]
+
+
+def form(csrf: str, **fields: str) -> dict[str, str]:
+    return {"csrf": csrf, **fields}
+
+
+async def test_login_link_works_once(daemon: DaemonProcess) -> None:
+    base, token = origin(daemon), login_token(daemon)
+    async with http_session() as first, http_session() as second:
+        async with first.post(base + "/console/login", json={"token": token}, headers={"Origin": base}) as ok:
+            assert ok.status == 200
+            cookie = ok.headers["Set-Cookie"]
+        async with second.post(base + "/console/login", json={"token": token}, headers={"Origin": base}) as again:
+            assert again.status == 403
+            assert "already used or has expired" in (await again.json())["message"]
+            assert "Set-Cookie" not in again.headers
+    for attribute in ("HttpOnly", "SameSite=Strict", "Path=/console"):
+        assert attribute in cookie
+
+
+async def test_login_link_is_in_the_fragment_never_the_query(daemon: DaemonProcess) -> None:
+    url = daemon.client.console_login().url
+    assert "/console/login#" in url and "?" not in url
+
+
+async def test_unknown_login_token_is_refused(daemon: DaemonProcess) -> None:
+    base = origin(daemon)
+    async with http_session() as session, session.post(
+            base + "/console/login", json={"token": "guess"}, headers={"Origin": base}) as reply:
+        assert reply.status == 403
+
+
+async def test_pages_without_a_session_send_the_browser_to_login(daemon: DaemonProcess) -> None:
+    async with http_session() as session, session.get(
+            origin(daemon) + "/console/connections", allow_redirects=False) as reply:
+        assert reply.status == 303
+        assert reply.headers["Location"] == "/console/login?ended=1"
+
+
+async def test_every_response_carries_the_security_headers(daemon: DaemonProcess) -> None:
+    base = origin(daemon)
+    async with http_session() as session:
+        csrf = await sign_in(session, daemon)
+        for method, path, kwargs in (("GET", "/console/connections", {}), ("GET", "/console/static/console.css", {}),
+                                     ("GET", "/console/login", {}), ("POST", "/console/connections/new",
+                                                                     {"data": form(csrf), "headers": {"Origin": "http://evil.test"}})):
+            async with session.request(method, base + path, allow_redirects=False, **kwargs) as reply:
+                assert "default-src 'self'" in reply.headers["Content-Security-Policy"], path
+                assert "frame-ancestors 'none'" in reply.headers["Content-Security-Policy"], path
+                assert reply.headers["X-Frame-Options"] == "DENY", path
+                assert reply.headers["Referrer-Policy"] == "no-referrer", path
+                assert reply.headers["Cache-Control"] == "no-store", path
+
+
+async def test_a_rebinding_host_is_refused(daemon: DaemonProcess) -> None:
+    async with http_session() as session, session.get(
+            origin(daemon) + "/console/login", headers={"Host": "attacker.example:80"}) as reply:
+        assert reply.status == 403
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "http://evil.test"},
+    {},  # no Origin at all (a script outside any browser)
+    {"Origin": "null"},  # an opaque origin without the browser's same-origin mark
+    {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+    {"Origin": "http://localhost:1"},
+], ids=["foreign", "absent", "null", "null-cross-site", "other-port"])
+async def test_a_state_change_from_another_origin_is_refused(daemon: DaemonProcess, headers: dict[str, str]) -> None:
+    base = origin(daemon)
+    async with http_session() as session:
+        csrf = await sign_in(session, daemon)
+        data = form(csrf, name="cross-origin", provider="openai", model="m", credential="keyring", timeout_s="60")
+        async with session.post(base + "/console/connections/new", data=data, headers=headers,
+                                allow_redirects=False) as reply:
+            assert reply.status == 403
+    assert "cross-origin" not in {c.name for c in daemon.client.connections_list().connections}
+
+
+async def test_a_same_origin_form_post_with_an_opaque_origin_is_accepted(daemon: DaemonProcess) -> None:
+    """What Chromium sends for a form on a no-referrer page: Origin null + Sec-Fetch-Site same-origin."""
+    base = origin(daemon)
+    async with http_session() as session:
+        csrf = await sign_in(session, daemon)
+        data = form(csrf, name="opaque-origin", provider="ollama", model="llama3", credential="keyring", timeout_s="60")
+        async with session.post(base + "/console/connections/new", data=data, allow_redirects=False,
+                                headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"}) as reply:
+            assert reply.status == 303
+    assert daemon.client.connections_get("opaque-origin").connection.provider == "ollama"
+
+
+@pytest.mark.parametrize("csrf", ["", "wrong-token"], ids=["missing", "wrong"])
+async def test_a_post_without_the_sessions_csrf_token_is_refused(daemon: DaemonProcess, csrf: str) -> None:
+    base = origin(daemon)
+    async with http_session() as session:
+        await sign_in(session, daemon)
+        async with session.post(base + "/console/ides/rotate-token", data={"csrf": csrf},
+                                headers={"Origin": base}, allow_redirects=False) as reply:
+            assert reply.status == 403
+            assert "CSRF" in await reply.text()
+
+
+async def test_the_mcp_token_is_not_a_console_credential(daemon: DaemonProcess) -> None:
+    base, bearer = origin(daemon), mcp_token(daemon)
+    async with aiohttp.ClientSession() as session:
+        for headers in ({"Cookie": f"synapse_console={bearer}"}, {"Authorization": f"Bearer {bearer}"}):
+            async with session.get(base + "/console/connections", headers=headers, allow_redirects=False) as reply:
+                assert reply.status == 303, headers
+
+
+async def test_the_console_cookie_is_not_an_mcp_credential(daemon: DaemonProcess) -> None:
+    base = origin(daemon)
+    async with http_session() as session:
+        await sign_in(session, daemon)
+        body = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}}
+        async with session.post(base + "/mcp", json=body, headers={"Accept": "application/json, text/event-stream"}) as reply:
+            assert reply.status == 401
+
+
+async def test_a_bad_base_url_shows_the_cli_error_beside_its_field(daemon: DaemonProcess) -> None:
+    base = origin(daemon)
+    data_fields = dict(name="bad-url", provider="openai", model="gpt-4o-mini", base_url="http://example.com/v1",
+                       credential="keyring", timeout_s="60")
+    async with http_session() as session:
+        csrf = await sign_in(session, daemon)
+        async with session.post(base + "/console/connections/new", data=form(csrf, **data_fields),
+                                headers={"Origin": base}) as reply:
+            assert reply.status == 422
+            page = await reply.text()
+    cli = daemon.ctl("--json", "connections", "add", "bad-url", "--provider", "openai", "--model", "gpt-4o-mini",
+                     "--base-url", "http://example.com/v1")
+    error = json.loads(cli.stdout)["error"]
+    assert error["kind"] == "base_url_invalid"
+    assert 'id="base_url-error"' in page
+    assert error["hint"].replace("'", "&#39;") in page or error["hint"] in page
+    assert "bad-url" not in {c.name for c in daemon.client.connections_list().connections}
+
+
+async def test_a_key_set_in_the_console_is_shown_only_as_its_fingerprint(daemon: DaemonProcess) -> None:
+    base = origin(daemon)
+    fields = dict(name="keyed", provider="openai", model="gpt-4o-mini", credential="keyring", timeout_s="60",
+                  enabled="on", key=KEY)
+    async with http_session() as session:
+        csrf = await sign_in(session, daemon)
+        async with session.post(base + "/console/connections/new", data=form(csrf, **fields),
+                                headers={"Origin": base}) as reply:
+            assert reply.status == 200  # after the redirect: the connection's page
+            page = await reply.text()
+        bodies = [page]
+        for path in ("/console/connections", "/console/connections/keyed", "/console/ides", "/console/usage",
+                     "/console/preflight", "/console/prompt", "/console/threads", "/console/usage/export.csv"):
+            async with session.get(base + path) as more:
+                bodies.append(await more.text())
+    assert "…" + KEY[-4:] in page
+    assert all(KEY not in body and KEY[-12:] not in body for body in bodies)
+    assert KEY not in daemon.all_state_text()  # config, ledger, logs (the test keyring lives outside the home)
+
+
+async def test_a_key_for_an_env_credential_is_refused_before_anything_is_saved(daemon: DaemonProcess) -> None:
+    base = origin(daemon)
+    fields = dict(name="env-keyed", provider="openai", model="m", credential="env:SOME_VAR", timeout_s="60", key=KEY)
+    async with http_session() as session:
+        csrf = await sign_in(session, daemon)
+        async with session.post(base + "/console/connections/new", data=form(csrf, **fields),
+                                headers={"Origin": base}) as reply:
+            assert reply.status == 422
+            page = await reply.text()
+    assert 'id="key-error"' in page and KEY not in page
+    assert "env-keyed" not in {c.name for c in daemon.client.connections_list().connections}
+
+
+async def test_delete_asks_first_then_removes_the_connection(daemon: DaemonProcess) -> None:
+    base = origin(daemon)
+    daemon.ctl("connections", "add", "doomed", "--provider", "ollama", "--model", "llama3")
+    async with http_session() as session:
+        csrf = await sign_in(session, daemon)
+        async with session.get(base + "/console/connections/doomed/delete") as confirm:
+            assert "Delete connection" in await confirm.text()
+        assert "doomed" in {c.name for c in daemon.client.connections_list().connections}
+        async with session.post(base + "/console/connections/doomed/delete", data=form(csrf),
+                                headers={"Origin": base}, allow_redirects=False) as reply:
+            assert reply.status == 303
+    assert "doomed" not in {c.name for c in daemon.client.connections_list().connections}
+
+
+async def test_an_unknown_connection_page_says_not_found_with_a_hint(daemon: DaemonProcess) -> None:
+    async with http_session() as session:
+        await sign_in(session, daemon)
+        async with session.get(origin(daemon) + "/console/connections/nope") as reply:
+            assert reply.status == 404
+            text = await reply.text()
+    assert "not_found" in text and "hint:" in text
+
+
+async def test_test_prompt_returns_the_answer_with_tokens_and_cost_source(
+        served: tuple[DaemonProcess, FakeUpstream]) -> None:
+    daemon, upstream = served
+    daemon.ctl("connections", "add", "echo", "--provider", "openai", "--model", "gpt-4o-mini",
+               "--base-url", upstream.base_url, "--credential", "keyring")
+    daemon.client.secrets_set("echo", KEY)
+    base = origin(daemon)
+    async with http_session() as session:
+        csrf = await sign_in(session, daemon)
+        async with session.post(base + "/console/prompt", headers={"Origin": base},
+                                data=form(csrf, connection="echo", prompt="hello there", max_output_tokens="")) as reply:
+            page = await reply.text()
+    assert "echo: hello there" in page
+    assert "ESTIMATED" in page or "UNKNOWN" in page or "ACTUAL" in page
+    assert KEY not in page
+
+
+async def test_preflight_streams_one_line_per_stage(served: tuple[DaemonProcess, FakeUpstream]) -> None:
+    daemon, upstream = served
+    daemon.ctl("connections", "add", "streamed", "--provider", "openai", "--model", "gpt-4o-mini",
+               "--base-url", upstream.base_url, "--credential", "keyring")
+    daemon.client.secrets_set("streamed", KEY)
+    base = origin(daemon)
+    async with http_session() as session:
+        csrf = await sign_in(session, daemon)
+        async with session.post(base + "/console/preflight/run", json={"target": "streamed", "probe": False},
+                                headers={"Origin": base, "X-CSRF-Token": csrf}) as reply:
+            assert reply.headers["Content-Type"].startswith("application/x-ndjson")
+            lines = [json.loads(line) for line in (await reply.text()).splitlines()]
+    stages = [line["check"]["name"] for line in lines if line["type"] == "check"]
+    assert stages[:3] == ["config", "base_url", "credential"] and "auth" in stages and "model" in stages
+    assert lines[-1]["type"] == "result" and lines[-1]["result"]["ok"] is True
+
+
+async def test_usage_downloads_as_csv_and_json_lines(served: tuple[DaemonProcess, FakeUpstream]) -> None:
+    daemon, upstream = served
+    daemon.ctl("connections", "add", "spender", "--provider", "openai", "--model", "gpt-4o-mini",
+               "--base-url", upstream.base_url, "--credential", "keyring")
+    daemon.client.secrets_set("spender", KEY)
+    assert daemon.ctl("test", "spender", "hi").returncode == 0
+    base = origin(daemon)
+    async with http_session() as session:
+        await sign_in(session, daemon)
+        async with session.get(base + "/console/usage/export.csv?connection=spender") as csv_reply:
+            assert csv_reply.headers["Content-Disposition"].startswith("attachment")
+            csv_text = await csv_reply.text()
+        async with session.get(base + "/console/usage/export.jsonl?connection=spender") as jsonl_reply:
+            rows = [json.loads(line) for line in (await jsonl_reply.text()).splitlines()]
+        async with session.get(base + "/console/usage?connection=spender") as page:
+            html = await page.text()
+    assert csv_text.splitlines()[0].startswith("id,") and len(csv_text.splitlines()) == 2
+    assert len(rows) == 1 and rows[0]["connection"] == "spender"
+    assert "<svg" in html and "spender" in html
+    assert not list(daemon.paths.state_dir.glob(".console-export-*"))  # the staged file is gone
+
+
+async def test_logout_ends_the_session(daemon: DaemonProcess) -> None:
+    base = origin(daemon)
+    async with http_session() as session:
+        csrf = await sign_in(session, daemon)
+        async with session.post(base + "/console/logout", data=form(csrf), headers={"Origin": base},
+                                allow_redirects=False) as reply:
+            assert reply.status == 303
+        async with session.get(base + "/console/connections", allow_redirects=False) as after:
+            assert after.status == 303
+
+
+def test_synapsectl_console_prints_a_one_time_url(daemon: DaemonProcess) -> None:
+    result = daemon.ctl("console", "--print-url")
+    assert result.returncode == 0
+    assert result.stdout.strip().startswith(origin(daemon) + "/console/login#")
+    as_json = json.loads(daemon.ctl("--json", "console").stdout)
+    assert as_json["expires_in_s"] == 60
+
+
+def test_a_disabled_console_is_neither_served_nor_offered() -> None:
+    with console_daemon("\n[console]\nenabled = false\n") as (daemon, _upstream):
+        result = daemon.ctl("--json", "console")
+        assert result.returncode == 1
+        assert json.loads(result.stdout)["error"]["kind"] == "config_invalid"
+        import urllib.error
+        import urllib.request
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(origin(daemon) + "/console/login", timeout=5)
+        assert refused.value.code == 404
