@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run lint test bench soak clean
+.PHONY: install run lint test bench soak clean screens
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,7 +25,13 @@ lint: install
 	$(BIN)/mypy
 
 test: lint
+	@test -x /usr/bin/chromium || test -n "$$SYNAPSE_TEST_CHROMIUM" || \
+		echo "note: the browser tests will skip: no Chromium (Debian: sudo apt-get install chromium, or set SYNAPSE_TEST_CHROMIUM)"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Refresh the console screenshots in docs/console/ from the real pages (needs Chromium).
+screens: install
+	SYNAPSE_CONSOLE_SCREENS=docs/console $(BIN)/python -m pytest tests/browser -q
 
 bench: install
 	$(BIN)/python bench/control_plane.py --markdown BENCHMARKS.md

@@ -32,9 +32,13 @@ def by_day(keys_values: list[tuple[str, float]]) -> tuple[list[str], list[Series
 
 
 def _fmt(value: float, unit: str) -> str:
-    if unit == "usd":
-        return f"${value:,.2f}" if value >= 1 or value == 0 else f"${value:,.4f}"
-    return f"{value:,.0f}"
+    if unit != "usd":
+        return f"{value:,.0f}"
+    if value == 0:
+        return "$0"
+    if value >= 1:
+        return f"${value:,.2f}"
+    return "$" + f"{value:.3g}"  # fractions of a cent stay readable: $0.000125
 
 
 def stacked_bars(title: str, days: list[str], series: list[Series], unit: str) -> str:
@@ -47,7 +51,7 @@ def stacked_bars(title: str, days: list[str], series: list[Series], unit: str) -
     peak = max(totals) or 1.0
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / len(days)
-    bar = max(2.0, slot * 0.7)
+    bar = min(48.0, max(2.0, slot * 0.7))  # one day of data is a bar, not a wall
     parts = [f'<svg class="chart" role="img" aria-label="{label}" viewBox="0 0 {WIDTH} {HEIGHT + 24 * ((len(series) + 3) // 4)}" '
              f'xmlns="http://www.w3.org/2000/svg"><title>{label}</title>']
     for step in range(5):
