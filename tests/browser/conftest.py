@@ -33,8 +33,10 @@ if not Path(CHROMIUM).exists():
                 "or set SYNAPSE_TEST_CHROMIUM", allow_module_level=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # Module scope: Playwright's sync API runs its own event loop, which must be gone before
+    # any asyncio test of another module starts.
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched

@@ -2,7 +2,7 @@
 token rotation.
 
 The snippets are the stdio form (`synapsectl mcp stdio`), which needs no token: the MCP bearer
-token is never rendered into a page. HTTP users run `synapsectl mcp install IDE`, which writes
+token is never rendered into a page. HTTP users run `synapsectl mcp install --client IDE`, which writes
 the token into the IDE's file directly.
 """
 
