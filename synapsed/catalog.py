@@ -61,6 +61,11 @@ PROVIDERS: dict[str, ProviderInfo] = {
         _compat("xai", "https://api.x.ai/v1"),
         _compat("mistral", "https://api.mistral.ai/v1"),
         _compat("together", "https://api.together.xyz/v1"),
+        # Each default as the service's own documentation gives it (docs/providers/openai-compatible.md cites them).
+        _compat("huggingface", "https://router.huggingface.co/v1"),
+        _compat("fireworks", "https://api.fireworks.ai/inference/v1"),
+        _compat("cerebras", "https://api.cerebras.ai/v1"),
+        _compat("nvidia", "https://integrate.api.nvidia.com/v1"),
         _compat("lmstudio", "http://127.0.0.1:1234/v1", needs_key=False),
         _compat("vllm", "http://127.0.0.1:8000/v1", needs_key=False),
         _compat("openai-compatible", None),

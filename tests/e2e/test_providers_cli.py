@@ -113,3 +113,30 @@ def test_test_command_rejects_bad_arguments(wired: DaemonProcess) -> None:
     assert json.loads(empty.stdout)["error"]["kind"] == "bad_request"
     hot = wired.ctl("test", "gpt", "hi", "--temperature", "5", "--json")
     assert "temperature must be between 0 and 2" in json.loads(hot.stdout)["error"]["message"]
+
+
+@pytest.mark.parametrize("provider", ["huggingface", "fireworks", "cerebras", "nvidia"])
+def test_new_openai_compatible_services_connect_preflight_and_answer_once(
+        daemon: DaemonProcess, upstream: FakeUpstream, provider: str) -> None:
+    added = daemon.ctl("connections", "add", provider, "--provider", provider, "--model", "test-model",
+                       "--base-url", upstream.base_url)
+    assert added.returncode == 0, added.stderr
+    assert daemon.ctl("key", "set", provider, input=KEY).returncode == 0
+    preflight = daemon.ctl("preflight", provider)
+    assert preflight.returncode == 0, preflight.stdout
+    chats = upstream.count("POST", upstream.chat_path)
+    answered = daemon.ctl("test", provider, "hi")
+    assert answered.returncode == 0 and "pong" in answered.stdout
+    assert upstream.count("POST", upstream.chat_path) == chats + 1  # exactly one upstream request
+    assert upstream.requests[-1].headers["Authorization"] == f"Bearer {KEY}"
+    for text, where in ((preflight.stdout + answered.stdout, "cli"), (daemon.all_state_text(), "state")):
+        assert_no_secret(text, where)
+
+
+def test_new_openai_compatible_defaults_are_the_documented_endpoints(daemon: DaemonProcess) -> None:
+    documented = {"huggingface": "https://router.huggingface.co/v1", "fireworks": "https://api.fireworks.ai/inference/v1",
+                  "cerebras": "https://api.cerebras.ai/v1", "nvidia": "https://integrate.api.nvidia.com/v1"}
+    for provider, url in documented.items():
+        assert daemon.ctl("connections", "add", f"d-{provider}", "--provider", provider, "--model", "m").returncode == 0
+        shown = json.loads(daemon.ctl("--json", "connections", "show", f"d-{provider}").stdout)
+        assert shown["connection"]["effective_base_url"] == url

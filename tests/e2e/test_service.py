@@ -126,6 +126,10 @@ def test_install_without_a_user_manager_says_so(daemon_proc: DaemonProcess, shor
 def test_socket_activation_serves_an_inherited_listening_socket(daemon_proc: DaemonProcess) -> None:
     paths = daemon_proc.paths
     paths.runtime_dir.mkdir(parents=True, mode=0o700)
+    # Never the default MCP port: a developer's own synapsed may hold it, and MCP failing to
+    # bind stops the daemon this test waits for.
+    paths.config_dir.mkdir(parents=True, exist_ok=True)
+    paths.config_file.write_text("[mcp]\nport = 0\n")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(paths.socket))
     listener.listen()

@@ -6,6 +6,7 @@
   var token = window.location.hash.slice(1);
   if (!token) { return; }
   history.replaceState(null, "", window.location.pathname);
+  status.textContent = "Signing in…";
   function say(text, hint) {
     status.textContent = "";
     var p = document.createElement("p");
