@@ -35,3 +35,8 @@ class ConsoleDeps:
         if entry.streams:
             return await entry.handler(typed, progress or _no_progress)
         return await entry.handler(typed)
+
+    async def connection_names(self) -> list[str]:
+        """The configured connections, for the pickers on the preflight and prompt pages."""
+        listing: p.ConnectionList = await self.call("connections.list", p.ListParams(with_keys=False))
+        return [c.name for c in listing.connections]

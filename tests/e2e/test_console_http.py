@@ -28,6 +28,21 @@ def daemon(served: tuple[DaemonProcess, FakeUpstream]) -> DaemonProcess:
     return served[0]
 
 
+def add_keyed(daemon: DaemonProcess, name: str, upstream: FakeUpstream) -> None:
+    """An OpenAI connection to the fake, its key in the (test) keyring."""
+    added = daemon.ctl("connections", "add", name, "--provider", "openai", "--model", "gpt-4o-mini",
+                       "--base-url", upstream.base_url, "--credential", "keyring")
+    assert added.returncode == 0, added.stderr
+    daemon.client.secrets_set(name, KEY)
+
+
+async def submit_new(session: aiohttp.ClientSession, daemon: DaemonProcess, csrf: str, **fields: str) -> tuple[int, str]:
+    """POST the add-connection form as the page would; the final status and page."""
+    base = origin(daemon)
+    async with session.post(base + "/console/connections/new", data=form(csrf, **fields), headers={"Origin": base}) as reply:
+        return reply.status, await reply.text()
+
+
 def form(csrf: str, **fields: str) -> dict[str, str]:
     return {"csrf": csrf, **fields}
 
@@ -146,15 +161,11 @@ async def test_the_console_cookie_is_not_an_mcp_credential(daemon: DaemonProcess
 
 
 async def test_a_bad_base_url_shows_the_cli_error_beside_its_field(daemon: DaemonProcess) -> None:
-    base = origin(daemon)
     data_fields = dict(name="bad-url", provider="openai", model="gpt-4o-mini", base_url="http://example.com/v1",
                        credential="keyring", timeout_s="60")
     async with http_session() as session:
-        csrf = await sign_in(session, daemon)
-        async with session.post(base + "/console/connections/new", data=form(csrf, **data_fields),
-                                headers={"Origin": base}) as reply:
-            assert reply.status == 422
-            page = await reply.text()
+        status, page = await submit_new(session, daemon, await sign_in(session, daemon), **data_fields)
+    assert status == 422
     cli = daemon.ctl("--json", "connections", "add", "bad-url", "--provider", "openai", "--model", "gpt-4o-mini",
                      "--base-url", "http://example.com/v1")
     error = json.loads(cli.stdout)["error"]
@@ -169,11 +180,8 @@ async def test_a_key_set_in_the_console_is_shown_only_as_its_fingerprint(daemon:
     fields = dict(name="keyed", provider="openai", model="gpt-4o-mini", credential="keyring", timeout_s="60",
                   enabled="on", key=KEY)
     async with http_session() as session:
-        csrf = await sign_in(session, daemon)
-        async with session.post(base + "/console/connections/new", data=form(csrf, **fields),
-                                headers={"Origin": base}) as reply:
-            assert reply.status == 200  # after the redirect: the connection's page
-            page = await reply.text()
+        status, page = await submit_new(session, daemon, await sign_in(session, daemon), **fields)
+        assert status == 200  # after the redirect: the connection's page
         bodies = [page]
         for path in ("/console/connections", "/console/connections/keyed", "/console/ides", "/console/usage",
                      "/console/preflight", "/console/prompt", "/console/threads", "/console/usage/export.csv"):
@@ -185,14 +193,10 @@ async def test_a_key_set_in_the_console_is_shown_only_as_its_fingerprint(daemon:
 
 
 async def test_a_key_for_an_env_credential_is_refused_before_anything_is_saved(daemon: DaemonProcess) -> None:
-    base = origin(daemon)
     fields = dict(name="env-keyed", provider="openai", model="m", credential="env:SOME_VAR", timeout_s="60", key=KEY)
     async with http_session() as session:
-        csrf = await sign_in(session, daemon)
-        async with session.post(base + "/console/connections/new", data=form(csrf, **fields),
-                                headers={"Origin": base}) as reply:
-            assert reply.status == 422
-            page = await reply.text()
+        status, page = await submit_new(session, daemon, await sign_in(session, daemon), **fields)
+    assert status == 422
     assert 'id="key-error"' in page and KEY not in page
     assert "env-keyed" not in {c.name for c in daemon.client.connections_list().connections}
 
@@ -223,9 +227,7 @@ async def test_an_unknown_connection_page_says_not_found_with_a_hint(daemon: Dae
 async def test_test_prompt_returns_the_answer_with_tokens_and_cost_source(
         served: tuple[DaemonProcess, FakeUpstream]) -> None:
     daemon, upstream = served
-    daemon.ctl("connections", "add", "echo", "--provider", "openai", "--model", "gpt-4o-mini",
-               "--base-url", upstream.base_url, "--credential", "keyring")
-    daemon.client.secrets_set("echo", KEY)
+    add_keyed(daemon, "echo", upstream)
     base = origin(daemon)
     async with http_session() as session:
         csrf = await sign_in(session, daemon)
@@ -239,9 +241,7 @@ async def test_test_prompt_returns_the_answer_with_tokens_and_cost_source(
 
 async def test_preflight_streams_one_line_per_stage(served: tuple[DaemonProcess, FakeUpstream]) -> None:
     daemon, upstream = served
-    daemon.ctl("connections", "add", "streamed", "--provider", "openai", "--model", "gpt-4o-mini",
-               "--base-url", upstream.base_url, "--credential", "keyring")
-    daemon.client.secrets_set("streamed", KEY)
+    add_keyed(daemon, "streamed", upstream)
     base = origin(daemon)
     async with http_session() as session:
         csrf = await sign_in(session, daemon)
@@ -256,9 +256,7 @@ async def test_preflight_streams_one_line_per_stage(served: tuple[DaemonProcess,
 
 async def test_usage_downloads_as_csv_and_json_lines(served: tuple[DaemonProcess, FakeUpstream]) -> None:
     daemon, upstream = served
-    daemon.ctl("connections", "add", "spender", "--provider", "openai", "--model", "gpt-4o-mini",
-               "--base-url", upstream.base_url, "--credential", "keyring")
-    daemon.client.secrets_set("spender", KEY)
+    add_keyed(daemon, "spender", upstream)
     assert daemon.ctl("test", "spender", "hi").returncode == 0
     base = origin(daemon)
     async with http_session() as session:

@@ -30,12 +30,8 @@ def params_of(form: Any) -> p.PreflightParams:
 
 
 def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
-    async def names() -> list[str]:
-        listing: p.ConnectionList = await deps.call("connections.list", p.ListParams(with_keys=False))
-        return [c.name for c in listing.connections]
-
     async def form_page(request: web.Request) -> web.Response:
-        return page(request, "preflight.html", section="preflight", names=await names(),
+        return page(request, "preflight.html", section="preflight", names=await deps.connection_names(),
                     target=request.query.get("connection", "*"), result=None, error=None)
 
     async def streamed(request: web.Request, params: p.PreflightParams) -> web.StreamResponse:
@@ -68,7 +64,7 @@ def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
             result = await deps.call("preflight.run", params)
         except SynapseError as exc:
             error = exc
-        return page(request, "preflight.html", section="preflight", names=await names(),
+        return page(request, "preflight.html", section="preflight", names=await deps.connection_names(),
                     target=str(form.get("target") or "*"), result=result, error=error)
 
     return [web.get("/preflight", form_page), web.post("/preflight/run", run)]

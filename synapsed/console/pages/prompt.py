@@ -15,12 +15,8 @@ DEFAULT_PROMPT = "Reply with one short sentence: are you there?"
 
 
 def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
-    async def names() -> list[str]:
-        listing: p.ConnectionList = await deps.call("connections.list", p.ListParams(with_keys=False))
-        return [c.name for c in listing.connections]
-
     async def form_page(request: web.Request) -> web.Response:
-        return page(request, "prompt.html", section="prompt", names=await names(),
+        return page(request, "prompt.html", section="prompt", names=await deps.connection_names(),
                     values={"connection": request.query.get("connection", ""), "prompt": DEFAULT_PROMPT,
                             "max_output_tokens": ""},
                     answer=None, errors=FieldErrors())
@@ -41,7 +37,7 @@ def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
                 max_output_tokens=int(limit) if limit else None))
         except SynapseError as exc:
             errors = FieldErrors(exc)
-        return page(request, "prompt.html", section="prompt", names=await names(), values=values, answer=answer,
+        return page(request, "prompt.html", section="prompt", names=await deps.connection_names(), values=values, answer=answer,
                     errors=errors, status=422 if errors.field in ("prompt", "max_output_tokens") else 200)
 
     return [web.get("/prompt", form_page), web.post("/prompt", send)]
