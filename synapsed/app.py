@@ -65,9 +65,8 @@ def _open_store(open_it: Callable[[], None], path: Path, what: str, after: str) 
 
 
 class Daemon:
-    def __init__(self, paths: Paths, log_level: str | None = None, home: str | None = None) -> None:
+    def __init__(self, paths: Paths, log_level: str | None = None) -> None:
         self.paths = paths
-        self.home = home  # the explicit home (--home or $SYNAPSE_HOME) that IDE snippets must name
         self._cli_log_level = log_level
         self.config_store = ConfigStore(paths.config_file)
         self.ledger = Ledger(paths.ledger_file)
@@ -225,16 +224,17 @@ class Daemon:
             return {}
         from synapsed.console import routes
         from synapsed.console.deps import ConsoleDeps
+        from synapsed.console.guards import PREFIX
 
         deps = ConsoleDeps(
             auth=self.services.console,
             methods=self.dispatcher.methods,
             state_dir=self.paths.state_dir,
-            mcp_view=lambda: self.mcp.view() if self.mcp is not None else None,
+            mcp_view=self.mcp_view,
             port=lambda: self.mcp.http.port if self.mcp is not None else 0,
-            home=self.home,
+            home=str(self.paths.home) if self.paths.home is not None else None,
         )
-        return {routes.PREFIX: routes.build(deps)}
+        return {PREFIX: routes.build(deps)}
 
     def request_stop(self) -> None:
         if self._stop is not None:

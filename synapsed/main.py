@@ -6,12 +6,11 @@ import argparse
 import asyncio
 import os
 import sys
-from pathlib import Path
 
 from synapsed import __version__
 from synapsed.errors import SynapseError
 from synapsed.lifecycle import AlreadyRunning
-from synapsed.paths import HOME_ENV, resolve
+from synapsed.paths import resolve
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -33,9 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     os.umask(0o077)  # every file and directory we create is private to the user
     from synapsed.app import Daemon
 
-    explicit = args.home or os.environ.get(HOME_ENV) or None
-    home = str(Path(explicit).expanduser().absolute()) if explicit else None
-    daemon = Daemon(resolve(args.home), args.log_level, home=home)
+    daemon = Daemon(resolve(args.home), args.log_level)
     try:
         daemon.prepare()
     except AlreadyRunning as exc:

@@ -30,6 +30,9 @@ class Paths:
     state_dir: Path
     log_dir: Path
     runtime_dir: Path
+    # The explicit home (--home or $SYNAPSE_HOME) everything sits under; None for platform
+    # defaults. IDE snippets must carry it so the bridge finds this daemon.
+    home: Path | None = None
 
     @property
     def config_file(self) -> Path:
@@ -70,7 +73,7 @@ def resolve(home: str | os.PathLike[str] | None = None) -> Paths:
     home = home or os.environ.get(HOME_ENV) or None
     if home:
         root = Path(home).expanduser().absolute()
-        return Paths(root, root / "state", root / "state", root / "run")
+        return Paths(root, root / "state", root / "state", root / "run", home=root)
     import platformdirs
 
     if sys.platform == "darwin":

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -10,10 +9,8 @@ import keyring
 import pytest
 
 from synapsed.redaction import SECRETS
-from tests.support.daemon import REPO, DaemonProcess
+from tests.support.daemon import DaemonProcess, isolated_env
 from tests.support.keyring_backend import MemoryKeyring
-
-KEYRING_BACKEND = "tests.support.keyring_backend.FileKeyring"
 
 
 @pytest.fixture
@@ -33,16 +30,7 @@ def home(short_tmp: Path) -> Path:
 
 @pytest.fixture
 def daemon_env(short_tmp: Path, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNAPSE_", "NOTIFY_SOCKET", "PYTHON_KEYRING"))}
-    env.update(
-        SYNAPSE_HOME=str(home),
-        PYTHON_KEYRING_BACKEND=KEYRING_BACKEND,
-        SYNAPSE_TEST_KEYRING=str(short_tmp / "keyring.json"),
-        PYTHONPATH=str(REPO),
-        HOME=str(short_tmp),  # nothing may touch the real home
-        XDG_DATA_HOME=str(short_tmp / "xdg-data"),
-    )
-    return env
+    return isolated_env(short_tmp, home, short_tmp / "keyring.json")
 
 
 @pytest.fixture
@@ -51,9 +39,7 @@ def daemon_proc(home: Path, daemon_env: dict[str, str]) -> Iterator[DaemonProces
     try:
         yield proc
     finally:
-        if proc.proc is not None and proc.proc.poll() is None:
-            proc.proc.kill()
-            proc.proc.wait()
+        proc.cleanup()
 
 
 @pytest.fixture

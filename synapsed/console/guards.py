@@ -19,10 +19,12 @@ from synapsed.mcp.security import host_ok
 
 COOKIE = "synapse_console"
 COOKIE_PATH = "/console"
+PREFIX = COOKIE_PATH + "/"  # where the MCP listener mounts the console
+LOGIN_PATH = PREFIX + "login"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
 # Reachable without a session: the login page and what it loads.
-PUBLIC = ("/console/login", "/console/static/")
+PUBLIC = (LOGIN_PATH, PREFIX + "static/")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
@@ -90,7 +92,7 @@ def guard(auth: ConsoleAuth, port: Callable[[], int]) -> Middleware:
                 if not auth.csrf_ok(session, presented):
                     return refuse(403, "forbidden: missing or wrong CSRF token; reload the page and try again")
         elif session is None and not public:
-            raise web.HTTPSeeOther("/console/login?ended=1")
+            raise web.HTTPSeeOther(LOGIN_PATH + "?ended=1")
         return await handler(request)
 
     return middleware

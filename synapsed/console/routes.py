@@ -19,7 +19,6 @@ from synapsed.errors import SynapseError, internal_error
 from synapsed.logging import get_logger
 
 log = get_logger("synapsed.console")
-PREFIX = "/console/"
 PAGES = (login, connections, preflight, prompt, usage, ides, threads)
 STATUS_OF_KIND = {"not_found": 404, "already_exists": 409, "conflict": 409, "bad_request": 400,
                   "config_invalid": 400, "base_url_invalid": 400, "internal": 500}

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from synapsed import protocol as p
 from synapsed.console.auth import LINK_TTL_S
+from synapsed.console.guards import LOGIN_PATH
 from synapsed.errors import SynapseError
 from synapsed.logging import get_logger
 from synapsed.rpc.dispatch import Method
 from synapsed.services import Services
 
 log = get_logger("synapsed.rpc.console")
-LOGIN_PATH = "/console/login"
 
 
 def methods(services: Services) -> dict[str, Method]:

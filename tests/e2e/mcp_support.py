@@ -37,6 +37,16 @@ def add_connection(daemon: DaemonProcess, name: str, provider: str, model: str, 
     assert result.returncode == 0, result.stderr
 
 
+def start_gpt_and_claude(daemon: DaemonProcess, openai_url: str, anthropic_url: str, keys: tuple[str, str],
+                         models: tuple[str, str] = ("test-model", "claude-test"), extra_config: str = "") -> DaemonProcess:
+    """MCP up with `gpt` (OpenAI) and `claude` (Anthropic), their keys from the daemon's environment."""
+    daemon.env["GPT_KEY"], daemon.env["ANT_KEY"] = keys
+    start_with_mcp(daemon, extra_config)
+    add_connection(daemon, "gpt", "openai", models[0], openai_url, "GPT_KEY")
+    add_connection(daemon, "claude", "anthropic", models[1], anthropic_url, "ANT_KEY")
+    return daemon
+
+
 def mcp_url(daemon: DaemonProcess) -> str:
     status = daemon.client.daemon_status()
     assert status.mcp is not None

@@ -18,14 +18,6 @@ ANT_KEY = "sk-ant-api03-Mcp9yX8wV7uT6sR5qP4oN3mL2"
 
 
 @pytest.fixture
-def openai_up() -> Iterator[FakeUpstream]:
-    fake = FakeUpstream("openai").start()
-    fake.echo_chat()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
 def anthropic_up() -> Iterator[FakeUpstream]:
     fake = FakeUpstream("anthropic").start()
     yield fake

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -23,9 +22,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import KEYRING_BACKEND
 from tests.e2e.mcp_support import add_connection, mcp_url, start_with_mcp, token
-from tests.support.daemon import REPO, DaemonProcess
+from tests.support.daemon import REPO, DaemonProcess, isolated_env
 from tests.support.fake_upstream import FakeUpstream
 
 KEY = "sk-proj-Fast7Qx2LmN8pVw4ZtY6bHc1DfGj3"
@@ -39,12 +37,10 @@ MODERN_META = {
 }
 
 
-def _daemon(root: Path, env: dict[str, str], upstream: FakeUpstream, fast: bool) -> DaemonProcess:
+def _daemon(root: Path, upstream: FakeUpstream, fast: bool) -> DaemonProcess:
     # Each daemon has its own home and keyring file; keys come from the environment.
     home = root / ("fast" if fast else "sdk")
-    proc = DaemonProcess(home, {**env, "SYNAPSE_HOME": str(home), "GPT_KEY": KEY,
-                                "SYNAPSE_TEST_KEYRING": str(root / f"keyring-{fast}.json"),
-                                "PYTHON_KEYRING_BACKEND": KEYRING_BACKEND})
+    proc = DaemonProcess(home, {**isolated_env(root, home, root / f"keyring-{fast}.json"), "GPT_KEY": KEY})
     daemon = start_with_mcp(proc, "" if fast else "fast_path = false\n")
     add_connection(daemon, "gpt", "openai", "test-model", upstream.base_url, "GPT_KEY")
     add_connection(daemon, "dead", "openai", "test-model", "http://127.0.0.1:9/v1", "GPT_KEY")
@@ -57,18 +53,14 @@ def pair() -> Iterator[tuple[DaemonProcess, DaemonProcess]]:
     root = Path(tempfile.mkdtemp(prefix="syn-", dir="/tmp"))
     upstream = FakeUpstream("openai").start()
     upstream.echo_chat()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNAPSE_", "NOTIFY_SOCKET", "PYTHON_KEYRING"))}
-    env.update(PYTHONPATH=str(REPO), HOME=str(root), XDG_DATA_HOME=str(root / "xdg-data"))
     started: list[DaemonProcess] = []
     try:
         for fast in (True, False):
-            started.append(_daemon(root, env, upstream, fast))
+            started.append(_daemon(root, upstream, fast))
         yield started[0], started[1]
     finally:
         for daemon in started:
-            if daemon.proc is not None and daemon.proc.poll() is None:
-                daemon.proc.kill()
-                daemon.proc.wait()
+            daemon.cleanup()
         upstream.stop()
         shutil.rmtree(root, ignore_errors=True)
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import mcp_types as types
 import pytest
 
-from tests.e2e.mcp_support import add_connection, http_client, start_with_mcp, stdio_client
+from tests.e2e.mcp_support import http_client, start_gpt_and_claude, stdio_client
 from tests.support.daemon import DaemonProcess
 from tests.support.fake_upstream import FakeUpstream, anthropic_error
 
@@ -36,12 +36,7 @@ def anthropic_up() -> Iterator[FakeUpstream]:
 
 
 def _start(daemon: DaemonProcess, openai_up: FakeUpstream, anthropic_up: FakeUpstream, extra: str = "") -> DaemonProcess:
-    daemon.env["GPT_KEY"] = KEY
-    daemon.env["ANT_KEY"] = ANT_KEY
-    start_with_mcp(daemon, extra)
-    add_connection(daemon, "gpt", "openai", "m", openai_up.base_url, "GPT_KEY")
-    add_connection(daemon, "claude", "anthropic", "c", anthropic_up.base_url, "ANT_KEY")
-    return daemon
+    return start_gpt_and_claude(daemon, openai_up.base_url, anthropic_up.base_url, (KEY, ANT_KEY), ("m", "c"), extra)
 
 
 class Seen:

@@ -13,20 +13,12 @@ from collections.abc import Iterator
 import pytest
 
 from synapsed.protocol import UsageHistoryParams
-from tests.e2e.mcp_support import add_connection, http_client, start_with_mcp, stdio_client, text_of
+from tests.e2e.mcp_support import http_client, start_gpt_and_claude, stdio_client, text_of
 from tests.support.daemon import DaemonProcess
 from tests.support.fake_upstream import FakeUpstream
 
 KEY = "sk-proj-Thr3adKeyQx2LmN8pVw4ZtY6bHc1"
 ANT_KEY = "sk-ant-api03-Thr3adAntKey9yX8wV7uT6sR5"
-
-
-@pytest.fixture
-def openai_up() -> Iterator[FakeUpstream]:
-    fake = FakeUpstream("openai").start()
-    fake.echo_chat()
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture
@@ -38,12 +30,7 @@ def anthropic_up() -> Iterator[FakeUpstream]:
 
 
 def _start(daemon: DaemonProcess, openai_up: FakeUpstream, anthropic_up: FakeUpstream, extra: str = "") -> DaemonProcess:
-    daemon.env["GPT_KEY"] = KEY
-    daemon.env["ANT_KEY"] = ANT_KEY
-    start_with_mcp(daemon, extra)
-    add_connection(daemon, "gpt", "openai", "test-model", openai_up.base_url, "GPT_KEY")
-    add_connection(daemon, "claude", "anthropic", "claude-test", anthropic_up.base_url, "ANT_KEY")
-    return daemon
+    return start_gpt_and_claude(daemon, openai_up.base_url, anthropic_up.base_url, (KEY, ANT_KEY), extra_config=extra)
 
 
 @pytest.fixture

@@ -3,21 +3,19 @@ one-time link over plain HTTP, and the CSRF token a page carries."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
 
-from tests.support.daemon import REPO, DaemonProcess
+from tests.e2e.mcp_support import start_with_mcp
+from tests.support.daemon import DaemonProcess, isolated_env
 from tests.support.fake_upstream import FakeUpstream
 
-KEYRING_BACKEND = "tests.support.keyring_backend.FileKeyring"
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -27,23 +25,11 @@ def console_daemon(extra_config: str = "") -> Iterator[tuple[DaemonProcess, Fake
     root = Path(tempfile.mkdtemp(prefix="syn-", dir="/tmp"))
     upstream = FakeUpstream("openai", model="gpt-4o-mini").start()
     upstream.echo_chat("echo: ")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNAPSE_", "NOTIFY_SOCKET", "PYTHON_KEYRING"))}
-    env.update(PYTHONPATH=str(REPO), HOME=str(root), XDG_DATA_HOME=str(root / "xdg-data"),
-               PYTHON_KEYRING_BACKEND=KEYRING_BACKEND, SYNAPSE_TEST_KEYRING=str(root / "keyring.json"))
-    daemon = DaemonProcess(root / "h", env)
+    daemon = DaemonProcess(root / "h", isolated_env(root, root / "h", root / "keyring.json"))
     try:
-        daemon.paths.config_dir.mkdir(parents=True, exist_ok=True)
-        daemon.paths.config_file.write_text(f"schema_version = 1\n\n[mcp]\nport = 0\n{extra_config}")
-        daemon.start()
-        deadline = time.monotonic() + 20
-        while daemon.client.daemon_status().mcp is None:
-            assert time.monotonic() < deadline, "MCP did not come up: " + daemon.stderr()
-            time.sleep(0.05)
-        yield daemon, upstream
+        yield start_with_mcp(daemon, extra_config), upstream
     finally:
-        if daemon.proc is not None and daemon.proc.poll() is None:
-            daemon.proc.kill()
-            daemon.proc.wait()
+        daemon.cleanup()
         upstream.stop()
         shutil.rmtree(root, ignore_errors=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -13,7 +14,23 @@ from synapsectl.client import Client, DaemonNotRunning
 from synapsed.paths import Paths, resolve
 
 REPO = Path(__file__).resolve().parents[2]
+KEYRING_BACKEND = "tests.support.keyring_backend.FileKeyring"
 READY_TIMEOUT_S = 15.0
+
+
+def isolated_env(root: Path, home: Path, keyring_file: Path) -> dict[str, str]:
+    """The environment of a daemon under test: its own home, a file keyring, and a HOME and
+    XDG data dir inside `root`, so nothing touches the user's real keyring or home."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNAPSE_", "NOTIFY_SOCKET", "PYTHON_KEYRING"))}
+    env.update(
+        SYNAPSE_HOME=str(home),
+        PYTHON_KEYRING_BACKEND=KEYRING_BACKEND,
+        SYNAPSE_TEST_KEYRING=str(keyring_file),
+        PYTHONPATH=str(REPO),
+        HOME=str(root),
+        XDG_DATA_HOME=str(root / "xdg-data"),
+    )
+    return env
 
 
 @dataclass
@@ -82,6 +99,11 @@ class DaemonProcess:
         assert self.proc is not None
         self.proc.kill()
         self.proc.wait()
+
+    def cleanup(self) -> None:
+        """Kill the daemon if it still runs (fixture teardown: a failed test may leave it up)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.kill9()
 
     def ctl(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -38,6 +38,7 @@ def test_synapse_home_puts_everything_under_it(tmp_path: Path) -> None:
     assert p.config_file == tmp_path / "config.toml"
     assert p.socket == tmp_path / "run" / "synapsed.sock"
     assert p.log_file.parent == tmp_path / "state"
+    assert p.home == tmp_path  # what IDE snippets must carry as SYNAPSE_HOME
 
 
 def test_linux_defaults_follow_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -51,6 +52,7 @@ def test_linux_defaults_follow_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert p.config_file == tmp_path / "cfg" / "synapse" / "config.toml"
     assert p.ledger_file == tmp_path / "state" / "synapse" / "usage.sqlite3"
     assert p.socket == tmp_path / "rt" / "synapse" / "synapsed.sock"
+    assert p.home is None  # platform defaults: no home to name
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     assert paths_mod.resolve().runtime_dir == Path(f"/tmp/synapse-{os.getuid()}")
 

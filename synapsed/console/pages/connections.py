@@ -27,9 +27,10 @@ def _href(name: str) -> str:
 
 
 def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
-    async def spend_30d() -> dict[str, float]:
-        summary: p.UsageSummary = await deps.call(
-            "usage.summary", p.UsageSummaryParams(filters=p.UsageFilters(since="30d"), group_by="connection"))
+    async def spend_30d(name: str | None = None) -> dict[str, float]:
+        """USD over the last 30 days per connection (only `name`'s when given)."""
+        summary: p.UsageSummary = await deps.call("usage.summary", p.UsageSummaryParams(
+            filters=p.UsageFilters(since="30d", connection=name), group_by="connection"))
         return {row.key: row.cost_usd for row in summary.rows}
 
     async def listing(request: web.Request) -> web.Response:
@@ -76,7 +77,7 @@ def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
         }
         return page(request, "connection.html", section="connections", conn=conn, values=shown, errors=errors,
                     providers=PROVIDER_CHOICES, fields=forms.CONNECTION_FIELDS, notice=request.query.get("notice", ""),
-                    spend=(await spend_30d()).get(name, 0.0), href=_href(name), status=status)
+                    spend=(await spend_30d(name)).get(name, 0.0), href=_href(name), status=status)
 
     async def detail(request: web.Request) -> web.Response:
         return await detail_page(request, request.match_info["name"], FieldErrors())

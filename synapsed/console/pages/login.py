@@ -10,8 +10,9 @@ from __future__ import annotations
 import msgspec
 from aiohttp import web
 
+from synapsed.console.auth import LINK_TTL_S
 from synapsed.console.deps import ConsoleDeps
-from synapsed.console.guards import COOKIE, COOKIE_PATH, session_of
+from synapsed.console.guards import COOKIE, COOKIE_PATH, LOGIN_PATH, session_of
 from synapsed.console.rendering import page, redirect
 from synapsed.logging import get_logger
 
@@ -38,7 +39,7 @@ def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
             log.warning("console login refused: link unknown, used or expired")
             return web.json_response(
                 {"ok": False, "message": "This login link was already used or has expired.",
-                 "hint": "run `synapsectl console` again for a new one (links work once, for 60 seconds)"},
+                 "hint": f"run `synapsectl console` again for a new one (links work once, for {LINK_TTL_S:g} seconds)"},
                 status=403,
             )
         log.info("console login", sessions=len(deps.auth))
@@ -51,7 +52,7 @@ def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
         session = session_of(request)
         if session is not None:
             deps.auth.end(session)
-        response = redirect("/console/login?out=1")
+        response = redirect(LOGIN_PATH + "?out=1")
         response.del_cookie(COOKIE, path=COOKIE_PATH)
         return response
 
