@@ -7,16 +7,42 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# Credential references that name no stored key: the provider's own library finds credentials
+# (botocore's AWS chain, google-auth's Application Default Credentials).
+AMBIENT_CREDENTIALS = {"aws": "the AWS credential chain", "adc": "Google Application Default Credentials"}
+
 
 @dataclass(frozen=True)
 class ProviderInfo:
     id: str
     family: str  # which wire implementation speaks to it
-    default_base_url: str | None  # None: the user must give one
+    # None: the user must give one. "{option}" placeholders are filled from the connection's
+    # options (Bedrock's region, Vertex AI's location).
+    default_base_url: str | None
     needs_key: bool = True
     options: frozenset[str] = field(default_factory=frozenset)
     required_options: frozenset[str] = field(default_factory=frozenset)
     docs: str = ""
+    # Which of AMBIENT_CREDENTIALS this provider accepts besides keyring / env: / file:.
+    ambient: frozenset[str] = field(default_factory=frozenset)
+    # file: names a credential document (a service-account JSON) rather than a bare key.
+    file_is_document: bool = False
+    # The base URL is the full endpoint (custom REST), not an API root.
+    base_url_is_endpoint: bool = False
+
+    def own_credentials(self, credential: str) -> bool:
+        """Whether the provider resolves this credential itself (no key through secrets.resolve)."""
+        return credential in self.ambient or (self.file_is_document and credential.startswith("file:"))
+
+    def default_endpoint(self, options: dict[str, str]) -> str | None:
+        if self.default_base_url is None or "{" not in self.default_base_url:
+            return self.default_base_url
+        if self.id == "vertex" and options.get("location", "global") == "global":
+            return "https://aiplatform.googleapis.com"  # the global location has no regional host
+        try:
+            return self.default_base_url.format(**{"location": "global", **options})
+        except KeyError:
+            return None  # a required option is missing: validation says which
 
 
 def _compat(pid: str, url: str | None, needs_key: bool = True) -> ProviderInfo:
@@ -55,6 +81,35 @@ PROVIDERS: dict[str, ProviderInfo] = {
             docs="docs/providers/gemini.md",
         ),
         ProviderInfo("ollama", "ollama", "http://127.0.0.1:11434", needs_key=False, docs="docs/providers/ollama.md"),
+        ProviderInfo(
+            "bedrock",
+            "bedrock",
+            "https://bedrock-runtime.{region}.amazonaws.com",
+            options=frozenset({"region", "profile", "control_base_url"}),
+            required_options=frozenset({"region"}),
+            docs="docs/providers/bedrock.md",
+            ambient=frozenset({"aws"}),
+        ),
+        ProviderInfo(
+            "vertex",
+            "vertex",
+            "https://{location}-aiplatform.googleapis.com",
+            options=frozenset({"project", "location"}),
+            docs="docs/providers/vertex.md",
+            ambient=frozenset({"adc"}),
+            file_is_document=True,
+        ),
+        ProviderInfo(
+            "custom-rest",
+            "custom-rest",
+            None,
+            options=frozenset({"method", "headers", "body", "answer", "input_tokens", "output_tokens", "error",
+                               "check_url"}),
+            required_options=frozenset({"body", "answer"}),
+            docs="docs/providers/custom-rest.md",
+            base_url_is_endpoint=True,
+            needs_key=False,  # only when a header template says {key}
+        ),
         _compat("groq", "https://api.groq.com/openai/v1"),
         _compat("openrouter", "https://openrouter.ai/api/v1"),
         _compat("deepseek", "https://api.deepseek.com/v1"),
@@ -66,6 +121,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
         _compat("fireworks", "https://api.fireworks.ai/inference/v1"),
         _compat("cerebras", "https://api.cerebras.ai/v1"),
         _compat("nvidia", "https://integrate.api.nvidia.com/v1"),
+        _compat("perplexity", "https://api.perplexity.ai"),
         _compat("lmstudio", "http://127.0.0.1:1234/v1", needs_key=False),
         _compat("vllm", "http://127.0.0.1:8000/v1", needs_key=False),
         _compat("openai-compatible", None),

@@ -65,7 +65,10 @@ class Gateway:
     async def key_for(self, name: str, conn: ConnectionConfig, fresh: bool = False) -> str | None:
         """The key, or None for a keyless provider (Ollama, LM Studio, vLLM) that has none set.
 
-        `fresh` bypasses the keyring cache (preflight checks what is stored now)."""
+        `fresh` bypasses the keyring cache (preflight checks what is stored now). None too where
+        the provider resolves its own credentials (the AWS chain, Google ADC, a service account)."""
+        if PROVIDERS[conn.provider].own_credentials(conn.credential):
+            return None
         try:
             if conn.credential != "keyring":
                 return secrets.resolve(name, conn.credential)

@@ -24,12 +24,13 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from synapsed.catalog import PROVIDERS
 from synapsed.config import ConnectionConfig
 from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway
 from synapsed.paths import write_atomic
 from synapsed.protocol import ChatRequest, CheckStatus, LastPreflight, Message, PreflightCheck, PreflightReport
-from synapsed.providers.base import CallContext
+from synapsed.providers.base import AuthCheck, CallContext, ModelAccess, OwnCredentials, Provider
 from synapsed.providers.registry import provider_for
 from synapsed.secrets import fingerprint, source_of
 from synapsed.usage.meter import Origin
@@ -74,6 +75,7 @@ class Probe:
         self.key: str | None = None
         self.models: list[str] | None = None  # None: the listing was refused (or not reached)
         self.listing_refusal: SynapseError | None = None
+        self.model_proof: str | None = None  # what an AuthCheck provider's auth stage proved
 
     async def run(self) -> list[PreflightCheck]:
         for stage, action in (
@@ -134,6 +136,9 @@ class Probe:
         return "pass", url if explicit else f"{url} (provider default)", None
 
     async def check_credential(self) -> Outcome:
+        provider = provider_for(self._conn.provider)
+        if PROVIDERS[self._conn.provider].own_credentials(self._conn.credential) and isinstance(provider, OwnCredentials):
+            return "pass", await provider.credentials_source(self._context(), fresh=True), None
         self.key = await self.gateway.key_for(self.name, self._conn, fresh=True)
         if self.key is None:
             return "pass", f"{self._conn.provider} needs no key (none set)", None
@@ -143,8 +148,12 @@ class Probe:
         return await reach(effective_base_url(self._conn) or "", min(self._conn.timeout_s, REACH_TIMEOUT_S))
 
     async def check_auth(self) -> Outcome:
+        provider = provider_for(self._conn.provider)
+        if isinstance(provider, AuthCheck):
+            message, self.model_proof = await provider.check_auth(self._context())
+            return "pass", message, None
         try:
-            self.models = await provider_for(self._conn.provider).list_models(self._context())
+            self.models = await provider.list_models(self._context())
         except SynapseError as exc:
             if is_permission_refusal(exc):
                 self.listing_refusal = exc
@@ -164,8 +173,20 @@ class Probe:
     async def check_model(self) -> Outcome:
         conn = self._conn
         provider = provider_for(conn.provider)
+        if isinstance(provider, AuthCheck):
+            if self.model_proof is not None:
+                return "pass", self.model_proof, None
+            return "skip", "this connection has no free way to confirm the model; --probe sends one request", None
         if not provider.can_check_model:
             return "skip", "deployments cannot be listed with this key; run with --probe to confirm it", None
+        outcome = await self._find_model(provider)
+        if outcome[0] == "pass" and isinstance(provider, ModelAccess):
+            access = await provider.check_access(self._context())
+            return "pass", f"{outcome[1]}; {access}", outcome[2]
+        return outcome
+
+    async def _find_model(self, provider: Provider) -> Outcome:
+        conn = self._conn
         if self.models is not None and any(provider.matches_model(conn.model, m) for m in self.models):
             return "pass", f"{conn.model} is available", None
         try:

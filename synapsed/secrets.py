@@ -11,6 +11,7 @@ import os
 import stat
 from pathlib import Path
 
+from synapsed.catalog import AMBIENT_CREDENTIALS
 from synapsed.errors import SynapseError
 from synapsed.protocol import KeyStatus
 from synapsed.redaction import SECRETS
@@ -29,6 +30,8 @@ def fingerprint(value: str) -> str:
 
 
 def source_of(ref: str) -> str:
+    if ref in AMBIENT_CREDENTIALS:
+        return f"{ref} ({AMBIENT_CREDENTIALS[ref]})"
     return "keyring" if ref == "keyring" else ref
 
 
@@ -142,7 +145,30 @@ def resolve(name: str, ref: str) -> str:
     return value
 
 
+def read_document(name: str, ref: str) -> str:
+    """A credential document (a service-account JSON) named by file:PATH, with the same ownership
+    and mode checks as a key file. Not registered whole with the redaction registry: its caller
+    registers the secret fields (a whole JSON's 8-character pieces would redact ordinary text)."""
+    value = _read_file(name, ref[5:])
+    if value is None:
+        raise SynapseError("credential_missing", f"no credential file for {name!r} at {ref[5:]}",
+                           hint=f"create {ref[5:]} (mode 0600), e.g. a service-account key downloaded from the console")
+    return value
+
+
+def document_status(name: str, ref: str) -> KeyStatus:
+    try:
+        read_document(name, ref)
+    except SynapseError as exc:
+        return KeyStatus(name=name, source=ref, present=False, error_kind=exc.kind, hint=exc.hint)
+    return KeyStatus(name=name, source=ref, present=True, fingerprint="credential file")
+
+
 def status(name: str, ref: str) -> KeyStatus:
+    if ref in AMBIENT_CREDENTIALS:
+        # Nothing is stored: the provider's library finds the credentials; preflight shows where.
+        return KeyStatus(name=name, source=source_of(ref), present=True, fingerprint="resolved at call time",
+                         hint=f"`synapsectl preflight {name}` shows which source {AMBIENT_CREDENTIALS[ref]} used")
     try:
         value = resolve(name, ref)
     except SynapseError as exc:

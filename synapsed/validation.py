@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from synapsed.catalog import PROVIDERS, ProviderInfo
+from synapsed import custom_rest
+from synapsed.catalog import AMBIENT_CREDENTIALS, PROVIDERS, ProviderInfo
 from synapsed.config.schema import Budget, ConnectionConfig
 from synapsed.errors import SynapseError
 
@@ -68,8 +69,18 @@ def check_timeout(timeout_s: float) -> float:
     return timeout_s
 
 
-def check_credential_ref(ref: str) -> str:
+def check_credential_ref(ref: str, info: ProviderInfo | None = None) -> str:
     if ref == "keyring":
+        return ref
+    if ref in AMBIENT_CREDENTIALS:
+        if info is not None and ref not in info.ambient:
+            takers = ", ".join(p.id for p in PROVIDERS.values() if ref in p.ambient)
+            raise SynapseError(
+                "config_invalid",
+                f"credential {ref!r} ({AMBIENT_CREDENTIALS[ref]}) does not apply to provider {info.id}",
+                hint=f"{ref} is for {takers}; use keyring, env:VAR or file:PATH for {info.id}",
+                field="credential",
+            )
         return ref
     if ref.startswith("env:"):
         if not ENV_VAR_RE.fullmatch(ref[4:]):
@@ -92,9 +103,50 @@ def check_credential_ref(ref: str) -> str:
     raise SynapseError(
         "config_invalid",
         "unknown credential reference (it must be keyring, env:VAR or file:PATH)",
-        hint="keys never go in config.toml: use keyring (then `synapsectl key set NAME`), env:VAR or file:PATH",
+        hint="keys never go in config.toml: use keyring (then `synapsectl key set NAME`), env:VAR or file:PATH"
+        " (aws for Bedrock's AWS credential chain, adc for Vertex AI's Application Default Credentials)",
         field="credential",
     )
+
+
+AWS_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+GCP_LOCATION_RE = re.compile(r"global|[a-z]+(-[a-z]+)*\d*(-[a-z0-9]+)*")
+GCP_PROJECT_RE = re.compile(r"[a-z][a-z0-9-]{4,28}[a-z0-9]|[a-z0-9.-]+:[a-z][a-z0-9-]{4,28}[a-z0-9]")
+AWS_PROFILE_RE = re.compile(r"[A-Za-z0-9_.@+-]{1,64}")
+
+
+def _bad_option(field: str, message: str, hint: str) -> SynapseError:
+    return SynapseError("config_invalid", message, hint=hint, field=f"options.{field}")
+
+
+def check_option_values(info: ProviderInfo, options: dict[str, str], credential: str) -> None:
+    """The values of the options that have a shape: regions, locations, projects, REST templates."""
+    region = options.get("region")
+    if region is not None and not AWS_REGION_RE.fullmatch(region):
+        raise _bad_option("region", f"{region!r} is not an AWS region id",
+                          "write the region id, e.g. us-east-1 or eu-central-1 (not a name like 'N. Virginia')")
+    if "profile" in options:
+        if not AWS_PROFILE_RE.fullmatch(options["profile"]):
+            raise _bad_option("profile", f"invalid AWS profile name {options['profile']!r}",
+                              "write the name of a [profile NAME] section of ~/.aws/config")
+        if credential != "aws":
+            raise _bad_option("profile", "option profile applies only to credential = aws",
+                              "use --credential aws to sign with that profile, or drop the option to use a Bedrock API key")
+    if "control_base_url" in options:
+        try:
+            check_base_url(options["control_base_url"])
+        except SynapseError as exc:
+            raise _bad_option("control_base_url", exc.message, exc.hint or "") from None
+    location = options.get("location")
+    if location is not None and not GCP_LOCATION_RE.fullmatch(location):
+        raise _bad_option("location", f"{location!r} is not a Google Cloud location",
+                          "write a location id, e.g. us-central1, europe-west4 or global")
+    project = options.get("project")
+    if project is not None and not GCP_PROJECT_RE.fullmatch(project):
+        raise _bad_option("project", f"{project!r} is not a Google Cloud project id",
+                          "write the project id (6-30 lowercase letters, digits, hyphens), not its display name or number")
+    if info.id == "custom-rest":
+        custom_rest.parse_spec(options)
 
 
 def check_options(info: ProviderInfo, options: dict[str, str]) -> dict[str, str]:
@@ -131,8 +183,10 @@ def _bad_url(message: str, hint: str) -> SynapseError:
     return SynapseError("base_url_invalid", message, hint=hint, field="base_url")
 
 
-def check_base_url(url: str) -> str:
-    """Return the normalised base URL (no trailing slash) or raise base_url_invalid."""
+def check_base_url(url: str, endpoint: bool = False) -> str:
+    """Return the normalised base URL (no trailing slash) or raise base_url_invalid.
+
+    `endpoint`: the URL is a full endpoint (custom REST), so API paths at its end are fine."""
     url = url.strip()
     try:
         parts = urlsplit(url)
@@ -161,7 +215,7 @@ def check_base_url(url: str) -> str:
         )
     path = parts.path.rstrip("/")
     lowered = path.lower()
-    for suffix in ENDPOINT_SUFFIXES:
+    for suffix in () if endpoint else ENDPOINT_SUFFIXES:
         if lowered.endswith(suffix):
             base = url[: url.lower().rfind(suffix)]
             raise _bad_url(
@@ -200,8 +254,9 @@ def validate_fields(name: str, conn: ConnectionConfig) -> None:
     info = check_provider(conn.provider)
     check_model(conn.model)
     check_timeout(conn.timeout_s)
-    check_credential_ref(conn.credential)
+    check_credential_ref(conn.credential, info)
     check_options(info, conn.options)
+    check_option_values(info, conn.options, conn.credential)
     check_budget(conn.budget)
 
 
@@ -216,12 +271,14 @@ def validated_base_url(conn: ConnectionConfig) -> str | None:
     info = PROVIDERS[conn.provider]
     base_url = conn.base_url or None
     if base_url is not None:
-        base_url = check_base_url(base_url)
-    elif info.default_base_url is None:
+        base_url = check_base_url(base_url, endpoint=info.base_url_is_endpoint)
+    elif info.default_endpoint(conn.options) is None:
+        example = ("https://llm.corp.example/api/generate" if info.base_url_is_endpoint
+                   else "https://my-resource.openai.azure.com or http://127.0.0.1:8080/v1")
         raise SynapseError(
             "base_url_invalid",
             f"provider {info.id} has no default endpoint: a base URL is required",
-            hint="give --base-url, e.g. https://my-resource.openai.azure.com or http://127.0.0.1:8080/v1",
+            hint=f"give --base-url, e.g. {example}",
             field="base_url",
         )
     return base_url
@@ -229,4 +286,4 @@ def validated_base_url(conn: ConnectionConfig) -> str | None:
 
 def effective_base_url(conn: ConnectionConfig) -> str | None:
     info = PROVIDERS.get(conn.provider)
-    return conn.base_url or (info.default_base_url if info else None)
+    return conn.base_url or (info.default_endpoint(conn.options) if info else None)

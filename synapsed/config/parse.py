@@ -98,7 +98,8 @@ def parse(text: str, source: str = "config.toml") -> Config:
         except SynapseError as exc:
             field = f"connections.{name}.{exc.detail.get('field', '')}".rstrip(".")
             leaf = exc.detail.get("field")
-            line = _field_line(text, header, leaf) if leaf else header
+            # "options.body" is found on its options line (an inline table) or under the header.
+            line = _field_line(text, header, leaf.split(".")[0]) if leaf else header
             raise _invalid(f"connection {name!r}: {exc.message}", source, line, field, hint=exc.hint) from None
     if top.mcp.default_connection is not None and top.mcp.default_connection not in conns:
         raise _invalid(

@@ -27,6 +27,13 @@ class _Block(msgspec.Struct):
 class _Usage(msgspec.Struct):
     input_tokens: int | None = None
     output_tokens: int | None = None
+    # Prompt caching: these are billed input too, and input_tokens leaves them out.
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+
+    def total_input(self) -> int | None:
+        parts = (self.input_tokens, self.cache_creation_input_tokens, self.cache_read_input_tokens)
+        return None if all(p is None for p in parts) else sum(p or 0 for p in parts)
 
 
 class _Message(msgspec.Struct):
@@ -63,6 +70,38 @@ def parse_error(reply: http.Reply) -> http.UpstreamError | None:
     return http.UpstreamError(body.error.message or "", (body.error.type or "",))
 
 
+def message_body(request: ChatRequest) -> dict[str, Any]:
+    """A Messages API body without the model (Claude on Vertex AI names it in the URL instead)."""
+    body: dict[str, Any] = {
+        "max_tokens": request.max_output_tokens or DEFAULT_MAX_TOKENS,
+        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+    }
+    if request.system:
+        body["system"] = request.system
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.stop:
+        body["stop_sequences"] = request.stop
+    return body
+
+
+def message_result(reply: http.Reply) -> ChatResult:
+    message: _Message = http.convert(http.decode_json(reply, "a message"), _Message, "message", parse_error, reply)
+    texts = [b.text for b in message.content if b.type == "text" and b.text is not None]
+    if not texts and message.stop_reason not in ("max_tokens", "refusal", "end_turn"):
+        raise SynapseError("upstream_malformed", "the provider's message had no text content")
+    usage = message.usage or _Usage()
+    return ChatResult(
+        text="".join(texts),
+        finish_reason=message.stop_reason,
+        model=message.model,
+        input_tokens=usage.total_input(),
+        output_tokens=usage.output_tokens,
+        request_id=reply.header("request-id") or message.id,
+        latency_ms=round(reply.latency_ms, 3),
+    )
+
+
 class AnthropicProvider:
     family = "anthropic"
     can_check_model = True
@@ -78,34 +117,11 @@ class AnthropicProvider:
         return http.http_error(reply, parse_error(reply), ctx)
 
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
-        body: dict[str, Any] = {
-            "model": ctx.conn.model,
-            "max_tokens": request.max_output_tokens or DEFAULT_MAX_TOKENS,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-        }
-        if request.system:
-            body["system"] = request.system
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.stop:
-            body["stop_sequences"] = request.stop
+        body = {"model": ctx.conn.model, **message_body(request)}
         reply = await http.send(ctx, "POST", f"{ctx.base_url}/v1/messages", headers=self.auth_headers(ctx), json_body=body)
         if reply.status != 200:
             raise self._fail(ctx, reply)
-        message: _Message = http.convert(http.decode_json(reply, "a message"), _Message, "message", parse_error, reply)
-        texts = [b.text for b in message.content if b.type == "text" and b.text is not None]
-        if not texts and message.stop_reason not in ("max_tokens", "refusal", "end_turn"):
-            raise SynapseError("upstream_malformed", "the provider's message had no text content")
-        usage = message.usage or _Usage()
-        return ChatResult(
-            text="".join(texts),
-            finish_reason=message.stop_reason,
-            model=message.model,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            request_id=reply.header("request-id") or message.id,
-            latency_ms=round(reply.latency_ms, 3),
-        )
+        return message_result(reply)
 
     async def list_models(self, ctx: CallContext) -> list[str]:
         reply = await http.send(ctx, "GET", f"{ctx.base_url}/v1/models", headers=self.auth_headers(ctx), params={"limit": "1000"})

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import aiohttp
 
 from synapsed.config import ConnectionConfig
 from synapsed.protocol import ChatRequest, ChatResult, Message
 
-__all__ = ["CallContext", "ChatRequest", "ChatResult", "Message", "Provider", "LOOKUP_MISS"]
+__all__ = ["CallContext", "ChatRequest", "ChatResult", "Message", "AuthCheck", "ModelAccess", "OwnCredentials", "Provider", "LOOKUP_MISS"]
 
 # Statuses with which a per-model lookup says "not here": no such model, or (on compatible
 # servers) no per-model endpoint at all. Preflight then consults the listing instead.
@@ -52,3 +52,31 @@ class Provider(Protocol):
         ...
 
     def auth_headers(self, ctx: CallContext) -> dict[str, str]: ...
+
+
+@runtime_checkable
+class OwnCredentials(Protocol):
+    """A provider whose library finds credentials itself (botocore's chain, google-auth)."""
+
+    async def credentials_source(self, ctx: CallContext, fresh: bool) -> str:
+        """Resolve the credentials now and say where they came from, masked; typed errors on failure."""
+        ...
+
+
+@runtime_checkable
+class ModelAccess(Protocol):
+    """A provider with a free check that this account may call the model (Bedrock's model access)."""
+
+    async def check_access(self, ctx: CallContext) -> str:
+        """One line on the access found, or a typed error saying what to grant."""
+        ...
+
+
+@runtime_checkable
+class AuthCheck(Protocol):
+    """A provider whose free auth check is not a model listing (Vertex AI's countTokens, a custom
+    REST gateway's health URL). The model stage then reports what that check proved."""
+
+    async def check_auth(self, ctx: CallContext) -> tuple[str, str | None]:
+        """(what passed, what it proved about the model or None); typed errors on failure."""
+        ...

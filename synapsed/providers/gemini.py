@@ -72,6 +72,11 @@ class _ErrorBody(msgspec.Struct):
     error: _ErrorDetail
 
 
+# Finish reasons with which a candidate carries no answer because a filter withheld it
+# (the API reference's FinishReason enum).
+BLOCKED_FINISH = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"})
+
+
 def parse_error(reply: http.Reply) -> http.UpstreamError | None:
     body = http.decode_or_none(reply, _ErrorBody)
     if body is None:
@@ -82,6 +87,63 @@ def parse_error(reply: http.Reply) -> http.UpstreamError | None:
 
 def _model_path(model: str) -> str:
     return quote(model.removeprefix("models/"), safe="-._")
+
+
+def content_body(request: ChatRequest) -> dict[str, Any]:
+    """A generateContent body (the Gemini API and Gemini on Vertex AI take the same one)."""
+    body: dict[str, Any] = {
+        "contents": [
+            {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
+            for m in request.messages
+        ]
+    }
+    if request.system:
+        body["systemInstruction"] = {"parts": [{"text": request.system}]}
+    config: dict[str, Any] = {}
+    if request.max_output_tokens is not None:
+        config["maxOutputTokens"] = request.max_output_tokens
+    if request.temperature is not None:
+        config["temperature"] = request.temperature
+    if request.stop:
+        config["stopSequences"] = request.stop
+    if config:
+        body["generationConfig"] = config
+    return body
+
+
+def content_result(reply: http.Reply, requested_model: str) -> ChatResult:
+    parsed: _Response = http.convert(
+        http.decode_json(reply, "generateContent output"), _Response, "generateContent output", parse_error, reply
+    )
+    if not parsed.candidates:
+        if parsed.promptFeedback and parsed.promptFeedback.blockReason:
+            raise SynapseError(
+                "bad_request",
+                f"the provider blocked the prompt ({parsed.promptFeedback.blockReason})",
+                hint="the prompt tripped the provider's safety filter; rephrase it",
+            )
+        raise SynapseError("upstream_malformed", "the provider answered without any candidates")
+    candidate = parsed.candidates[0]
+    parts = candidate.content.parts if candidate.content else []
+    if not parts and candidate.finishReason in BLOCKED_FINISH:
+        raise SynapseError(
+            "bad_request",
+            f"the provider withheld the answer (finishReason {candidate.finishReason})",
+            hint="the answer tripped the provider's safety or policy filter; rephrase the prompt",
+        )
+    usage = parsed.usageMetadata or _Usage()
+    output = None
+    if usage.candidatesTokenCount is not None or usage.thoughtsTokenCount is not None:
+        output = (usage.candidatesTokenCount or 0) + (usage.thoughtsTokenCount or 0)
+    return ChatResult(
+        text="".join(p.text for p in parts if p.text is not None and not p.thought),
+        finish_reason=candidate.finishReason,
+        model=parsed.modelVersion or requested_model,
+        input_tokens=usage.promptTokenCount,
+        output_tokens=output,
+        request_id=parsed.responseId,
+        latency_ms=round(reply.latency_ms, 3),
+    )
 
 
 class GeminiProvider:
@@ -95,53 +157,11 @@ class GeminiProvider:
         return http.http_error(reply, parse_error(reply), ctx)
 
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
-        body: dict[str, Any] = {
-            "contents": [
-                {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
-                for m in request.messages
-            ]
-        }
-        if request.system:
-            body["systemInstruction"] = {"parts": [{"text": request.system}]}
-        config: dict[str, Any] = {}
-        if request.max_output_tokens is not None:
-            config["maxOutputTokens"] = request.max_output_tokens
-        if request.temperature is not None:
-            config["temperature"] = request.temperature
-        if request.stop:
-            config["stopSequences"] = request.stop
-        if config:
-            body["generationConfig"] = config
         url = f"{ctx.base_url}/models/{_model_path(ctx.conn.model)}:generateContent"
-        reply = await http.send(ctx, "POST", url, headers=self.auth_headers(ctx), json_body=body)
+        reply = await http.send(ctx, "POST", url, headers=self.auth_headers(ctx), json_body=content_body(request))
         if reply.status != 200:
             raise self._fail(ctx, reply)
-        parsed: _Response = http.convert(
-            http.decode_json(reply, "generateContent output"), _Response, "generateContent output", parse_error, reply
-        )
-        if not parsed.candidates:
-            if parsed.promptFeedback and parsed.promptFeedback.blockReason:
-                raise SynapseError(
-                    "bad_request",
-                    f"the provider blocked the prompt ({parsed.promptFeedback.blockReason})",
-                    hint="the prompt tripped the provider's safety filter; rephrase it",
-                )
-            raise SynapseError("upstream_malformed", "the provider answered without any candidates")
-        candidate = parsed.candidates[0]
-        parts = candidate.content.parts if candidate.content else []
-        usage = parsed.usageMetadata or _Usage()
-        output = None
-        if usage.candidatesTokenCount is not None or usage.thoughtsTokenCount is not None:
-            output = (usage.candidatesTokenCount or 0) + (usage.thoughtsTokenCount or 0)
-        return ChatResult(
-            text="".join(p.text for p in parts if p.text is not None and not p.thought),
-            finish_reason=candidate.finishReason,
-            model=parsed.modelVersion or ctx.conn.model,
-            input_tokens=usage.promptTokenCount,
-            output_tokens=output,
-            request_id=parsed.responseId,
-            latency_ms=round(reply.latency_ms, 3),
-        )
+        return content_result(reply, ctx.conn.model)
 
     async def list_models(self, ctx: CallContext) -> list[str]:
         names: list[str] = []

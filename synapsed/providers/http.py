@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
+import yarl
 
 from synapsed import __version__
 from synapsed.errors import SynapseError
@@ -88,18 +89,22 @@ def upstream_text(message: str) -> str:
 async def send(
     ctx: CallContext,
     method: str,
-    url: str,
+    url: str | yarl.URL,
     *,
     headers: dict[str, str],
     json_body: Any = None,
     params: dict[str, str] | None = None,
+    body: bytes | None = None,
 ) -> Reply:
-    """One request, one attempt. Transport failures raise typed errors; HTTP statuses are returned."""
-    data = msgspec.json.encode(json_body) if json_body is not None else None
-    if data is not None:
+    """One request, one attempt. Transport failures raise typed errors; HTTP statuses are returned.
+
+    `body` is an already-encoded JSON body (a signed request must send the bytes it signed), and
+    a yarl.URL built with encoded=True goes out exactly as signed too."""
+    data = msgspec.json.encode(json_body) if json_body is not None else body
+    if data is not None and "Content-Type" not in headers:
         headers = {**headers, "Content-Type": "application/json"}
-    parts = urlsplit(url)
-    host = parts.netloc or url
+    parts = urlsplit(str(url))
+    host = parts.netloc or str(url)
     proxy = proxy_for(parts.scheme, parts.hostname or "")
     started = time.perf_counter()
     try:

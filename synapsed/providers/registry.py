@@ -7,9 +7,12 @@ from synapsed.errors import SynapseError
 from synapsed.providers.anthropic import AnthropicProvider
 from synapsed.providers.azure_openai import AzureOpenAIProvider
 from synapsed.providers.base import Provider
+from synapsed.providers.bedrock import BedrockProvider
+from synapsed.providers.custom_rest import CustomRestProvider
 from synapsed.providers.gemini import GeminiProvider
 from synapsed.providers.ollama import OllamaProvider
 from synapsed.providers.openai import OpenAIProvider
+from synapsed.providers.vertex import VertexProvider
 
 _FAMILIES: dict[str, Provider] = {
     # OpenAI deprecated max_tokens (its reasoning models reject it); compatible servers mostly
@@ -20,6 +23,10 @@ _FAMILIES: dict[str, Provider] = {
     "anthropic": AnthropicProvider(),
     "gemini": GeminiProvider(),
     "ollama": OllamaProvider(),
+    # botocore and google-auth load on these providers' first request, not here.
+    "bedrock": BedrockProvider(),
+    "vertex": VertexProvider(),
+    "custom-rest": CustomRestProvider(),
 }
 
 

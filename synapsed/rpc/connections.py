@@ -40,6 +40,8 @@ def view(
 
 async def key_status(name: str, conn: ConnectionConfig) -> p.KeyStatus:
     info = PROVIDERS.get(conn.provider)
+    if info is not None and info.file_is_document and conn.credential.startswith("file:"):
+        return await asyncio.to_thread(secrets.document_status, name, conn.credential)
     status = await asyncio.to_thread(secrets.status, name, conn.credential)
     if not status.present and info is not None and not info.needs_key:
         return p.KeyStatus(name=name, source=status.source, present=False, hint="this provider needs no key")

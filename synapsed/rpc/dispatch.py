@@ -45,8 +45,9 @@ def error_code(kind: str) -> int:
 
 
 def error_response(
-    request_id: int | str | None, code: int, message: str, kind: str, hint: str, **detail: Any
+    request_id: int | str | None, code: int, message: str, kind: str, hint: str, /, **detail: Any
 ) -> bytes:
+    # Positional-only: an error's own detail may carry a `request_id` (the provider's).
     data = {"kind": kind, "hint": hint, **detail}
     return _encoder.encode(
         p.RpcResponse(id=request_id, error=p.RpcErrorObject(code=code, message=redact_text(message), data=data))

@@ -26,11 +26,23 @@ try:
 except ImportError:  # pragma: no cover - the test extra installs it
     sync_playwright = None
 
+# pytest refuses a module-level skip in a conftest (it aborts the whole run), so the reason is
+# attached to every browser test at collection instead.
+SKIP_REASON: str | None = None
 if sync_playwright is None:
-    pytest.skip("browser tests need the playwright package: pip install -e '.[test]'", allow_module_level=True)
-if not Path(CHROMIUM).exists():
-    pytest.skip(f"browser tests need Chromium at {CHROMIUM}: apt-get install chromium (Debian) "
-                "or set SYNAPSE_TEST_CHROMIUM", allow_module_level=True)
+    SKIP_REASON = "browser tests need the playwright package: pip install -e '.[test]'"
+elif not Path(CHROMIUM).exists():
+    SKIP_REASON = (f"browser tests need Chromium at {CHROMIUM}: apt-get install chromium (Debian) "
+                   "or set SYNAPSE_TEST_CHROMIUM")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if SKIP_REASON is None:
+        return
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.skip(reason=SKIP_REASON))
 
 
 @pytest.fixture(scope="module")

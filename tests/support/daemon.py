@@ -21,8 +21,13 @@ READY_TIMEOUT_S = 15.0
 def isolated_env(root: Path, home: Path, keyring_file: Path) -> dict[str, str]:
     """The environment of a daemon under test: its own home, a file keyring, and a HOME and
     XDG data dir inside `root`, so nothing touches the user's real keyring or home."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SYNAPSE_", "NOTIFY_SOCKET", "PYTHON_KEYRING"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SYNAPSE_", "NOTIFY_SOCKET", "PYTHON_KEYRING", "AWS_", "GOOGLE_", "GCE_", "CLOUDSDK_"))}
     env.update(
+        # The AWS and Google credential chains end at a metadata server on a link-local address:
+        # never let a test reach for one.
+        AWS_EC2_METADATA_DISABLED="true",
+        NO_GCE_CHECK="True",
         SYNAPSE_HOME=str(home),
         PYTHON_KEYRING_BACKEND=KEYRING_BACKEND,
         SYNAPSE_TEST_KEYRING=str(keyring_file),

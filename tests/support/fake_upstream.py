@@ -39,6 +39,9 @@ class Recorded:
 
 
 Responder = Canned | Callable[[Recorded], Canned]
+# Checks a request before routing, as the real service's front door does (a SigV4 signature, a
+# bearer token it issued): a Canned refusal, or None to let the request through.
+Guard = Callable[[web.Request, bytes], Canned | None]
 
 
 # ---- each family's wire format, as its public API reference documents it ---------------------
@@ -209,6 +212,7 @@ class FakeUpstream:
         # server without a per-model endpoint.
         self.aliases = aliases or {}
         self.model_lookup = model_lookup
+        self.guard: Guard | None = None
         self.reply_chat(self.family.chat_ok("pong"))
         self.reply_models(self.family.models_ok(self.listed))
 
@@ -256,6 +260,9 @@ class FakeUpstream:
             body = raw
         record = Recorded(request.method, request.path, dict(request.query), dict(request.headers), body)
         self.requests.append(record)
+        denial = self.guard(request, raw) if self.guard is not None else None
+        if denial is not None:
+            return self._respond(denial)
         responder = self.routes.get((request.method, request.path))
         lookup = LOOKUPS.get(self.family_name)
         if responder is None and self.model_lookup and lookup is not None:
@@ -274,6 +281,12 @@ class FakeUpstream:
             assert request.transport is not None
             request.transport.close()
             return response
+        return self._respond(canned, payload)
+
+    @staticmethod
+    def _respond(canned: Canned, payload: bytes | None = None) -> web.Response:
+        if payload is None:
+            payload = canned.body if canned.body is not None else (json.dumps(canned.json).encode() if canned.json is not None else b"")
         content_type = "application/json" if canned.json is not None else "text/plain"
         return web.Response(status=canned.status, body=payload, headers={"Content-Type": content_type, **canned.headers})
 

@@ -1,0 +1,288 @@
+"""Amazon Bedrock and Google Vertex AI end to end: `connections add` -> `preflight` -> `test`
+against loopback fakes that check signatures and tokens as the real services do, exactly one
+upstream request per call, and no credential anywhere in output, logs or state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from synapsed.redaction import FRAGMENT
+from tests.support.daemon import DaemonProcess
+from tests.support.fake_cloud import (
+    PROJECT,
+    AwsIdentity,
+    SigV4Guard,
+    TokenIssuer,
+    bedrock_error,
+    bedrock_upstream,
+    vertex_paths,
+    vertex_upstream,
+)
+from tests.support.fake_upstream import Canned, FakeUpstream
+
+MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0"
+PROFILE_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+ENV_IDENTITY = AwsIdentity("AKIAENVFAKE7KEY2Q9ZX", "envSecretFq8Wn2Lp5Xr7Tz1Kc4Vb9Hm3Ab6Cd0Ef", "IQoJb3JpZ2luX2VjEFakeSessionTok3nZ8")
+PROFILE_IDENTITY = AwsIdentity("AKIAPROFILE7KEY4W2RT", "profileSecretZ9yX8wV7uT6sR5qP4oN3mL2kJ1")
+BEDROCK_API_KEY = "ABSKQmVkcm9ja0FQSUtleS1mYWtlLTEyMzQ1Njc4OTA="
+EXPRESS_KEY = "AQ.Ab8RN6ExpressModeFakeKey0123456789xyz"
+
+
+def assert_absent(secrets: list[str], text: str, where: str) -> None:
+    for secret in secrets:
+        for line in secret.splitlines():
+            if line.startswith("-----") or len(line) < FRAGMENT:
+                continue
+            for i in range(len(line) - FRAGMENT + 1):
+                assert line[i : i + FRAGMENT] not in text, f"{where} contains a piece of a credential"
+
+
+def audit(daemon: DaemonProcess, outputs: list[str], secrets: list[str]) -> None:
+    assert daemon.stop() == 0
+    for text, where in (("\n".join(outputs), "cli"), (daemon.paths.log_file.read_text(), "log"),
+                        (daemon.all_state_text(), "state"), (daemon.stderr(), "stderr")):
+        assert_absent(secrets, text, where)
+
+
+@pytest.fixture
+def bedrock() -> Iterator[tuple[FakeUpstream, SigV4Guard]]:
+    up, guard = bedrock_upstream(MODEL, [ENV_IDENTITY, PROFILE_IDENTITY], {BEDROCK_API_KEY}, profiles=[PROFILE_MODEL])
+    yield up, guard
+    up.stop()
+
+
+def _add_bedrock(daemon: DaemonProcess, up: FakeUpstream, name: str, *extra: str, model: str = MODEL) -> None:
+    added = daemon.ctl("connections", "add", name, "--provider", "bedrock", "--model", model, "--option", "region=us-east-1",
+                       "--base-url", up.base_url, *extra)
+    assert added.returncode == 0, added.stdout + added.stderr
+
+
+def _checks(result: str) -> dict[str, dict[str, object]]:
+    return {c["name"]: c for c in json.loads(result)["reports"][0]["checks"]}
+
+
+def test_bedrock_signs_with_the_aws_chain_preflights_free_and_answers_once(
+        daemon_proc: DaemonProcess, bedrock: tuple[FakeUpstream, SigV4Guard]) -> None:
+    up, guard = bedrock
+    daemon_proc.env.update(AWS_ACCESS_KEY_ID=ENV_IDENTITY.access_key, AWS_SECRET_ACCESS_KEY=ENV_IDENTITY.secret_key,
+                           AWS_SESSION_TOKEN=ENV_IDENTITY.session_token or "")
+    daemon = daemon_proc.start()
+    _add_bedrock(daemon, up, "br", "--credential", "aws")
+    preflight = daemon.ctl("preflight", "br", "--json")
+    checks = _checks(preflight.stdout)
+    assert preflight.returncode == 0, preflight.stdout
+    assert "environment" in str(checks["credential"]["message"]) and "AKIA…Q9ZX" in str(checks["credential"]["message"])
+    assert "model access granted" in str(checks["model"]["message"])
+    assert up.count("POST", up.chat_path) == 0  # preflight sent nothing billable
+    answered = daemon.ctl("test", "br", "hi", "--json")
+    result = json.loads(answered.stdout)["result"]
+    assert result["text"] == "pong" and result["input_tokens"] == 12 and result["output_tokens"] == 3
+    assert up.count("POST", up.chat_path) == 1  # exactly one upstream request
+    sent = up.requests[-1]
+    assert sent.body == {"messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+    assert sent.headers["X-Amz-Security-Token"] == ENV_IDENTITY.session_token
+    assert guard.verified == 3  # listing, availability, converse: each signature recomputed and matched
+    audit(daemon, [preflight.stdout, answered.stdout], [ENV_IDENTITY.secret_key, ENV_IDENTITY.session_token or ""])
+
+
+def test_bedrock_signature_with_a_wrong_secret_is_auth_failed_with_a_bedrock_hint(
+        daemon_proc: DaemonProcess, bedrock: tuple[FakeUpstream, SigV4Guard]) -> None:
+    up, _ = bedrock
+    daemon_proc.env.update(AWS_ACCESS_KEY_ID=ENV_IDENTITY.access_key, AWS_SECRET_ACCESS_KEY="not-the-secret-Kc4Vb9Hm3Ab6Cd0Ef1",
+                           AWS_SESSION_TOKEN=ENV_IDENTITY.session_token or "")
+    daemon = daemon_proc.start()
+    _add_bedrock(daemon, up, "br", "--credential", "aws")
+    auth = _checks(daemon.ctl("preflight", "br", "--json").stdout)["auth"]
+    assert auth["status"] == "fail" and auth["kind"] == "auth_failed"
+    assert "signature" in str(auth["hint"]) and "clock" in str(auth["hint"])
+    failed = json.loads(daemon.ctl("test", "br", "hi", "--json").stdout)["error"]
+    assert failed["kind"] == "auth_failed" and failed["aws_error"] == "InvalidSignatureException"
+    assert up.count("POST", up.chat_path) == 1  # refused once, never re-sent
+
+
+def test_bedrock_profile_from_the_shared_credentials_file_and_inference_profile_ids(
+        daemon_proc: DaemonProcess, bedrock: tuple[FakeUpstream, SigV4Guard], short_tmp: Path) -> None:
+    up, _ = bedrock
+    aws_dir = short_tmp / ".aws"  # HOME of the daemon under test is short_tmp
+    aws_dir.mkdir()
+    (aws_dir / "credentials").write_text(f"[work]\naws_access_key_id = {PROFILE_IDENTITY.access_key}\n"
+                                         f"aws_secret_access_key = {PROFILE_IDENTITY.secret_key}\n")
+    daemon = daemon_proc.start()
+    _add_bedrock(daemon, up, "prof", "--credential", "aws", "--option", "profile=work", model=PROFILE_MODEL)
+    preflight = daemon.ctl("preflight", "prof", "--json")
+    checks = _checks(preflight.stdout)
+    assert preflight.returncode == 0, preflight.stdout
+    assert "profile work: shared credentials file" in str(checks["credential"]["message"])
+    assert "resolved by the provider" in str(checks["model"]["message"]) or "available" in str(checks["model"]["message"])
+    assert up.count("GET", f"/inference-profiles/{PROFILE_MODEL}") == 1
+    answered = daemon.ctl("test", "prof", "hi")
+    assert answered.returncode == 0 and answered.stdout.strip() == "pong"
+    missing = daemon.ctl("connections", "add", "ghost", "--provider", "bedrock", "--model", MODEL, "--credential", "aws",
+                         "--option", "region=us-east-1", "--option", "profile=nope", "--base-url", up.base_url)
+    assert missing.returncode == 0
+    cred = _checks(daemon.ctl("preflight", "ghost", "--json").stdout)["credential"]
+    assert cred["kind"] == "config_invalid" and "aws configure --profile nope" in str(cred["hint"])
+    audit(daemon, [preflight.stdout, answered.stdout], [PROFILE_IDENTITY.secret_key])
+
+
+def test_bedrock_api_key_goes_as_bearer_and_model_access_refusal_has_its_own_hint(
+        daemon: DaemonProcess, bedrock: tuple[FakeUpstream, SigV4Guard]) -> None:
+    up, _ = bedrock
+    _add_bedrock(daemon, up, "key")
+    assert daemon.ctl("key", "set", "key", input=BEDROCK_API_KEY).returncode == 0
+    preflight = daemon.ctl("preflight", "key", "--json")
+    assert preflight.returncode == 0, preflight.stdout
+    answered = daemon.ctl("test", "key", "hi")
+    assert answered.stdout.strip() == "pong"
+    assert up.requests[-1].headers["Authorization"] == f"Bearer {BEDROCK_API_KEY}"
+    up.routes[("GET", f"/foundation-model-availability/{MODEL}")] = Canned(200, {
+        "modelId": MODEL, "agreementAvailability": {"status": "NOT_AVAILABLE"}, "authorizationStatus": "NOT_AUTHORIZED",
+        "entitlementAvailability": "NOT_AVAILABLE", "regionAvailability": "AVAILABLE"})
+    model = _checks(daemon.ctl("preflight", "key", "--json").stdout)["model"]
+    assert model["kind"] == "permission_denied" and "Model access in the Bedrock console (us-east-1)" in str(model["hint"])
+    up.reply_chat(bedrock_error(403, "AccessDeniedException",
+                                "You don't have access to the model with the specified model ID."))
+    denied = json.loads(daemon.ctl("test", "key", "hi", "--json").stdout)["error"]
+    assert denied["kind"] == "permission_denied" and "bedrock:InvokeModel" in denied["hint"]
+    audit(daemon, [preflight.stdout, answered.stdout], [BEDROCK_API_KEY])
+
+
+@pytest.mark.parametrize(("status", "aws_type", "kind"), [
+    (429, "ThrottlingException", "rate_limited"),
+    (400, "ServiceQuotaExceededException", "quota_exceeded"),
+    (429, "ModelNotReadyException", "upstream_error"),
+    (408, "ModelTimeoutException", "timeout"),
+    (424, "ModelErrorException", "upstream_error"),
+    (400, "ValidationException", "bad_request"),
+    (404, "ResourceNotFoundException", "model_not_found"),
+    (403, "ExpiredTokenException", "auth_failed"),
+])
+def test_bedrock_errors_map_to_kinds_and_are_never_retried(
+        daemon: DaemonProcess, bedrock: tuple[FakeUpstream, SigV4Guard], status: int, aws_type: str, kind: str) -> None:
+    up, _ = bedrock
+    _add_bedrock(daemon, up, "key")
+    daemon.ctl("key", "set", "key", input=BEDROCK_API_KEY)
+    up.reply_chat(bedrock_error(status, aws_type, f"{aws_type} happened"))
+    error = json.loads(daemon.ctl("test", "key", "hi", "--json").stdout)["error"]
+    assert error["kind"] == kind and error["aws_error"] == aws_type and error["hint"]
+    assert up.count("POST", up.chat_path) == 1
+
+
+# ---- Vertex AI --------------------------------------------------------------------------------
+
+@pytest.fixture
+def vertex(short_tmp: Path) -> Iterator[tuple[FakeUpstream, TokenIssuer, Path]]:
+    up, issuer, key_file = vertex_upstream(short_tmp)
+    yield up, issuer, key_file
+    up.stop()
+
+
+def _add_vertex(daemon: DaemonProcess, up: FakeUpstream, name: str, credential: str, model: str = "gemini-2.5-flash",
+                *extra: str) -> None:
+    added = daemon.ctl("connections", "add", name, "--provider", "vertex", "--model", model, "--credential", credential,
+                       "--option", "location=us-central1", "--base-url", up.base_url, *extra)
+    assert added.returncode == 0, added.stdout + added.stderr
+
+
+def test_vertex_service_account_gets_a_verified_token_once_and_gemini_answers_once(
+        daemon: DaemonProcess, vertex: tuple[FakeUpstream, TokenIssuer, Path]) -> None:
+    up, issuer, key_file = vertex
+    _add_vertex(daemon, up, "vx", f"file:{key_file}")
+    preflight = daemon.ctl("preflight", "vx", "--json")
+    checks = _checks(preflight.stdout)
+    assert preflight.returncode == 0, preflight.stdout
+    assert "service account synapse-test@" in str(checks["credential"]["message"])
+    assert f"project {PROJECT}" in str(checks["auth"]["message"]) and "countTokens" in str(checks["auth"]["message"])
+    assert checks["model"]["status"] == "pass"
+    assert up.count("POST", up.chat_path) == 0
+    outputs = [preflight.stdout]
+    for _ in range(2):
+        answered = daemon.ctl("test", "vx", "hi")
+        outputs.append(answered.stdout + answered.stderr)
+        assert answered.returncode == 0 and answered.stdout.strip() == "pong"
+    assert up.count("POST", up.chat_path) == 2  # one request per call
+    assert issuer.token_requests == 1  # preflight fetched a fresh token; both calls reuse it until it expires
+    assert up.requests[-1].headers["Authorization"].removeprefix("Bearer ") in issuer.issued
+    assert up.requests[-1].body["contents"] == [{"role": "user", "parts": [{"text": "hi"}]}]
+    key_text = json.loads(key_file.read_text())
+    audit(daemon, outputs, [key_text["private_key"], key_text["private_key_id"], *issuer.issued])
+
+
+def test_vertex_application_default_credentials_from_the_environment(
+        daemon_proc: DaemonProcess, vertex: tuple[FakeUpstream, TokenIssuer, Path]) -> None:
+    up, _, key_file = vertex
+    daemon_proc.env["GOOGLE_APPLICATION_CREDENTIALS"] = str(key_file)
+    daemon = daemon_proc.start()
+    _add_vertex(daemon, up, "adc", "adc")
+    preflight = daemon.ctl("preflight", "adc", "--json")
+    assert preflight.returncode == 0, preflight.stdout
+    assert "(adc)" in str(_checks(preflight.stdout)["credential"]["message"])
+    assert daemon.ctl("test", "adc", "hi").stdout.strip() == "pong"
+
+
+def test_vertex_token_endpoint_failure_is_one_request_and_auth_failed(
+        daemon: DaemonProcess, vertex: tuple[FakeUpstream, TokenIssuer, Path]) -> None:
+    up, issuer, key_file = vertex
+    issuer.refuse = Canned(503, {"error": "temporarily_unavailable"})  # google-auth would retry this three times
+    _add_vertex(daemon, up, "vx", f"file:{key_file}")
+    error = json.loads(daemon.ctl("test", "vx", "hi", "--json").stdout)["error"]
+    assert error["kind"] in ("auth_failed", "network_unreachable")
+    assert issuer.token_requests == 1
+    assert up.count("POST", up.chat_path) == 0
+
+
+def test_vertex_claude_goes_through_raw_predict_with_the_vertex_anthropic_version(
+        daemon: DaemonProcess, short_tmp: Path) -> None:
+    model = "claude-sonnet-4-5@20250929"
+    up, _, key_file = vertex_upstream(short_tmp, model=model)
+    try:
+        _add_vertex(daemon, up, "claude", f"file:{key_file}", model)
+        preflight = daemon.ctl("preflight", "claude", "--json")
+        assert preflight.returncode == 0, preflight.stdout
+        assert up.count("POST", vertex_paths(model)["count"]) == 1
+        answered = daemon.ctl("test", "claude", "hi", "--json")
+        assert json.loads(answered.stdout)["result"]["text"] == "pong"
+        body = up.requests[-1].body
+        assert body["anthropic_version"] == "vertex-2023-10-16" and "model" not in body
+        assert up.count("POST", up.chat_path) == 1
+    finally:
+        up.stop()
+
+
+def test_vertex_express_mode_key_needs_no_project(daemon: DaemonProcess, short_tmp: Path) -> None:
+    up, issuer, _ = vertex_upstream(short_tmp, express_keys={EXPRESS_KEY})
+    try:
+        added = daemon.ctl("connections", "add", "express", "--provider", "vertex", "--model", "gemini-2.5-flash",
+                           "--base-url", up.base_url)
+        assert added.returncode == 0
+        assert daemon.ctl("key", "set", "express", input=EXPRESS_KEY).returncode == 0
+        answered = daemon.ctl("test", "express", "hi")
+        assert answered.returncode == 0 and answered.stdout.strip() == "pong", answered.stdout + answered.stderr
+        assert up.requests[-1].path == "/v1/publishers/google/models/gemini-2.5-flash:generateContent"
+        assert issuer.token_requests == 0
+        audit(daemon, [answered.stdout, answered.stderr], [EXPRESS_KEY])
+    finally:
+        up.stop()
+
+
+def test_vertex_api_not_enabled_and_missing_model_have_their_own_hints(
+        daemon: DaemonProcess, vertex: tuple[FakeUpstream, TokenIssuer, Path]) -> None:
+    from tests.support.fake_upstream import gemini_error
+
+    up, _, key_file = vertex
+    _add_vertex(daemon, up, "vx", f"file:{key_file}")
+    count = vertex_paths("gemini-2.5-flash")["count"]
+    up.routes[("POST", count)] = gemini_error(
+        403, f"Vertex AI API has not been used in project {PROJECT} before or it is disabled.", "PERMISSION_DENIED",
+        "SERVICE_DISABLED")
+    auth = _checks(daemon.ctl("preflight", "vx", "--json").stdout)["auth"]
+    assert auth["kind"] == "permission_denied" and "gcloud services enable aiplatform.googleapis.com" in str(auth["hint"])
+    up.routes[("POST", count)] = gemini_error(
+        404, "Publisher Model `projects/proj-synapse/locations/us-central1/publishers/google/models/gemini-2.5-flash` "
+             "was not found or your project does not have access to it.", "NOT_FOUND")
+    auth = _checks(daemon.ctl("preflight", "vx", "--json").stdout)["auth"]
+    assert auth["kind"] == "model_not_found" and "us-central1" in str(auth["hint"])
