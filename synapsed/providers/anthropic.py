@@ -6,6 +6,7 @@ required. Errors: {"type": "error", "error": {"type": "authentication_error", "m
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +18,25 @@ from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatR
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
+# Claude models released after Opus 4.6 answer 400 "`temperature` is deprecated for this model",
+# and the Messages API's current schema (the official SDK's types) has no temperature at all.
+# The older models below still take it; for any other model a temperature is refused here,
+# before the request, rather than dropped without a word.
+TAKES_TEMPERATURE = re.compile(r"^claude-(2|instant|3)|^claude-(opus|sonnet|haiku)-4(-[0-6])?(-\d{8}|@\d{8}|-v\d|$)")
+
+
+def check_temperature(model: str, temperature: float | None) -> bool:
+    """Whether to send `temperature`; bad_request when the caller set one this model rejects."""
+    if temperature is None:
+        return False
+    if TAKES_TEMPERATURE.search(model.removeprefix("anthropic.").split(".")[-1]):
+        return True
+    raise SynapseError(
+        "bad_request",
+        f"{model} takes no temperature (Anthropic deprecated it for models after Claude Opus 4.6)",
+        hint="leave temperature unset for this connection; steer the style in the prompt instead",
+        field="temperature",
+    )
 
 
 class _Block(msgspec.Struct):
@@ -70,7 +90,7 @@ def parse_error(reply: http.Reply) -> http.UpstreamError | None:
     return http.UpstreamError(body.error.message or "", (body.error.type or "",))
 
 
-def message_body(request: ChatRequest) -> dict[str, Any]:
+def message_body(request: ChatRequest, model: str) -> dict[str, Any]:
     """A Messages API body without the model (Claude on Vertex AI names it in the URL instead)."""
     body: dict[str, Any] = {
         "max_tokens": request.max_output_tokens or DEFAULT_MAX_TOKENS,
@@ -78,7 +98,7 @@ def message_body(request: ChatRequest) -> dict[str, Any]:
     }
     if request.system:
         body["system"] = request.system
-    if request.temperature is not None:
+    if check_temperature(model, request.temperature):
         body["temperature"] = request.temperature
     if request.stop:
         body["stop_sequences"] = request.stop
@@ -117,7 +137,7 @@ class AnthropicProvider:
         return http.http_error(reply, parse_error(reply), ctx)
 
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
-        body = {"model": ctx.conn.model, **message_body(request)}
+        body = {"model": ctx.conn.model, **message_body(request, ctx.conn.model)}
         reply = await http.send(ctx, "POST", f"{ctx.base_url}/v1/messages", headers=self.auth_headers(ctx), json_body=body)
         if reply.status != 200:
             raise self._fail(ctx, reply)

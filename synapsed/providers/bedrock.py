@@ -17,7 +17,7 @@ import msgspec
 import yarl
 
 from synapsed.errors import SynapseError
-from synapsed.providers import http
+from synapsed.providers import anthropic, http
 from synapsed.providers.aws_auth import AwsCredentials, sign
 from synapsed.providers.base import CallContext, ChatRequest, ChatResult
 
@@ -107,7 +107,7 @@ def parse_error(reply: http.Reply) -> http.UpstreamError | None:
     return http.UpstreamError(message, (kind,) if kind else ())
 
 
-def converse_body(request: ChatRequest) -> dict[str, Any]:
+def converse_body(request: ChatRequest, model: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "messages": [{"role": m.role, "content": [{"text": m.content}]} for m in request.messages],
     }
@@ -116,7 +116,8 @@ def converse_body(request: ChatRequest) -> dict[str, Any]:
     config: dict[str, Any] = {}
     if request.max_output_tokens is not None:
         config["maxTokens"] = request.max_output_tokens
-    if request.temperature is not None:
+    if request.temperature is not None and ("anthropic.claude" not in model
+                                            or anthropic.check_temperature(model, request.temperature)):
         config["temperature"] = request.temperature
     if request.stop:
         config["stopSequences"] = request.stop
@@ -258,7 +259,7 @@ class BedrockProvider:
 
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
         url = f"{ctx.base_url}/model/{_encoded(ctx.conn.model)}/converse"
-        reply = await self._send(ctx, "POST", url, converse_body(request))
+        reply = await self._send(ctx, "POST", url, converse_body(request, ctx.conn.model))
         if reply.status != 200:
             raise self._fail(ctx, reply)
         return converse_result(reply, ctx.conn.model)

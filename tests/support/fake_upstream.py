@@ -94,7 +94,8 @@ def _anthropic_chat(text: str) -> Canned:
 
 def _anthropic_models(ids: list[str]) -> Canned:
     return Canned(200, {
-        "data": [{"type": "model", "id": i, "display_name": i, "created_at": "2025-09-29T00:00:00Z"} for i in ids],
+        "data": [{"type": "model", "id": i, "display_name": i, "created_at": "2025-09-29T00:00:00Z", "lifecycle": "active"}
+                 for i in ids],
         "has_more": False, "first_id": ids[0] if ids else None, "last_id": ids[-1] if ids else None,
     })
 
@@ -143,7 +144,8 @@ def _anthropic_lookup(record: Recorded, up: FakeUpstream) -> Canned | None:
     resolved = up.resolve(record.path[len(prefix):])
     if resolved is None:
         return anthropic_error(404, f"model: {record.path[len(prefix):]}", "not_found_error")
-    return Canned(200, {"type": "model", "id": resolved, "display_name": resolved, "created_at": "2025-09-29T00:00:00Z"})
+    return Canned(200, {"type": "model", "id": resolved, "display_name": resolved, "created_at": "2025-09-29T00:00:00Z",
+                        "lifecycle": "active"})
 
 
 def _gemini_lookup(record: Recorded, up: FakeUpstream) -> Canned | None:

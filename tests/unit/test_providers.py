@@ -90,12 +90,30 @@ def assert_redacted(error: SynapseError, key: str) -> None:
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_success_returns_text_usage_model_and_latency(make, provider: str) -> None:
     h = await make(provider)
-    result = await h.ask(max_output_tokens=50, temperature=0.2, system="be brief")
+    # Anthropic's current Messages schema has no temperature (tested in test_anthropic_temperature_*).
+    result = await h.ask(max_output_tokens=50, temperature=None if provider == "anthropic" else 0.2, system="be brief")
     assert result.text == "pong"
     assert result.input_tokens == 12 and result.output_tokens == 3
     assert result.model == "served-model"
     assert result.latency_ms > 0
     assert h.chat_requests() == 1
+    await h.gateway.close()
+
+
+async def test_anthropic_temperature_is_refused_before_any_request_for_models_that_reject_it(make) -> None:
+    h = await make("anthropic")
+    error = await h.fail(temperature=0.2)
+    assert error.kind == "bad_request" and error.detail["field"] == "temperature"
+    assert h.chat_requests() == 0
+    await h.gateway.close()
+
+
+async def test_anthropic_temperature_is_sent_to_the_older_models_that_take_it(make) -> None:
+    h = await make("anthropic")
+    await h.gateway.config_store.mutate(lambda c: c.with_connection(
+        "c", msgspec.structs.replace(c.connections["c"], model="claude-sonnet-4-5-20250929")))
+    await h.ask(temperature=0.2)
+    assert h.upstream.requests[-1].body["temperature"] == 0.2
     await h.gateway.close()
 
 
