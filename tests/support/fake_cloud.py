@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from tests.support.fake_upstream import FAMILIES, Canned, Family, FakeUpstream, Recorded, anthropic_error, gemini_error
+from tests.support.fake_upstream import FAMILIES, Canned, FakeUpstream, Family, Recorded, anthropic_error, gemini_error
 
 # ---- Amazon Bedrock ---------------------------------------------------------------------------
 
