@@ -29,6 +29,9 @@ class ProviderInfo:
     file_is_document: bool = False
     # The base URL is the full endpoint (custom REST), not an API root.
     base_url_is_endpoint: bool = False
+    # False where the service has no model listing (Perplexity): preflight cannot check the key
+    # for free and says so, instead of failing on the missing endpoint.
+    lists_models: bool = True
 
     def own_credentials(self, credential: str) -> bool:
         """Whether the provider resolves this credential itself (no key through secrets.resolve)."""
@@ -45,8 +48,9 @@ class ProviderInfo:
             return None  # a required option is missing: validation says which
 
 
-def _compat(pid: str, url: str | None, needs_key: bool = True) -> ProviderInfo:
-    return ProviderInfo(pid, "openai", url, needs_key=needs_key, docs="docs/providers/openai-compatible.md")
+def _compat(pid: str, url: str | None, needs_key: bool = True, lists_models: bool = True) -> ProviderInfo:
+    return ProviderInfo(pid, "openai", url, needs_key=needs_key, docs="docs/providers/openai-compatible.md",
+                        lists_models=lists_models)
 
 
 PROVIDERS: dict[str, ProviderInfo] = {
@@ -121,7 +125,8 @@ PROVIDERS: dict[str, ProviderInfo] = {
         _compat("fireworks", "https://api.fireworks.ai/inference/v1"),
         _compat("cerebras", "https://api.cerebras.ai/v1"),
         _compat("nvidia", "https://integrate.api.nvidia.com/v1"),
-        _compat("perplexity", "https://api.perplexity.ai"),
+        # Sonar's Chat Completions root has no version path and no GET /models.
+        _compat("perplexity", "https://api.perplexity.ai", lists_models=False),
         _compat("lmstudio", "http://127.0.0.1:1234/v1", needs_key=False),
         _compat("vllm", "http://127.0.0.1:8000/v1", needs_key=False),
         _compat("openai-compatible", None),

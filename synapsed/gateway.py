@@ -21,7 +21,7 @@ from synapsed.errors import ErrorKind, SynapseError
 from synapsed.logging import get_logger
 from synapsed.providers import http
 from synapsed.providers.base import CallContext, ChatRequest, ChatResult, Message
-from synapsed.providers.registry import provider_for
+from synapsed.providers.registry import forget_credentials, provider_for
 from synapsed.usage.meter import Meter, Origin, Reservation
 from synapsed.validation import effective_base_url
 
@@ -59,6 +59,7 @@ class Gateway:
         """Drop cached keyring values (one connection's, or all): after key set/rm and reload."""
         if name is None:
             self._keyring_cache.clear()
+            forget_credentials()
         else:
             self._keyring_cache.pop(name, None)
 

@@ -76,6 +76,7 @@ class Probe:
         self.models: list[str] | None = None  # None: the listing was refused (or not reached)
         self.listing_refusal: SynapseError | None = None
         self.model_proof: str | None = None  # what an AuthCheck provider's auth stage proved
+        self.unlisted = False  # the service has no model listing at all
 
     async def run(self) -> list[PreflightCheck]:
         for stage, action in (
@@ -152,6 +153,10 @@ class Probe:
         if isinstance(provider, AuthCheck):
             message, self.model_proof = await provider.check_auth(self._context())
             return "pass", message, None
+        if not PROVIDERS[self._conn.provider].lists_models:
+            self.unlisted = True
+            return "warn", (f"{self._conn.provider} offers no model listing, so nothing free can check the key; "
+                            "--probe (one billed request) does"), None
         try:
             self.models = await provider.list_models(self._context())
         except SynapseError as exc:
@@ -173,6 +178,8 @@ class Probe:
     async def check_model(self) -> Outcome:
         conn = self._conn
         provider = provider_for(conn.provider)
+        if self.unlisted:
+            return "skip", "the service lists no models; --probe confirms the model with one billed request", None
         if isinstance(provider, AuthCheck):
             if self.model_proof is not None:
                 return "pass", self.model_proof, None

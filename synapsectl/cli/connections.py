@@ -128,7 +128,8 @@ def _connection_fields(parser: argparse.ArgumentParser, creating: bool) -> None:
     parser.add_argument(
         "--credential",
         default="keyring" if creating else None,
-        help="where the key lives: keyring (default), env:VAR or file:PATH",
+        help="where the key lives: keyring (default), env:VAR or file:PATH; aws (Bedrock: the AWS credential chain),"
+             " adc (Vertex AI: Application Default Credentials)",
     )
     parser.add_argument("--timeout", type=float, default=60.0 if creating else None, help="request timeout in seconds")
     parser.add_argument("--option", action="append", metavar="KEY=VALUE", help="provider option, e.g. deployment=NAME (repeatable)")

@@ -38,3 +38,13 @@ def provider_for(provider_id: str) -> Provider:
         return _FAMILIES["openai" if provider_id == "openai" else "openai-compatible"]
     return _FAMILIES[info.family]
 
+
+
+def forget_credentials() -> None:
+    """Drop credentials the providers' own libraries resolved (after reload or a key change), so
+    the next call resolves the chain again instead of using what was found before."""
+    bedrock = _FAMILIES["bedrock"]
+    vertex = _FAMILIES["vertex"]
+    assert isinstance(bedrock, BedrockProvider) and isinstance(vertex, VertexProvider)  # noqa: S101 - built above
+    bedrock.aws.forget()
+    vertex.google.forget()

@@ -13,7 +13,7 @@ from synapsed.protocol import ChatRequest, Message
 from synapsed.providers.anthropic import message_body
 from synapsed.providers.vertex import VERTEX_ANTHROPIC_VERSION
 from tests.contracts.schemas import ContractError, anthropic_validate, anthropic_validate_request
-from tests.support.fake_cloud import _vertex_claude
+from tests.support.fake_cloud import CLAUDE_COUNT, _vertex_claude
 from tests.support.fake_upstream import FAMILIES, anthropic_error
 
 MODEL = "claude-opus-4-8"
@@ -74,3 +74,7 @@ def test_a_reply_with_a_wrong_type_fails_the_contract() -> None:
     reply["usage"] = {"input_tokens": "twelve", "output_tokens": 3}
     with pytest.raises(ContractError):
         anthropic_validate("Message", reply)
+
+
+def test_fake_vertex_claude_count_tokens_reply_is_a_valid_token_count() -> None:
+    anthropic_validate("MessageTokensCount", CLAUDE_COUNT)

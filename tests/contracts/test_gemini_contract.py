@@ -10,6 +10,7 @@ import pytest
 from synapsed.protocol import ChatRequest, Message
 from synapsed.providers.gemini import content_body
 from tests.contracts.schemas import ContractError, genai_validate, genai_validate_request
+from tests.support.fake_cloud import GEMINI_COUNT
 from tests.support.fake_upstream import FAMILIES, gemini_error
 
 FULL = ChatRequest(messages=[Message("user", "hi"), Message("assistant", "hello"), Message("user", "again")],
@@ -40,7 +41,7 @@ def test_fake_generate_content_reply_is_a_valid_response() -> None:
 
 
 def test_fake_count_tokens_reply_is_a_valid_response() -> None:
-    genai_validate("CountTokensResponse", {"totalTokens": 1})
+    genai_validate("CountTokensResponse", GEMINI_COUNT)
 
 
 def test_fake_model_listing_entries_are_valid_models() -> None:

@@ -286,3 +286,26 @@ def test_vertex_api_not_enabled_and_missing_model_have_their_own_hints(
              "was not found or your project does not have access to it.", "NOT_FOUND")
     auth = _checks(daemon.ctl("preflight", "vx", "--json").stdout)["auth"]
     assert auth["kind"] == "model_not_found" and "us-central1" in str(auth["hint"])
+
+
+async def test_an_ide_compares_bedrock_and_vertex_over_mcp_and_no_credential_reaches_a_reply(
+        daemon_proc: DaemonProcess, bedrock: tuple[FakeUpstream, SigV4Guard],
+        vertex: tuple[FakeUpstream, TokenIssuer, Path]) -> None:
+    from tests.e2e.mcp_support import http_client, start_with_mcp, text_of
+
+    bedrock_up, _ = bedrock
+    vertex_up, issuer, key_file = vertex
+    daemon_proc.env.update(AWS_ACCESS_KEY_ID=ENV_IDENTITY.access_key, AWS_SECRET_ACCESS_KEY=ENV_IDENTITY.secret_key,
+                           AWS_SESSION_TOKEN=ENV_IDENTITY.session_token or "")
+    daemon = start_with_mcp(daemon_proc)
+    _add_bedrock(daemon, bedrock_up, "br", "--credential", "aws")
+    _add_vertex(daemon, vertex_up, "vx", f"file:{key_file}")
+    async with http_client(daemon) as client:
+        result = await client.call_tool("compare", {"prompt": "hi", "connections": ["br", "vx"]})
+    assert result.is_error is False
+    answers = {a["connection"]: a for a in (result.structured_content or {})["results"]}
+    assert answers["br"]["text"] == "pong" and answers["vx"]["text"] == "pong"
+    assert bedrock_up.count("POST", bedrock_up.chat_path) == 1 and vertex_up.count("POST", vertex_up.chat_path) == 1
+    key = json.loads(key_file.read_text())
+    audit(daemon, [text_of(result), json.dumps(result.structured_content)],
+          [ENV_IDENTITY.secret_key, ENV_IDENTITY.session_token or "", key["private_key"], *issuer.issued])

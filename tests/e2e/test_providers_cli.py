@@ -140,3 +140,21 @@ def test_new_openai_compatible_defaults_are_the_documented_endpoints(daemon: Dae
         assert daemon.ctl("connections", "add", f"d-{provider}", "--provider", provider, "--model", "m").returncode == 0
         shown = json.loads(daemon.ctl("--json", "connections", "show", f"d-{provider}").stdout)
         assert shown["connection"]["effective_base_url"] == url
+
+
+def test_perplexity_has_no_listing_so_preflight_warns_and_only_the_probe_checks_the_key(
+        daemon: DaemonProcess, upstream: FakeUpstream) -> None:
+    assert daemon.ctl("connections", "add", "pplx", "--provider", "perplexity", "--model", "test-model",
+                      "--base-url", upstream.base_url).returncode == 0
+    assert daemon.ctl("key", "set", "pplx", input=KEY).returncode == 0
+    listings = upstream.count("GET", "/v1/models")
+    free = daemon.ctl("preflight", "pplx", "--json")
+    assert free.returncode == 0, free.stdout
+    checks = {c["name"]: c for c in json.loads(free.stdout)["reports"][0]["checks"]}
+    assert checks["auth"]["status"] == "warn" and "--probe" in checks["auth"]["message"]
+    assert checks["model"]["status"] == "skip"
+    assert upstream.count("GET", "/v1/models") == listings  # no request to an endpoint the service lacks
+    probed = daemon.ctl("preflight", "pplx", "--probe", "--json")
+    assert probed.returncode == 0 and upstream.count("POST", upstream.chat_path) == 1
+    shown = json.loads(daemon.ctl("--json", "connections", "show", "pplx").stdout)["connection"]
+    assert shown["base_url"] == upstream.base_url

@@ -164,6 +164,9 @@ def bedrock_upstream(model: str = "anthropic.claude-3-5-haiku-20241022-v1:0", id
 
 # ---- Google Vertex AI ---------------------------------------------------------------------------
 
+# countTokens replies: Gemini's CountTokensResponse, Claude's count-tokens (MessageTokensCount).
+GEMINI_COUNT = {"totalTokens": 1}
+CLAUDE_COUNT = {"input_tokens": 9}
 PROJECT = "proj-synapse"
 GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 LOCATION = "us-central1"
@@ -269,7 +272,7 @@ def vertex_upstream(directory: Path, model: str = "gemini-2.5-flash", express_ke
         return None
 
     up.guard = guard
-    count = Canned(200, {"input_tokens": 9}) if model.startswith("claude-") else Canned(200, {"totalTokens": 1, "totalBillableCharacters": 2})
+    count = Canned(200, CLAUDE_COUNT if model.startswith("claude-") else GEMINI_COUNT)
     up.routes[("POST", paths["count"])] = count
     up.routes[("POST", express_chat)] = gemini_chat("pong")
     up.start()

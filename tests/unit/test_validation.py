@@ -30,8 +30,8 @@ def test_unknown_provider_lists_known_ones() -> None:
 
 def test_every_design_provider_is_known() -> None:
     design = {"openai", "azure-openai", "anthropic", "gemini", "ollama", "groq", "openrouter", "deepseek", "xai",
-              "mistral", "together", "huggingface", "fireworks", "cerebras", "nvidia", "lmstudio", "vllm",
-              "openai-compatible"}
+              "mistral", "together", "huggingface", "fireworks", "cerebras", "perplexity", "nvidia", "lmstudio", "vllm",
+              "openai-compatible", "bedrock", "vertex", "custom-rest"}
     assert set(PROVIDERS) == design
 
 
