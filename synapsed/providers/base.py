@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import aiohttp
 
 from synapsed.config import ConnectionConfig
 from synapsed.protocol import ChatRequest, ChatResult, Message
 
-__all__ = ["CallContext", "ChatRequest", "ChatResult", "Message", "AuthCheck", "ModelAccess", "OwnCredentials", "Provider", "LOOKUP_MISS"]
+__all__ = ["CallContext", "ChatRequest", "ChatResult", "Message", "AuthCheck", "ModelAccess", "OwnCredentials", "Provider", "LOOKUP_MISS",
+           "sampling_options"]
 
 # Statuses with which a per-model lookup says "not here": no such model, or (on compatible
 # servers) no per-model endpoint at all. Preflight then consults the listing instead.
 LOOKUP_MISS = frozenset({400, 404, 405})
+
+
+def sampling_options(request: ChatRequest, max_tokens: str, stop: str, temperature: bool = True) -> dict[str, Any]:
+    """The request's output limit, temperature and stop sequences under one family's member names,
+    unset ones left out. `temperature=False` leaves it out for a model that takes none."""
+    options: dict[str, Any] = {}
+    if request.max_output_tokens is not None:
+        options[max_tokens] = request.max_output_tokens
+    if temperature and request.temperature is not None:
+        options["temperature"] = request.temperature
+    if request.stop:
+        options[stop] = request.stop
+    return options
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import yarl
 from synapsed.errors import SynapseError
 from synapsed.providers import anthropic, http
 from synapsed.providers.aws_auth import AwsCredentials, sign
-from synapsed.providers.base import CallContext, ChatRequest, ChatResult
+from synapsed.providers.base import CallContext, ChatRequest, ChatResult, sampling_options
 
 # Cross-region inference profiles carry a geography prefix; ARNs name a profile or a model.
 PROFILE_ID = re.compile(r"^(us|eu|apac|us-gov|jp|au|ca|global)\.[a-z0-9-]+\.")
@@ -113,14 +113,9 @@ def converse_body(request: ChatRequest, model: str) -> dict[str, Any]:
     }
     if request.system:
         body["system"] = [{"text": request.system}]
-    config: dict[str, Any] = {}
-    if request.max_output_tokens is not None:
-        config["maxTokens"] = request.max_output_tokens
-    if request.temperature is not None and ("anthropic.claude" not in model
-                                            or anthropic.check_temperature(model, request.temperature)):
-        config["temperature"] = request.temperature
-    if request.stop:
-        config["stopSequences"] = request.stop
+    # Claude on Bedrock follows Anthropic's rule on temperature (refused for the newer models).
+    takes_temperature = "anthropic.claude" not in model or anthropic.check_temperature(model, request.temperature)
+    config = sampling_options(request, max_tokens="maxTokens", stop="stopSequences", temperature=takes_temperature)
     if config:
         body["inferenceConfig"] = config
     return body

@@ -14,7 +14,7 @@ import msgspec
 
 from synapsed.errors import SynapseError
 from synapsed.providers import http
-from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult
+from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult, sampling_options
 
 
 class _Part(msgspec.Struct):
@@ -99,13 +99,7 @@ def content_body(request: ChatRequest) -> dict[str, Any]:
     }
     if request.system:
         body["systemInstruction"] = {"parts": [{"text": request.system}]}
-    config: dict[str, Any] = {}
-    if request.max_output_tokens is not None:
-        config["maxOutputTokens"] = request.max_output_tokens
-    if request.temperature is not None:
-        config["temperature"] = request.temperature
-    if request.stop:
-        config["stopSequences"] = request.stop
+    config = sampling_options(request, max_tokens="maxOutputTokens", stop="stopSequences")
     if config:
         body["generationConfig"] = config
     return body

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 
 from synapsed.providers import http
-from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult
+from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult, sampling_options
 
 
 class _Message(msgspec.Struct):
@@ -56,13 +56,7 @@ class OllamaProvider:
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
         messages = [{"role": "system", "content": request.system}] if request.system else []
         messages += [{"role": m.role, "content": m.content} for m in request.messages]
-        options: dict[str, Any] = {}
-        if request.max_output_tokens is not None:
-            options["num_predict"] = request.max_output_tokens
-        if request.temperature is not None:
-            options["temperature"] = request.temperature
-        if request.stop:
-            options["stop"] = request.stop
+        options = sampling_options(request, max_tokens="num_predict", stop="stop")
         body: dict[str, Any] = {"model": ctx.conn.model, "messages": messages, "stream": False}
         if options:
             body["options"] = options

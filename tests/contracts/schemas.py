@@ -85,14 +85,20 @@ def anthropic_validate_request(body: dict[str, Any]) -> None:
         raise ContractError(f"Anthropic Messages request: {exc}") from None
 
 
-def anthropic_validate(model_name: str, instance: Any) -> None:
-    import anthropic.types as types
+def _sdk_validate(module: str, model_name: str, instance: Any) -> None:
+    """`instance` through one of an official SDK's generated pydantic models."""
+    import importlib
+
     from pydantic import ValidationError
 
     try:
-        getattr(types, model_name).model_validate(instance)
+        getattr(importlib.import_module(module), model_name).model_validate(instance)
     except ValidationError as exc:
-        raise ContractError(f"Anthropic {model_name}: {exc}") from None
+        raise ContractError(f"{module} {model_name}: {exc}") from None
+
+
+def anthropic_validate(model_name: str, instance: Any) -> None:
+    _sdk_validate("anthropic.types", model_name, instance)
 
 
 # ---- Gemini API and Vertex AI: google-genai types (extra="forbid") -------------------------------
@@ -120,13 +126,7 @@ def genai_validate_request(body: dict[str, Any]) -> None:
 
 
 def genai_validate(model_name: str, instance: Any) -> None:
-    from google.genai import types
-    from pydantic import ValidationError
-
-    try:
-        getattr(types, model_name).model_validate(instance)
-    except ValidationError as exc:
-        raise ContractError(f"google-genai {model_name}: {exc}") from None
+    _sdk_validate("google.genai.types", model_name, instance)
 
 
 # ---- Amazon Bedrock: botocore's service models ---------------------------------------------------
