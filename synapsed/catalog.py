@@ -89,7 +89,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
             "bedrock",
             "bedrock",
             "https://bedrock-runtime.{region}.amazonaws.com",
-            options=frozenset({"region", "profile", "control_base_url"}),
+            options=frozenset({"region", "profile", "control_endpoint"}),
             required_options=frozenset({"region"}),
             docs="docs/providers/bedrock.md",
             ambient=frozenset({"aws"}),

@@ -9,6 +9,7 @@ check a connection when it is saved, the provider imports it to build and read r
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -133,6 +134,14 @@ def _expressions(options: dict[str, str]) -> tuple[dict[str, Any], dict[str, str
 
 def parse_spec(options: dict[str, str]) -> RestSpec:
     """The connection's options as a RestSpec, or config_invalid naming the option and why."""
+    return _parse(tuple(sorted(options.items())))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(items: tuple[tuple[str, str], ...]) -> RestSpec:
+    # Cached by the options themselves: every call through a connection reads the same spec, and
+    # an edited connection has other options, so nothing stale is ever served.
+    options = dict(items)
     method = options.get("method", "POST").upper()
     if method not in METHODS:
         raise _invalid("method", f"{method!r} is not supported", "chat requests are POST (or PUT)")

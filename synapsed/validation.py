@@ -132,11 +132,11 @@ def check_option_values(info: ProviderInfo, options: dict[str, str], credential:
         if credential != "aws":
             raise _bad_option("profile", "option profile applies only to credential = aws",
                               "use --credential aws to sign with that profile, or drop the option to use a Bedrock API key")
-    if "control_base_url" in options:
+    if "control_endpoint" in options:
         try:
-            check_base_url(options["control_base_url"])
+            check_base_url(options["control_endpoint"])
         except SynapseError as exc:
-            raise _bad_option("control_base_url", exc.message, exc.hint or "") from None
+            raise _bad_option("control_endpoint", exc.message, exc.hint or "") from None
     location = options.get("location")
     if location is not None and not GCP_LOCATION_RE.fullmatch(location):
         raise _bad_option("location", f"{location!r} is not a Google Cloud location",

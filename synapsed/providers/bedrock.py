@@ -162,7 +162,7 @@ class BedrockProvider:
     def control_url(self, ctx: CallContext) -> str:
         """The control plane (free model calls): its own option, else the explicit endpoint (a
         loopback fake, one gateway for both), else the region's public host."""
-        explicit = ctx.conn.options.get("control_base_url") or ctx.conn.base_url
+        explicit = ctx.conn.options.get("control_endpoint") or ctx.conn.base_url
         return (explicit or f"https://bedrock.{self.region(ctx)}.amazonaws.com").rstrip("/")
 
     def uses_aws_chain(self, ctx: CallContext) -> bool:
