@@ -120,7 +120,17 @@ def _bad_option(field: str, message: str, hint: str) -> SynapseError:
 
 
 def check_option_values(info: ProviderInfo, options: dict[str, str], credential: str) -> None:
-    """The values of the options that have a shape: regions, locations, projects, REST templates."""
+    """The values of the options that have a shape: regions, locations, projects, REST templates.
+    Each provider's own: OpenAI's `project` is an OpenAI project id, not a Google one."""
+    if info.id == "bedrock":
+        _check_bedrock_options(options, credential)
+    elif info.id == "vertex":
+        _check_vertex_options(options)
+    elif info.id == "custom-rest":
+        custom_rest.parse_spec(options)
+
+
+def _check_bedrock_options(options: dict[str, str], credential: str) -> None:
     region = options.get("region")
     if region is not None and not AWS_REGION_RE.fullmatch(region):
         raise _bad_option("region", f"{region!r} is not an AWS region id",
@@ -137,6 +147,9 @@ def check_option_values(info: ProviderInfo, options: dict[str, str], credential:
             check_base_url(options["control_endpoint"])
         except SynapseError as exc:
             raise _bad_option("control_endpoint", exc.message, exc.hint or "") from None
+
+
+def _check_vertex_options(options: dict[str, str]) -> None:
     location = options.get("location")
     if location is not None and not GCP_LOCATION_RE.fullmatch(location):
         raise _bad_option("location", f"{location!r} is not a Google Cloud location",
@@ -145,8 +158,6 @@ def check_option_values(info: ProviderInfo, options: dict[str, str], credential:
     if project is not None and not GCP_PROJECT_RE.fullmatch(project):
         raise _bad_option("project", f"{project!r} is not a Google Cloud project id",
                           "write the project id (6-30 lowercase letters, digits, hyphens), not its display name or number")
-    if info.id == "custom-rest":
-        custom_rest.parse_spec(options)
 
 
 def check_options(info: ProviderInfo, options: dict[str, str]) -> dict[str, str]:

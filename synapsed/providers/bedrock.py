@@ -206,7 +206,8 @@ class BedrockProvider:
         chain = self.uses_aws_chain(ctx)
 
         def err(error_kind: str, hint: str) -> SynapseError:
-            return SynapseError(error_kind, f"Bedrock answered {reply.status} {kind}: {text}".replace("  ", " "),  # type: ignore[arg-type]
+            status = f"{reply.status} {kind}".strip()
+            return SynapseError(error_kind, f"Bedrock answered {status}: {text}",  # type: ignore[arg-type]
                                 hint=hint, **{k: v for k, v in detail.items() if v is not None})
 
         if kind in ("ExpiredTokenException", "ExpiredToken") or ("expired" in text.lower() and reply.status in (401, 403)):

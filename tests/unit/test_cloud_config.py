@@ -75,6 +75,11 @@ def test_vertex_project_and_location_shapes_are_checked(option: str, value: str)
     assert error.detail["field"] == f"options.{option}"
 
 
+def test_openai_project_option_is_not_held_to_google_rules() -> None:
+    conn = v.validate_connection("c", _conn("openai", options={"project": "proj_Ab12Cd34"}))
+    assert conn.options == {"project": "proj_Ab12Cd34"}
+
+
 def test_vertex_file_credential_is_a_document_and_keyring_is_the_express_key() -> None:
     info = PROVIDERS["vertex"]
     assert info.own_credentials("file:/k.json") and info.own_credentials("adc")
