@@ -160,6 +160,10 @@ def _check_vertex_options(options: dict[str, str]) -> None:
                           "write the project id (6-30 lowercase letters, digits, hyphens), not its display name or number")
 
 
+OPTION_EXAMPLES = {"deployment": "my-gpt4o", "api_version": "2024-10-21", "region": "us-east-1",
+                   "body": '\'{"input": "{prompt}"}\'', "answer": "output.text"}
+
+
 def check_options(info: ProviderInfo, options: dict[str, str]) -> dict[str, str]:
     unknown = sorted(set(options) - info.options)
     if unknown:
@@ -175,7 +179,7 @@ def check_options(info: ProviderInfo, options: dict[str, str]) -> dict[str, str]
         raise SynapseError(
             "config_invalid",
             f"provider {info.id} needs option(s) {', '.join(missing)}",
-            hint="give them with --option KEY=VALUE, e.g. --option deployment=my-gpt4o --option api_version=2024-10-21",
+            hint="give them with " + " ".join(f"--option {m}={OPTION_EXAMPLES.get(m, 'VALUE')}" for m in missing),
             field="options",
         )
     return options

@@ -309,3 +309,23 @@ async def test_an_ide_compares_bedrock_and_vertex_over_mcp_and_no_credential_rea
     key = json.loads(key_file.read_text())
     audit(daemon, [text_of(result), json.dumps(result.structured_content)],
           [ENV_IDENTITY.secret_key, ENV_IDENTITY.session_token or "", key["private_key"], *issuer.issued])
+
+
+def test_bedrock_inference_profile_arn_is_encoded_in_the_path_and_signed_as_sent(
+        daemon_proc: DaemonProcess, bedrock: tuple[FakeUpstream, SigV4Guard]) -> None:
+    from tests.support.fake_cloud import converse_ok, inference_profile_ok
+
+    up, guard = bedrock
+    arn = f"arn:aws:bedrock:us-east-1:111122223333:inference-profile/{PROFILE_MODEL}"
+    up.routes[("GET", f"/inference-profiles/{arn}")] = inference_profile_ok(PROFILE_MODEL)
+    up.routes[("POST", f"/model/{arn}/converse")] = converse_ok("pong")
+    daemon_proc.env.update(AWS_ACCESS_KEY_ID=ENV_IDENTITY.access_key, AWS_SECRET_ACCESS_KEY=ENV_IDENTITY.secret_key,
+                           AWS_SESSION_TOKEN=ENV_IDENTITY.session_token or "")
+    daemon = daemon_proc.start()
+    _add_bedrock(daemon, up, "arn", "--credential", "aws", model=arn)
+    preflight = daemon.ctl("preflight", "arn", "--json")
+    assert preflight.returncode == 0, preflight.stdout
+    answered = daemon.ctl("test", "arn", "hi")
+    assert answered.returncode == 0 and answered.stdout.strip() == "pong", answered.stdout + answered.stderr
+    assert up.count("POST", f"/model/{arn}/converse") == 1
+    assert guard.verified >= 3  # the percent-encoded ARN path was signed exactly as it went out

@@ -218,3 +218,19 @@ def test_thread_limits_out_of_range_name_line_and_field(line: str, field: str) -
 def test_threads_section_round_trips_through_render() -> None:
     config = parse("[threads]\nenabled = false\nretention_days = 0\n")
     assert config.threads.enabled is False and parse(render(config)).threads == config.threads
+
+
+def test_a_custom_rest_template_mistake_in_a_hand_edit_names_the_option_and_its_line() -> None:
+    error = _error(GOOD + '\n[connections.corp]\nprovider = "custom-rest"\nmodel = "m"\n'
+                   'base_url = "https://llm.corp.example/api/generate"\n'
+                   "options = { body = '{\"input\": \"{promt}\"}', answer = \"out.text\" }\n")
+    assert error.detail["field"] == "connections.corp.options.body"
+    assert error.detail["line"] == GOOD.count("\n") + 6
+    assert "{promt}" in error.message
+
+
+def test_a_bedrock_region_typo_in_a_hand_edit_names_the_option_and_its_line() -> None:
+    error = _error(GOOD + '\n[connections.br]\nprovider = "bedrock"\nmodel = "amazon.nova-lite-v1:0"\n'
+                   'credential = "aws"\n[connections.br.options]\nregion = "us-east"\n')
+    assert error.detail["field"] == "connections.br.options.region"
+    assert "us-east-1" in error.hint
