@@ -7,11 +7,21 @@ with the key, so the deployment itself is only confirmed by the opt-in completio
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from synapsed.providers import http
 from synapsed.providers.base import CallContext, ChatRequest, ChatResult
 from synapsed.providers.openai import REASONING_MODEL, _Models, chat_body, completion_result, parse_error
+
+
+def deployment_body(ctx: CallContext, request: ChatRequest) -> dict[str, Any]:
+    """The OpenAI chat body without the model (the deployment in the URL selects it); older
+    api-versions know only max_tokens, so reasoning models alone get max_completion_tokens."""
+    field = "max_completion_tokens" if REASONING_MODEL.match(ctx.conn.model) else "max_tokens"
+    body = chat_body(ctx, request, field)
+    body.pop("model")
+    return body
 
 
 class AzureOpenAIProvider:
@@ -26,9 +36,7 @@ class AzureOpenAIProvider:
 
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
         deployment = quote(ctx.conn.options["deployment"], safe="")
-        field = "max_completion_tokens" if REASONING_MODEL.match(ctx.conn.model) else "max_tokens"
-        body = chat_body(ctx, request, field)
-        body.pop("model")  # the deployment selects the model
+        body = deployment_body(ctx, request)
         reply = await http.send(
             ctx,
             "POST",

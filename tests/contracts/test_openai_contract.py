@@ -60,3 +60,12 @@ def test_a_reply_missing_a_required_member_fails_the_contract() -> None:
     del reply["choices"][0]["finish_reason"]
     with pytest.raises(ContractError, match="finish_reason"):
         openai_validate("CreateChatCompletionResponse", reply)
+
+
+@pytest.mark.parametrize("model", ["gpt-4o", "o3-mini"])
+def test_azure_deployment_body_plus_its_model_is_a_valid_request(model: str) -> None:
+    from synapsed.providers.azure_openai import deployment_body
+
+    body = deployment_body(_ctx(model), FULL)
+    assert "model" not in body  # the deployment in the URL selects the model
+    openai_validate("CreateChatCompletionRequest", {"model": model, **body}, strict=True)
