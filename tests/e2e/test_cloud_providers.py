@@ -329,3 +329,22 @@ def test_bedrock_inference_profile_arn_is_encoded_in_the_path_and_signed_as_sent
     assert answered.returncode == 0 and answered.stdout.strip() == "pong", answered.stdout + answered.stderr
     assert up.count("POST", f"/model/{arn}/converse") == 1
     assert guard.verified >= 3  # the percent-encoded ARN path was signed exactly as it went out
+
+
+def test_without_botocore_only_the_aws_connection_fails_and_the_hint_is_the_install_command(
+        daemon_proc: DaemonProcess, bedrock: tuple[FakeUpstream, SigV4Guard], short_tmp: Path) -> None:
+    up, _ = bedrock
+    shadow = short_tmp / "no-botocore" / "botocore"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'botocore'\", name='botocore')\n")
+    daemon_proc.env["PYTHONPATH"] = f"{shadow.parent}:{daemon_proc.env['PYTHONPATH']}"
+    daemon = daemon_proc.start()
+    _add_bedrock(daemon, up, "br", "--credential", "aws")
+    credential = _checks(daemon.ctl("preflight", "br", "--json").stdout)["credential"]
+    assert credential["kind"] == "config_invalid" and credential["hint"].startswith("pip install 'mcp-synapse[aws]'")
+    failed = json.loads(daemon.ctl("test", "br", "hi", "--json").stdout)["error"]
+    assert failed["kind"] == "config_invalid" and "mcp-synapse[aws]" in failed["hint"]
+    _add_bedrock(daemon, up, "key")  # a Bedrock API key needs no botocore
+    daemon.ctl("key", "set", "key", input=BEDROCK_API_KEY)
+    assert daemon.ctl("test", "key", "hi").stdout.strip() == "pong"
+    assert up.count("POST", up.chat_path) == 1
