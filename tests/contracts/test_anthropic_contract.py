@@ -13,7 +13,7 @@ from synapsed.protocol import ChatRequest, Message
 from synapsed.providers.anthropic import message_body
 from synapsed.providers.vertex import VERTEX_ANTHROPIC_VERSION
 from tests.contracts.schemas import ContractError, anthropic_validate, anthropic_validate_request
-from tests.support.fake_cloud import CLAUDE_COUNT, _vertex_claude
+from tests.support.fake_cloud import CLAUDE_COUNT, vertex_claude_ok
 from tests.support.fake_upstream import FAMILIES, anthropic_error
 
 MODEL = "claude-opus-4-8"
@@ -42,7 +42,7 @@ def test_older_models_still_get_temperature_and_nothing_else_outside_the_schema(
     anthropic_validate_request(body)
 
 
-def test_vertex_claude_body_is_the_messages_body_without_model_plus_its_version() -> None:
+def testvertex_claude_ok_body_is_the_messages_body_without_model_plus_its_version() -> None:
     body: dict[str, Any] = {"anthropic_version": VERTEX_ANTHROPIC_VERSION, **message_body(FULL, MODEL)}
     assert "model" not in body
     anthropic_validate_request({"model": MODEL, **{k: v for k, v in body.items() if k != "anthropic_version"}})
@@ -55,7 +55,7 @@ def test_a_misspelled_body_member_fails_the_contract() -> None:
         anthropic_validate_request(body)
 
 
-@pytest.mark.parametrize("canned", [FAMILIES["anthropic"].chat_ok("pong"), _vertex_claude("pong")], ids=["api", "vertex"])
+@pytest.mark.parametrize("canned", [FAMILIES["anthropic"].chat_ok("pong"), vertex_claude_ok("pong")], ids=["api", "vertex"])
 def test_fake_message_replies_are_valid_messages(canned: Any) -> None:
     anthropic_validate("Message", canned.json)
 
@@ -76,5 +76,5 @@ def test_a_reply_with_a_wrong_type_fails_the_contract() -> None:
         anthropic_validate("Message", reply)
 
 
-def test_fake_vertex_claude_count_tokens_reply_is_a_valid_token_count() -> None:
+def test_fakevertex_claude_ok_count_tokens_reply_is_a_valid_token_count() -> None:
     anthropic_validate("MessageTokensCount", CLAUDE_COUNT)

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
-from tests.support.fake_upstream import FAMILIES, Canned, FakeUpstream, Family, Recorded, anthropic_error, gemini_error
+from tests.support.fake_upstream import FAMILIES, Canned, FakeUpstream, Family, Recorded, gemini_error
 
 # ---- Amazon Bedrock ---------------------------------------------------------------------------
 
@@ -238,7 +238,7 @@ def vertex_paths(model: str, project: str = PROJECT, location: str = LOCATION) -
     return {"chat": f"{root}/{model}:generateContent", "count": f"{root}/{model}:countTokens"}
 
 
-def _vertex_claude(text: str) -> Canned:
+def vertex_claude_ok(text: str) -> Canned:
     return Canned(200, {
         "id": "msg_vrtx_01Fake", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5@20250929",
         "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
@@ -251,7 +251,7 @@ def vertex_upstream(directory: Path, model: str = "gemini-2.5-flash", express_ke
     """Vertex AI's model endpoints plus the token endpoint; returns the service-account file."""
     gemini_chat = FAMILIES["gemini"].chat_ok
     paths = vertex_paths(model)
-    chat_ok = _vertex_claude if model.startswith("claude-") else gemini_chat
+    chat_ok = vertex_claude_ok if model.startswith("claude-") else gemini_chat
     FAMILIES[f"vertex:{model}"] = Family(paths["chat"], "/v1/unlisted", chat_ok, lambda _ids: Canned(404, None))
     up = FakeUpstream(f"vertex:{model}", model=model, model_lookup=False)
     issuer = TokenIssuer()
@@ -281,6 +281,3 @@ def vertex_upstream(directory: Path, model: str = "gemini-2.5-flash", express_ke
     issuer.public_pem, issuer.email = public_pem, info["client_email"]
     return up, issuer, key_file
 
-
-__all__ = ["AwsIdentity", "SigV4Guard", "TokenIssuer", "anthropic_error", "bedrock_error", "bedrock_upstream",
-           "vertex_upstream", "vertex_paths", "service_account_file"]
