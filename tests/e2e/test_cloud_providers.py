@@ -348,3 +348,29 @@ def test_without_botocore_only_the_aws_connection_fails_and_the_hint_is_the_inst
     daemon.ctl("key", "set", "key", input=BEDROCK_API_KEY)
     assert daemon.ctl("test", "key", "hi").stdout.strip() == "pong"
     assert up.count("POST", up.chat_path) == 1
+
+
+@pytest.mark.parametrize(("canned", "kind"), [
+    (Canned(200, body=b"<html>Sign in to continue</html>"), "upstream_malformed"),
+    (Canned(200, {"output": {}, "stopReason": "end_turn"}), "upstream_malformed"),
+    (Canned(200, body=b'{"output": {"message": {"content": [{"text": "late"}]}}}', delay=3.0), "timeout"),
+])
+def test_bedrock_garbage_and_silence_are_typed_and_sent_once(
+        daemon: DaemonProcess, bedrock: tuple[FakeUpstream, SigV4Guard], canned: Canned, kind: str) -> None:
+    up, _ = bedrock
+    _add_bedrock(daemon, up, "key", "--timeout", "1")
+    daemon.ctl("key", "set", "key", input=BEDROCK_API_KEY)
+    up.reply_chat(canned)
+    error = json.loads(daemon.ctl("test", "key", "hi", "--json").stdout)["error"]
+    assert error["kind"] == kind and error["hint"]
+    assert up.count("POST", up.chat_path) == 1
+
+
+def test_vertex_garbage_reply_is_upstream_malformed_and_sent_once(
+        daemon: DaemonProcess, vertex: tuple[FakeUpstream, TokenIssuer, Path]) -> None:
+    up, _, key_file = vertex
+    _add_vertex(daemon, up, "vx", f"file:{key_file}")
+    up.reply_chat(Canned(200, body=b"upstream connect error or disconnect/reset before headers"))
+    error = json.loads(daemon.ctl("test", "vx", "hi", "--json").stdout)["error"]
+    assert error["kind"] == "upstream_malformed"
+    assert up.count("POST", up.chat_path) == 1

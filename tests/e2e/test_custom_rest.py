@@ -110,3 +110,13 @@ def test_custom_rest_without_a_check_url_preflights_without_sending_anything(
     assert gateway.count("POST", "/api/generate") == 0 and gateway.count("GET", "/health") == 0
     probed = daemon.ctl("preflight", "corp", "--probe", "--json")
     assert probed.returncode == 0 and gateway.count("POST", "/api/generate") == 1
+
+
+def test_custom_rest_non_json_reply_and_timeout_are_typed_and_sent_once(daemon: DaemonProcess, gateway: FakeUpstream) -> None:
+    assert _add(daemon, gateway, "--timeout", "1").returncode == 0
+    daemon.ctl("key", "set", "corp", input=KEY)
+    gateway.routes[("POST", "/api/generate")] = Canned(200, body=b"<html>proxy login</html>")
+    assert json.loads(daemon.ctl("test", "corp", "hi", "--json").stdout)["error"]["kind"] == "upstream_malformed"
+    gateway.routes[("POST", "/api/generate")] = Canned(200, {"result": {"outputs": [{"text": "late"}]}}, delay=3.0)
+    assert json.loads(daemon.ctl("test", "corp", "hi", "--json").stdout)["error"]["kind"] == "timeout"
+    assert gateway.count("POST", "/api/generate") == 2
