@@ -15,6 +15,7 @@ from typing import Any
 REDACTED = "[REDACTED]"
 # Substrings of a loaded secret this long or longer are treated as the secret.
 FRAGMENT = 8
+BLOCK = 4  # the prefilter's block length: FRAGMENT >= 2 * BLOCK - 1 keeps it exact
 
 KEY_PATTERNS = re.compile(
     r"sk-ant-[A-Za-z0-9_\-]{8,}"
@@ -38,6 +39,7 @@ class SecretRegistry:
         self._values: frozenset[str] = frozenset()
         self._fragments: frozenset[str] = frozenset()
         self._finder: re.Pattern[str] | None = None
+        self._blocks: tuple[str, ...] = ()
 
     def add(self, value: str) -> None:
         value = value.strip()
@@ -56,8 +58,14 @@ class SecretRegistry:
         # One compiled alternation answers "is any piece of any key in this text?" at C speed;
         # the exact span merge below runs only when it says yes.
         finder = re.compile("|".join(map(re.escape, sorted(fragments)))) if fragments else None
+        # Every FRAGMENT-long piece of a value contains one of the value's BLOCK-long blocks that
+        # start at a multiple of BLOCK (FRAGMENT >= 2 * BLOCK - 1), so a text holding none of the
+        # blocks holds no piece: a few C-speed `in` tests spare the alternation (~35 µs on 200
+        # characters) on almost every text.
+        blocks = tuple(sorted({v[i : i + BLOCK] for v in values if len(v) >= FRAGMENT
+                               for i in range(0, len(v) - BLOCK + 1, BLOCK)}))
         with self._lock:
-            self._values, self._fragments, self._finder = values, fragments, finder
+            self._values, self._fragments, self._finder, self._blocks = values, fragments, finder, blocks
 
     @property
     def values(self) -> frozenset[str]:
@@ -70,6 +78,10 @@ class SecretRegistry:
     @property
     def finder(self) -> re.Pattern[str] | None:
         return self._finder
+
+    def may_hold_piece(self, text: str) -> bool:
+        """False only when `text` cannot contain any FRAGMENT-long piece of a loaded value."""
+        return any(block in text for block in self._blocks)
 
 
 SECRETS = SecretRegistry()
@@ -97,7 +109,7 @@ def redact_text(text: str, registry: SecretRegistry = SECRETS, patterns: bool = 
         if value in text:
             text = text.replace(value, REDACTED)
     finder = registry.finder
-    if finder is not None and len(text) >= FRAGMENT and finder.search(text):
+    if finder is not None and len(text) >= FRAGMENT and registry.may_hold_piece(text) and finder.search(text):
         spans = list(_fragment_spans(text, registry.fragments))
         for start, end in reversed(spans):
             text = text[:start] + REDACTED + text[end:]

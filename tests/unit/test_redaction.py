@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from synapsed.redaction import REDACTED, SecretRegistry, redact_text, redact_value
+import string
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from synapsed.redaction import FRAGMENT, REDACTED, SecretRegistry, redact_text, redact_value
 
 SECRET = "sk-proj-Zr8Kq2Wv5Tn1Lm4Xy7Pb3Hc6"
 
@@ -72,3 +77,18 @@ def test_discard_forgets_a_secret() -> None:
 def test_adjacent_fragments_merge_into_one_marker() -> None:
     registry = _registry("Qx7Wv2Lm9Pb4Tn6Hc1Zr")
     assert redact_text("pre Qx7Wv2Lm9Pb4 post", registry) == f"pre {REDACTED} post"
+
+
+@given(secret=st.text(alphabet=string.ascii_letters + string.digits + "-_", min_size=8, max_size=80),
+       start=st.integers(min_value=0, max_value=72), before=st.text(max_size=30), after=st.text(max_size=30))
+def test_the_block_prefilter_never_misses_a_piece(secret: str, start: int, before: str, after: str) -> None:
+    registry = _registry(secret)
+    start = min(start, len(secret) - FRAGMENT)
+    text = before + secret[start : start + FRAGMENT] + after
+    assert registry.may_hold_piece(text)
+    assert REDACTED in redact_text(text, registry, patterns=False)
+
+
+def test_the_block_prefilter_passes_ordinary_text_without_the_search() -> None:
+    registry = _registry(SECRET)
+    assert not registry.may_hold_piece("The quick brown fox jumps over the lazy dog. " * 10)
