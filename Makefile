@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python bench/session_flood.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/mcp_eras.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/mcp_startup.py --markdown BENCHMARKS.md
+	$(BIN)/python bench/redaction.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/tools_list_size.py
 
 clean:
