@@ -32,18 +32,20 @@ class ProviderInfo:
     # False where the service has no model listing (Perplexity): preflight cannot check the key
     # for free and says so, instead of failing on the missing endpoint.
     lists_models: bool = True
+    # The endpoint when option `location` is unset or "global" (Vertex AI: no regional host).
+    global_base_url: str | None = None
 
     def own_credentials(self, credential: str) -> bool:
         """Whether the provider resolves this credential itself (no key through secrets.resolve)."""
         return credential in self.ambient or (self.file_is_document and credential.startswith("file:"))
 
     def default_endpoint(self, options: dict[str, str]) -> str | None:
+        if self.global_base_url is not None and options.get("location", "global") == "global":
+            return self.global_base_url
         if self.default_base_url is None or "{" not in self.default_base_url:
             return self.default_base_url
-        if self.id == "vertex" and options.get("location", "global") == "global":
-            return "https://aiplatform.googleapis.com"  # the global location has no regional host
         try:
-            return self.default_base_url.format(**{"location": "global", **options})
+            return self.default_base_url.format(**options)
         except KeyError:
             return None  # a required option is missing: validation says which
 
@@ -102,6 +104,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
             docs="docs/providers/vertex.md",
             ambient=frozenset({"adc"}),
             file_is_document=True,
+            global_base_url="https://aiplatform.googleapis.com",
         ),
         ProviderInfo(
             "custom-rest",

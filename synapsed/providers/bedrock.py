@@ -16,6 +16,7 @@ from urllib.parse import quote
 import msgspec
 import yarl
 
+from synapsed.catalog import PROVIDERS
 from synapsed.errors import SynapseError
 from synapsed.providers import anthropic, http
 from synapsed.providers.aws_auth import AwsCredentials, sign
@@ -24,6 +25,8 @@ from synapsed.providers.base import CallContext, ChatRequest, ChatResult, sampli
 # Cross-region inference profiles carry a geography prefix; ARNs name a profile or a model.
 PROFILE_ID = re.compile(r"^(us|eu|apac|us-gov|jp|au|ca|global)\.[a-z0-9-]+\.")
 ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:")
+# How GetFoundationModel / GetInferenceProfile say "no such id here".
+NO_SUCH_MODEL = frozenset({400, 404})
 # stopReason values with which the answer was withheld rather than given.
 WITHHELD = frozenset({"content_filtered", "guardrail_intervened"})
 
@@ -166,7 +169,7 @@ class BedrockProvider:
         return (explicit or f"https://bedrock.{self.region(ctx)}.amazonaws.com").rstrip("/")
 
     def uses_aws_chain(self, ctx: CallContext) -> bool:
-        return ctx.conn.credential == "aws"
+        return PROVIDERS["bedrock"].own_credentials(ctx.conn.credential)
 
     def auth_headers(self, ctx: CallContext) -> dict[str, str]:
         return {"Authorization": f"Bearer {ctx.key}"} if ctx.key else {}
@@ -260,11 +263,18 @@ class BedrockProvider:
             raise self._fail(ctx, reply)
         return converse_result(reply, ctx.conn.model)
 
-    async def list_models(self, ctx: CallContext) -> list[str]:
-        reply = await self._send(ctx, "GET", f"{self.control_url(ctx)}/foundation-models")
+    async def _control_get(self, ctx: CallContext, path: str, type_: type[Any], what: str,
+                           miss: frozenset[int] = frozenset()) -> Any:
+        """One free control-plane GET as `type_`; None for a status in `miss`, typed errors otherwise."""
+        reply = await self._send(ctx, "GET", f"{self.control_url(ctx)}{path}")
+        if reply.status in miss:
+            return None
         if reply.status != 200:
             raise self._fail(ctx, reply)
-        listed: _Summaries = http.convert(http.decode_json(reply, "a model list"), _Summaries, "model list")
+        return http.convert(http.decode_json(reply, what), type_, what)
+
+    async def list_models(self, ctx: CallContext) -> list[str]:
+        listed: _Summaries = await self._control_get(ctx, "/foundation-models", _Summaries, "model list")
         return [m.modelId for m in listed.modelSummaries]
 
     def matches_model(self, configured: str, listed: str) -> bool:
@@ -277,21 +287,12 @@ class BedrockProvider:
     async def lookup_model(self, ctx: CallContext) -> str | None:
         model = ctx.conn.model
         if self.is_profile(model):
-            url = f"{self.control_url(ctx)}/inference-profiles/{_encoded(model)}"
-            reply = await self._send(ctx, "GET", url)
-            if reply.status in (400, 404):
-                return None
-            if reply.status != 200:
-                raise self._fail(ctx, reply)
-            profile: _Profile = http.convert(http.decode_json(reply, "an inference profile"), _Profile, "inference profile")
-            return profile.inferenceProfileId
-        reply = await self._send(ctx, "GET", f"{self.control_url(ctx)}/foundation-models/{_encoded(model)}")
-        if reply.status in (400, 404):
-            return None
-        if reply.status != 200:
-            raise self._fail(ctx, reply)
-        details: _Details = http.convert(http.decode_json(reply, "a model"), _Details, "model")
-        return details.modelDetails.modelId
+            profile: _Profile | None = await self._control_get(
+                ctx, f"/inference-profiles/{_encoded(model)}", _Profile, "inference profile", miss=NO_SUCH_MODEL)
+            return profile.inferenceProfileId if profile is not None else None
+        details: _Details | None = await self._control_get(
+            ctx, f"/foundation-models/{_encoded(model)}", _Details, "model", miss=NO_SUCH_MODEL)
+        return details.modelDetails.modelId if details is not None else None
 
     async def check_access(self, ctx: CallContext) -> str:
         """GetFoundationModelAvailability: is this account entitled and authorized in the region?"""
@@ -299,10 +300,8 @@ class BedrockProvider:
         if self.is_profile(model):
             return "inference profile: access follows its models' access in each Region it routes to"
         base_id = model.rsplit("foundation-model/", 1)[-1]
-        reply = await self._send(ctx, "GET", f"{self.control_url(ctx)}/foundation-model-availability/{_encoded(base_id)}")
-        if reply.status != 200:
-            raise self._fail(ctx, reply)
-        found: _Availability = http.convert(http.decode_json(reply, "model availability"), _Availability, "model availability")
+        found: _Availability = await self._control_get(
+            ctx, f"/foundation-model-availability/{_encoded(base_id)}", _Availability, "model availability")
         region = self.region(ctx)
         if found.regionAvailability == "NOT_AVAILABLE":
             raise SynapseError("model_not_found", f"{base_id} is not offered in {region}",
