@@ -20,6 +20,8 @@ from pathlib import Path
 from synapsed.paths import Paths, ensure_private_dir
 
 AUTOSTART_WAIT_S = 30.0
+# The MCP socket opens ~0.3 s after synapsed starts; an IDE's first request waits on this poll.
+AUTOSTART_POLL_S = 0.01
 HELLO_TIMEOUT_S = 10.0
 
 
@@ -79,7 +81,7 @@ def connect_or_start(paths: Paths, home: str | None, autostart: bool) -> socket.
             sock = _connect(paths.mcp_socket)
             if sock is not None:
                 return sock
-            time.sleep(0.05)
+            time.sleep(AUTOSTART_POLL_S)
     raise BridgeError(
         f"synapsed did not open {paths.mcp_socket} within {AUTOSTART_WAIT_S:g}s",
         "run `synapsectl logs` to see why it did not start",

@@ -1,112 +1,21 @@
-"""`synapsectl`: drive the daemon. Thin: parse arguments, call the typed client, render.
-
-One module per command group, each registering its own parser. Exit codes scripts can rely
-on: 0 ok, 1 the daemon reported a failure, 2 usage error, 3 the daemon is not running.
-"""
+"""`synapsectl`: drive the daemon. The command tree lives in commands.py; `mcp stdio`, which
+IDEs launch on every start, takes a short way that loads none of it (stdio.py)."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-from typing import Any
 
-from synapsectl.cli import (
-    connections,
-    console,
-    daemon,
-    doctor,
-    keys,
-    mcp,
-    preflight,
-    prompt,
-    render,
-    service,
-    threads,
-    usage,
-)
-from synapsectl.cli.common import (
-    EXIT_FAILED,
-    EXIT_NOT_RUNNING,
-    EXIT_USAGE,
-    UsageError,
-    common_flags,
-)
-from synapsectl.client import (
-    Client,
-    DaemonGone,
-    DaemonNotRunning,
-    ProtocolError,
-    RpcError,
-)
-from synapsed.errors import SynapseError
-from synapsed.paths import resolve
-
-# The order of `synapsectl --help`.
-GROUPS = (daemon, connections, keys, preflight, prompt, mcp, threads, usage, console, service, doctor)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="synapsectl",
-        description="Control the mcp synapse daemon (synapsed).",
-        epilog="exit codes: 0 ok, 1 failure reported by the daemon, 2 usage error, 3 daemon not running",
-    )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--home", help="the daemon's home (also $SYNAPSE_HOME)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    common = common_flags()
-    for group in GROUPS:
-        group.register(sub, common)
-    return parser
-
-
-def _report(kind: str, message: str, hint: str, as_json: bool, **extra: Any) -> None:
-    if as_json:
-        render.emit_json({"error": {"kind": kind, "message": message, "hint": hint, **extra}})
-        return
-    print(f"error: {message}", file=sys.stderr)
-    print(f"kind: {kind}", file=sys.stderr)
-    if hint:
-        print(f"hint: {hint}", file=sys.stderr)
+from synapsectl.cli import stdio
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    as_json = bool(getattr(args, "json", False))
-    try:
-        if getattr(args, "local", False):
-            return int(args.run(args))
-        # Upstream calls may legitimately take up to a connection's timeout (600 s at most).
-        client = Client(resolve(args.home).socket, timeout=660.0 if getattr(args, "long_running", False) else 30.0)
-        return int(args.run(client, args))
-    except UsageError as exc:
-        parser.print_usage(sys.stderr)
-        print(f"synapsectl: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except DaemonNotRunning as exc:
-        _report("daemon_not_running", str(exc), exc.hint, as_json)
-        return EXIT_NOT_RUNNING
-    except DaemonGone as exc:
-        _report("cancelled", str(exc), exc.hint, as_json)
-        return EXIT_FAILED
-    except RpcError as exc:
-        extra = {k: v for k, v in exc.data.items() if k not in ("kind", "hint")}
-        _report(exc.kind, exc.message, exc.hint, as_json, **extra)
-        return EXIT_FAILED
-    except SynapseError as exc:  # a local step (reading or writing a file) failed with a typed error
-        _report(exc.kind, exc.message, exc.hint, as_json, **exc.detail)
-        return EXIT_FAILED
-    except (ProtocolError, OSError) as exc:
-        _report("internal", f"talking to synapsed failed: {exc}", "see `synapsectl logs`", as_json)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        return 130
+    args = sys.argv[1:] if argv is None else list(argv)
+    if stdio.invoked(args):
+        return stdio.main(args)
+    from synapsectl.cli.commands import main as run_command
+
+    return run_command(args)
 
 
 def run() -> None:
     sys.exit(main())
-
-
-if __name__ == "__main__":
-    run()

@@ -6,18 +6,11 @@ import argparse
 import sys
 from typing import Any
 
-from synapsectl.cli import mcp_install, render
+from synapsectl.cli import mcp_install, render, stdio
 from synapsectl.cli.common import home_of
 from synapsectl.client import Client
-from synapsed.paths import resolve
 
 EXIT_OK = 0
-
-
-def cmd_stdio(args: argparse.Namespace) -> int:
-    from synapsectl import bridge
-
-    return bridge.run(resolve(args.home), home_of(args), args.connection, autostart=not args.no_autostart)
 
 
 def cmd_sessions(client: Client, args: argparse.Namespace) -> int:
@@ -74,10 +67,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     mcp = sub.add_parser("mcp", help="connect IDEs: stdio bridge, sessions, token, config snippets").add_subparsers(
         dest="action", metavar="ACTION", required=True
     )
-    stdio = mcp.add_parser("stdio", parents=[common], help="bridge stdin/stdout to the daemon (for IDEs that launch a command)")
-    stdio.add_argument("--connection", help="bind this IDE to one connection")
-    stdio.add_argument("--no-autostart", action="store_true", help="fail instead of starting synapsed in the background")
-    stdio.set_defaults(run=cmd_stdio, local=True)
+    stdio.register(mcp, common)
 
     sessions = mcp.add_parser("sessions", parents=[common], help="which IDEs are connected, with calls and errors")
     sessions.set_defaults(run=cmd_sessions)

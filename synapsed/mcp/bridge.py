@@ -1,6 +1,13 @@
 """The Unix socket that `synapsectl mcp stdio` bridges talk to: one hello line naming the
-binding, then newline-delimited MCP served by the SDK's stream-based server loop. Each
-bridge connection is its own session; the socket's 0600 mode and the peer's uid guard it."""
+binding, then newline-delimited MCP. Each bridge connection is its own session; the socket's
+0600 mode and the peer's uid guard it.
+
+Nothing here imports the SDK: the socket opens as soon as HTTP listens, and until the SDK has
+loaded (about a second of imports) the fast path answers a session's initialize, its
+`initialized`, ping and tools/list, which is what an IDE sends first. The first line only the
+SDK can answer waits for it; then bridge_sdk.py serves the session, after replaying the
+initialize (under REPLAY_ID, its reply swallowed) and `initialized` into the SDK's own session.
+"""
 
 from __future__ import annotations
 
@@ -9,39 +16,56 @@ import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import anyio
-import mcp_types as types
 import msgspec
-from mcp.shared.message import SessionMessage
 
 from synapsed.errors import SynapseError
 from synapsed.logging import get_logger
 from synapsed.mcp.fast_path import FastPath
-from synapsed.mcp.listing import negotiated
-from synapsed.mcp.server import McpServer, stdio_binding
-from synapsed.mcp.sessions import Session, SessionRegistry
+from synapsed.mcp.sessions import Session, SessionRegistry, stdio_binding
 from synapsed.peer import peer_allowed
 
 log = get_logger("synapsed.mcp")
 BRIDGE_HELLO_TIMEOUT_S = 10.0
+# The id of an initialize the daemon replays into the SDK for a session it opened itself.
+REPLAY_ID = "synapse-early-initialize"
+INTERNAL_ERROR = -32603
+
+
+class SessionServer(Protocol):
+    """What serves a bridge session once the SDK has loaded (bridge_sdk.SdkBridge)."""
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, key: str, bound: str | None,
+                    replay: list[bytes], first: bytes | None) -> None: ...
 
 
 class BridgeListener:
     def __init__(
-        self, server: McpServer, path: Path, sessions: SessionRegistry, max_line_bytes: int,
-        make_room: Callable[[], Awaitable[None]], fast: FastPath | None = None,
+        self, path: Path, sessions: SessionRegistry, max_line_bytes: int,
+        has_connection: Callable[[str], bool], make_room: Callable[[], Awaitable[None]],
+        fast: FastPath | None = None,
     ) -> None:
-        self.server = server
         self.fast = fast
         self.path = path
         self.sessions = sessions
         self.max_line_bytes = max_line_bytes
+        self.has_connection = has_connection
         self.make_room = make_room
+        self._sdk: SessionServer | None = None
+        self._sdk_settled = asyncio.Event()  # set when the SDK joined, or will never join
         self._server: asyncio.AbstractServer | None = None
         self._bridges: set[asyncio.Task[Any]] = set()
         self._by_session: dict[str, asyncio.Task[Any]] = {}
+
+    def attach(self, sdk: SessionServer) -> None:
+        """The SDK has loaded: sessions hand it what the fast path does not answer."""
+        self._sdk = sdk
+        self._sdk_settled.set()
+
+    def abandon(self) -> None:
+        """The SDK could not be loaded: lines waiting for it get an error, not a hang."""
+        self._sdk_settled.set()
 
     def close(self, key: str) -> None:
         """End one bridge session (evicted at the cap): its IDE sees the connection close."""
@@ -76,12 +100,12 @@ class BridgeListener:
             if not accepted:
                 return
             key = self.sessions.new_stdio_id()
-            self.sessions.opened(key, "stdio", "unknown", "", bound or None, None, state="active")
+            session = self.sessions.opened(key, "stdio", "unknown", "", bound or None, None, state="active")
             stdio_binding.set((key, bound or None))
             if task is not None:
                 self._by_session[key] = task
             try:
-                await self._serve(reader, writer, key, bound or None)
+                await self._serve(reader, writer, session, bound or None)
             finally:
                 self.sessions.end(key)
                 self._by_session.pop(key, None)
@@ -105,7 +129,7 @@ class BridgeListener:
             await _reply(writer, {"error": {"kind": "bad_request", "message": "expected a synapse bridge hello line",
                                             "hint": "connect with `synapsectl mcp stdio`"}})
             return False, None
-        if bound is not None and bound not in self.server.config.config.connections:
+        if bound is not None and not self.has_connection(bound):
             await _reply(writer, {"error": {"kind": "not_found", "message": f"no connection named {bound!r}",
                                             "hint": "run `synapsectl connections list` to see the names"}})
             return False, None
@@ -118,100 +142,67 @@ class BridgeListener:
         await _reply(writer, {"ok": True})
         return True, bound
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, key: str,
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: Session,
                      bound: str | None) -> None:
-        read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](16)
-        write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](16)
-        fast_calls: set[asyncio.Task[None]] = set()
+        replay: list[bytes] = []
+        first: bytes | None = None
+        while self._sdk is None and first is None:
+            try:
+                line = await reader.readline()
+            except ValueError:  # a line longer than the body cap
+                log.warning("bridge message over the size cap; closing", limit=self.max_line_bytes)
+                return
+            if not line:
+                return
+            if not line.strip():
+                continue
+            if self._sdk is None and self._before_sdk(line, session, bound, writer, replay):
+                await writer.drain()
+            else:
+                first = line
+        await self._sdk_settled.wait()
+        if self._sdk is None:
+            await _unavailable(writer, first)
+            return
+        await self._sdk.serve(reader, writer, session.id, bound, replay, first)
 
-        def write(data: bytes) -> None:
-            writer.write(data + b"\n")
+    def _before_sdk(self, line: bytes, session: Session, bound: str | None, writer: asyncio.StreamWriter,
+                    replay: list[bytes]) -> bool:
+        """Answer one line without the SDK, remembering what its session must replay; False
+        when only the SDK can answer it."""
+        if self.fast is None:
+            return False
+        opened, initialized = bool(session.opening), session.initialized
+        reply = self.fast.stdio_before_sdk(line, session, bound)
+        if reply is None:
+            return False
+        if reply:
+            writer.write(reply + b"\n")
+        if session.opening and not opened:
+            replay.append(_as_replay(line))
+        if session.initialized and not initialized:
+            replay.append(line)
+        return True
 
-        def take(line: bytes) -> bool:
-            """Once the session is initialized, calls and listings go to the fast path."""
-            session = self.sessions.get(key)
-            if self.fast is None or session is None:
-                return False
-            seen = _watch(line, session)
-            if seen == "cancelled":
-                self.fast.cancel_from(key, line)  # a call answered here; the SDK gets the line too
-            if not session.initialized or seen:
-                return False
-            message = self.fast.stdio_request(line, session)
-            if message is None:
-                return False
-            task = asyncio.create_task(self.fast.stdio_answer(message, session, bound, write))
-            fast_calls.add(task)
-            task.add_done_callback(fast_calls.discard)
-            return True
 
-        async def inbound() -> None:
-            async with read_send:
-                while True:
-                    try:
-                        line = await reader.readline()
-                    except ValueError:  # a line longer than the body cap
-                        log.warning("bridge message over the size cap; closing", limit=self.max_line_bytes)
-                        return
-                    if not line:
-                        return
-                    if not line.strip() or take(line):
-                        continue
-                    try:
-                        message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-                    except Exception as exc:  # the SDK answers a parse error for it
-                        await read_send.send(exc)
-                        continue
-                    await read_send.send(SessionMessage(message))
+def _as_replay(initialize: bytes) -> bytes:
+    message = msgspec.json.decode(initialize)
+    message["id"] = REPLAY_ID
+    return msgspec.json.encode(message) + b"\n"
 
-        async def outbound() -> None:
-            async with write_recv:
-                async for message in write_recv:
-                    data = message.message.model_dump_json(by_alias=True, exclude_unset=True)
-                    writer.write(data.encode() + b"\n")
-                    await writer.drain()
 
-        sdk = self.server.server
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(inbound)
-            tg.start_soon(outbound)
-            await sdk.run(read_recv, write_send, sdk.create_initialization_options())
-            tg.cancel_scope.cancel()
-        for task in list(fast_calls):
-            task.cancel()
+async def _unavailable(writer: asyncio.StreamWriter, line: bytes | None) -> None:
+    """The SDK will not come (it failed to load, or the daemon is stopping): say so to a request."""
+    try:
+        request_id = msgspec.json.decode(line or b"{}").get("id")
+    except (msgspec.DecodeError, AttributeError):
+        request_id = None
+    if request_id is not None:
+        writer.write(msgspec.json.encode({"jsonrpc": "2.0", "id": request_id, "error": {
+            "code": INTERNAL_ERROR, "message": "synapsed could not load its MCP server; see `synapsectl logs`"}}) + b"\n")
+        await writer.drain()
 
 
 async def _reply(writer: asyncio.StreamWriter, body: dict[str, Any]) -> None:
     writer.write(json.dumps({"synapse_bridge": 1, **body}).encode() + b"\n")
     await writer.drain()
-
-
-class _Seen(msgspec.Struct):
-    method: str = ""
-    params: dict[str, Any] | None = None
-
-
-def _watch(line: bytes, session: Session) -> str | None:
-    """What the fast path must know of the session's own messages (each still goes to the SDK):
-    who the client is and its version from initialize, that `initialized` came, a cancellation."""
-    if b"initialize" not in line and b"cancelled" not in line:
-        return None
-    try:
-        seen = msgspec.json.decode(line, type=_Seen)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-    params = seen.params or {}
-    if seen.method == "initialize":
-        info = params.get("clientInfo")
-        if isinstance(info, dict) and isinstance(info.get("name"), str) and isinstance(info.get("version"), str):
-            session.client_name, session.client_version = info["name"], info["version"]
-        if isinstance(params.get("protocolVersion"), str):
-            session.protocol_version = negotiated(params["protocolVersion"])
-        return "initialize"
-    if seen.method == "notifications/initialized":
-        session.initialized = True
-        return "initialized"
-    if seen.method == "notifications/cancelled":
-        return "cancelled"
-    return None
-

@@ -267,6 +267,43 @@ class FastPath:
 
     # ---- the stdio bridge -------------------------------------------------------------------
 
+    def stdio_before_sdk(self, line: bytes, session: Session, bound: str | None) -> bytes | None:
+        """A bridge line answered while the SDK is still loading: the reply line (b"" for a
+        notification taken), or None when only the SDK can answer it. The session's first
+        initialize opens it (its line is kept in `session.opening` for the SDK's replay);
+        `initialized` must follow it; ping and a plain tools/list need both."""
+        if not session.opening:
+            try:
+                opening = _decode_initialize(line)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                return None
+            params = opening.params
+            session.client_name, session.client_version = params.clientInfo.name, params.clientInfo.version
+            session.protocol_version = negotiated(params.protocolVersion)
+            session.opening = line
+            self.answered += 1
+            return _encode({"jsonrpc": "2.0", "id": opening.id, "result": initialize_result(params.protocolVersion)})
+        if not session.initialized:
+            try:
+                note = _decode_notification(line)
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                return None
+            if note.method != "notifications/initialized":
+                return None
+            session.initialized = True
+            return b""
+        version = session.protocol_version
+        try:
+            message = _decode_request(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        if message.method == "tools/call" or version not in FAST_VERSIONS or not self._surface_ok(message, version):
+            return None
+        session.touch_active()
+        self.answered += 1
+        result: dict[str, Any] = {} if message.method == "ping" else tools_list_data(bound)
+        return _encode({"jsonrpc": "2.0", "id": message.id, "result": result})
+
     def stdio_request(self, line: bytes, session: Session) -> _Request | None:
         """A bridge line this path answers (see stdio_answer), or None for the SDK. Calls that
         asked for progress stay with the SDK, which reports it."""

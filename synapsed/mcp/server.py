@@ -7,7 +7,6 @@ of `synapsectl mcp stdio`). Both hand requests to `McpServer.server`.
 
 from __future__ import annotations
 
-import contextvars
 import json
 import warnings
 from typing import Any
@@ -24,7 +23,7 @@ from synapsed.gateway import Gateway
 from synapsed.logging import get_logger
 from synapsed.mcp.calls import ToolCalls, UnknownTool
 from synapsed.mcp.listing import BOUND_PREFIX, INSTRUCTIONS, SERVER_NAME, input_schema, result_data, schema, tool_description
-from synapsed.mcp.sessions import Session, SessionRegistry
+from synapsed.mcp.sessions import Session, SessionRegistry, stdio_binding
 from synapsed.mcp.tools import TOOLS, Answer, Call, NoArgs, client_logs, tool_names
 from synapsed.redaction import redact_text
 from synapsed.threads.rules import Threads, as_markdown
@@ -50,12 +49,6 @@ THREAD_TEMPLATE = types.ResourceTemplate(
     description="Every turn of one thread as text: who answered (connection, model) and what was said.",
 )
 RESOURCE_LIST_LIMIT = 200
-
-# Set per bridge connection; the SDK's handler tasks inherit it (they are spawned inside it).
-stdio_binding: contextvars.ContextVar[tuple[str, str | None] | None] = contextvars.ContextVar(
-    "stdio_binding", default=None
-)
-
 
 def bound_connection(path: str) -> str | None:
     return path[len(BOUND_PREFIX):] if path.startswith(BOUND_PREFIX) else None

@@ -1,9 +1,9 @@
 """The MCP service inside synapsed: one protocol server, two transports (HTTP on loopback and
 the stdio bridge's Unix socket), one session registry, one bearer token.
 
-Nothing here imports the MCP SDK at module level: HTTP listens first (its fast path needs only
-our own modules), then the SDK is imported off the event loop and joins; the stdio bridge,
-which is all SDK, starts after it.
+Nothing here imports the MCP SDK at module level: HTTP and the stdio bridge's socket listen
+first (the fast path answers what IDEs send first with our own modules alone), then the SDK is
+imported off the event loop and joins both.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Mapping
-from typing import Any
 
 from aiohttp import web
 
 from synapsed import protocol as p
 from synapsed.logging import get_logger
 from synapsed.mcp import security
+from synapsed.mcp.bridge import BridgeListener
 from synapsed.mcp.calls import ToolCalls
 from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.http import HttpListener
@@ -45,7 +45,14 @@ class McpService:
             make_room=self.make_room,
             mounts=mounts,
         )
-        self.bridge: Any = None  # a bridge.BridgeListener, imported with the SDK
+        self.bridge = BridgeListener(
+            self.paths.mcp_socket,
+            self.sessions,
+            self.settings.max_body_bytes,
+            has_connection=lambda name: name in services.config.config.connections,
+            make_room=self.make_room,
+            fast=self.fast,
+        )
         self.ready = False  # both transports up and the SDK loaded
 
     async def make_room(self) -> None:
@@ -58,8 +65,7 @@ class McpService:
         log.warning("mcp session evicted at the session cap", session=victim.id, client=victim.client_name,
                     state=victim.state, max_sessions=self.sessions.max_sessions)
         if victim.transport == "stdio":
-            if self.bridge is not None:
-                self.bridge.close(victim.id)
+            self.bridge.close(victim.id)
         else:
             await self.http.close_session(victim)
 
@@ -69,11 +75,16 @@ class McpService:
         if not self.settings.require_token:
             log.warning("MCP token requirement is OFF: any local process can use your connections over HTTP",
                         url=self.http.url)
-        log.info("mcp listening", url=self.http.url)
+        try:
+            await self.bridge.start()
+        except BaseException:
+            await self.http.stop()
+            raise
+        log.info("mcp listening", url=self.http.url, stdio_socket=str(self.paths.mcp_socket))
         # Importing the SDK holds the GIL for about a second; the loop keeps answering between its steps.
         try:
             server_module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.server")
-            bridge_module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.bridge")
+            bridge_module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.bridge_sdk")
             services = self.services
             server = server_module.McpServer(services.config, services.gateway, services.sessions, services.threads)
             if self.fast is not None:
@@ -81,17 +92,15 @@ class McpService:
             await self.http.attach(server.server)
         except BaseException:
             self.http.abandon()  # nothing may wait for an SDK that will not come
+            self.bridge.abandon()
             raise
-        self.bridge = bridge_module.BridgeListener(server, self.paths.mcp_socket, self.sessions,
-                                                   self.settings.max_body_bytes, make_room=self.make_room,
-                                                   fast=self.fast)
-        await self.bridge.start()
+        self.bridge.attach(bridge_module.SdkBridge(server, self.sessions, self.fast, self.settings.max_body_bytes))
         self.ready = True
         log.info("mcp ready", url=self.http.url, stdio_socket=str(self.paths.mcp_socket))
 
     async def stop(self) -> None:
-        if self.bridge is not None:
-            await self.bridge.stop()
+        self.bridge.abandon()  # sessions still waiting for the SDK are told, not left hanging
+        await self.bridge.stop()
         await self.http.stop()
 
     def rotate_token(self) -> None:

@@ -11,6 +11,7 @@ session.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -22,6 +23,11 @@ from synapsed.config.schema import McpSettings
 from synapsed.errors import SynapseError
 
 State = Literal["initializing", "active"]
+# Which bridge session (key, bound connection) a task serves: set per stdio bridge connection,
+# inherited by the SDK's handler tasks (they are spawned inside it).
+stdio_binding: contextvars.ContextVar[tuple[str, str | None] | None] = contextvars.ContextVar(
+    "stdio_binding", default=None
+)
 
 
 def _iso(ts: float) -> str:

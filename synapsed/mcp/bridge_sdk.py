@@ -1,0 +1,143 @@
+"""One stdio bridge session served by the SDK's stream-based server loop, once the SDK has
+loaded. Calls and listings of an initialized session still go to the fast path; everything else
+is the SDK's. A session that began before the SDK loaded arrives with the lines the SDK's own
+session must see first (its initialize, under REPLAY_ID so its reply is swallowed, and
+`initialized`), which bridge.py already answered."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+import anyio
+import mcp_types as types
+import msgspec
+from mcp.shared.message import SessionMessage
+
+from synapsed.logging import get_logger
+from synapsed.mcp.bridge import REPLAY_ID
+from synapsed.mcp.fast_path import FastPath
+from synapsed.mcp.listing import negotiated
+from synapsed.mcp.server import McpServer
+from synapsed.mcp.sessions import Session, SessionRegistry
+
+log = get_logger("synapsed.mcp")
+
+
+class SdkBridge:
+    def __init__(self, server: McpServer, sessions: SessionRegistry, fast: FastPath | None,
+                 max_line_bytes: int) -> None:
+        self.server = server
+        self.sessions = sessions
+        self.fast = fast
+        self.max_line_bytes = max_line_bytes
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, key: str, bound: str | None,
+                    replay: Iterable[bytes] = (), first: bytes | None = None) -> None:
+        """Serve the session until the bridge closes: `replay` goes to the SDK alone, `first`
+        (a line read before the SDK loaded) is handled as if it had just arrived."""
+        read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](16)
+        write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](16)
+        fast_calls: set[asyncio.Task[None]] = set()
+
+        def write(data: bytes) -> None:
+            writer.write(data + b"\n")
+
+        def take(line: bytes) -> bool:
+            """Once the session is initialized, calls and listings go to the fast path."""
+            session = self.sessions.get(key)
+            if self.fast is None or session is None:
+                return False
+            seen = _watch(line, session)
+            if seen == "cancelled":
+                self.fast.cancel_from(key, line)  # a call answered here; the SDK gets the line too
+            if not session.initialized or seen:
+                return False
+            message = self.fast.stdio_request(line, session)
+            if message is None:
+                return False
+            task = asyncio.create_task(self.fast.stdio_answer(message, session, bound, write))
+            fast_calls.add(task)
+            task.add_done_callback(fast_calls.discard)
+            return True
+
+        async def to_sdk(line: bytes) -> None:
+            try:
+                message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
+            except Exception as exc:  # the SDK answers a parse error for it
+                await read_send.send(exc)
+                return
+            await read_send.send(SessionMessage(message))
+
+        async def inbound() -> None:
+            async with read_send:
+                for line in replay:
+                    await to_sdk(line)
+                pending = [first] if first is not None else []
+                while True:
+                    if pending:
+                        line = pending.pop()
+                    else:
+                        try:
+                            line = await reader.readline()
+                        except ValueError:  # a line longer than the body cap
+                            log.warning("bridge message over the size cap; closing", limit=self.max_line_bytes)
+                            return
+                    if not line:
+                        return
+                    if not line.strip() or take(line):
+                        continue
+                    await to_sdk(line)
+
+        async def outbound() -> None:
+            async with write_recv:
+                async for message in write_recv:
+                    if getattr(message.message, "id", None) == REPLAY_ID:
+                        if isinstance(message.message, types.JSONRPCError):
+                            log.error("the SDK refused a bridge session's replayed initialize", session=key,
+                                      error=message.message.error.message)
+                        continue  # the client had its initialize answered before the SDK loaded
+                    data = message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                    writer.write(data.encode() + b"\n")
+                    await writer.drain()
+
+        sdk = self.server.server
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(inbound)
+            tg.start_soon(outbound)
+            await sdk.run(read_recv, write_send, sdk.create_initialization_options())
+            tg.cancel_scope.cancel()
+        for task in list(fast_calls):
+            task.cancel()
+
+
+class _Seen(msgspec.Struct):
+    method: str = ""
+    params: dict[str, Any] | None = None
+
+
+def _watch(line: bytes, session: Session) -> str | None:
+    """What the fast path must know of the session's own messages (each still goes to the SDK):
+    who the client is and its version from initialize, that `initialized` came, a cancellation."""
+    if b"initialize" not in line and b"cancelled" not in line:
+        return None
+    try:
+        seen = msgspec.json.decode(line, type=_Seen)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    params = seen.params or {}
+    if seen.method == "initialize":
+        info = params.get("clientInfo")
+        if isinstance(info, dict) and isinstance(info.get("name"), str) and isinstance(info.get("version"), str):
+            session.client_name, session.client_version = info["name"], info["version"]
+        if isinstance(params.get("protocolVersion"), str):
+            session.protocol_version = negotiated(params["protocolVersion"])
+        return "initialize"
+    if seen.method == "notifications/initialized":
+        session.initialized = True
+        return "initialized"
+    if seen.method == "notifications/cancelled":
+        return "cancelled"
+    return None
+
