@@ -9,6 +9,7 @@ error and nothing else is tried.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import aiohttp
@@ -26,6 +27,7 @@ from synapsed.usage.meter import Meter, Origin, Reservation
 from synapsed.validation import effective_base_url
 
 log = get_logger("synapsed.gateway")
+_stdlib_log = logging.getLogger("synapsed.gateway")  # asked cheaply whether debug lines are wanted
 CLI = Origin("synapsectl")
 
 
@@ -152,19 +154,12 @@ class Gateway:
             result, cost_usd=cost.usd, cost_source=cost.source, budget_warnings=reservation.warnings or None
         )
         # Per-request detail belongs to the ledger; the log keeps it at debug level so that a busy
-        # daemon does not render, redact and write two lines per request at the default level.
-        log.debug(
-            "upstream call",
-            connection=name,
-            provider=conn.provider,
-            model=result.model,
-            caller=origin.caller,
-            input_tokens=result.input_tokens,
-            output_tokens=result.output_tokens,
-            cost_usd=result.cost_usd,
-            cost_source=result.cost_source,
-            latency_ms=result.latency_ms,
-        )
+        # daemon does not render, redact and write two lines per request at the default level
+        # (nor build a structlog logger per request to drop the line).
+        if _stdlib_log.isEnabledFor(logging.DEBUG):
+            log.debug("upstream call", connection=name, provider=conn.provider, model=result.model,
+                      caller=origin.caller, input_tokens=result.input_tokens, output_tokens=result.output_tokens,
+                      cost_usd=result.cost_usd, cost_source=result.cost_source, latency_ms=result.latency_ms)
         return result
 
 

@@ -69,6 +69,13 @@ def proxy_for(scheme: str, host: str) -> str | None:
     return urllib.request.getproxies().get(scheme)
 
 
+@functools.lru_cache(maxsize=1024)
+def _target(url: str) -> tuple[str, str | None]:
+    """The host to name in errors and the proxy to use, per URL (the same few, call after call)."""
+    parts = urlsplit(url)
+    return parts.netloc or url, proxy_for(parts.scheme, parts.hostname or "")
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int
@@ -103,9 +110,7 @@ async def send(
     data = msgspec.json.encode(json_body) if json_body is not None else body
     if data is not None and "Content-Type" not in headers:
         headers = {**headers, "Content-Type": "application/json"}
-    parts = urlsplit(str(url))
-    host = parts.netloc or str(url)
-    proxy = proxy_for(parts.scheme, parts.hostname or "")
+    host, proxy = _target(str(url))
     started = time.perf_counter()
     try:
         async with ctx.session.request(
@@ -164,8 +169,10 @@ async def send(
 
 async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes:
     declared = response.content_length
-    if declared is not None and declared > cap:
-        raise _too_large(cap)
+    if declared is not None:
+        if declared > cap:
+            raise _too_large(cap)
+        return await response.read()  # aiohttp reads exactly the declared length
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(65536):

@@ -1,15 +1,20 @@
 """The usage ledger: one SQLite (WAL) row per provider request.
 
 A request's row is committed before its reply leaves the daemon, so `kill -9` loses only the
-rows of requests still in flight. The commit runs on the event loop: in WAL mode with
-synchronous=NORMAL an insert-and-commit is a page-cache write (37 µs with the three indexes in
-bench/ledger.py), where handing it to a writer thread cost ~250 µs per request (two thread
-wake-ups and a GIL hand-off under load).
+rows of requests still in flight. Writes run on the event loop: in WAL mode with
+synchronous=NORMAL a commit is a page-cache write, where handing rows to a writer thread cost
+~250 µs per request (two thread wake-ups and a GIL hand-off under load). The commit, about
+four fifths of a row's cost (bench/ledger.py), is shared while other requests are in flight:
+rows inserted in the same turn of the loop (replies that arrived together) go into one
+transaction, committed in the next turn, before any of their requests is answered. A lone
+request commits at once: waiting a turn for company would cost it more than the commit.
 What can take milliseconds, the WAL checkpoint, runs on a background thread instead.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -117,8 +122,11 @@ class Ledger:
         self._conn: sqlite3.Connection | None = None
         self._stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        # Requests whose rows sit in the open transaction, each told by the commit how it went.
+        self._waiting: list[asyncio.Future[bool]] = []
         self.write_errors = 0
         self.rows_written = 0
+        self.commits = 0
 
     def open(self) -> None:
         conn = connect(self.path)
@@ -143,21 +151,74 @@ class Ledger:
             self._checkpointer.join(10)
             self._checkpointer = None
         if self._conn is not None:
+            if self._waiting:
+                self._commit()
             self._conn.close()
             self._conn = None
 
-    async def record(self, row: UsageRow) -> bool:
-        """Insert and commit the row; False (and logged) if the write failed. Never raises."""
-        if self._conn is None:
+    async def record(self, row: UsageRow, share_commit: bool = False) -> bool:
+        """Insert the row and return once it is committed; False (and logged) if the write
+        failed. Never raises. With `share_commit` (other requests are in flight) the commit
+        waits for the rest of this turn of the loop; a cancelled caller's row is still committed."""
+        conn = self._conn
+        if conn is None:
             return False
+        if not share_commit and not conn.in_transaction:
+            return self._insert_alone(conn, row)
         try:
-            self._conn.execute(_INSERT, _values(row))  # autocommit: one transaction
+            if not conn.in_transaction:
+                conn.execute("BEGIN")
+            conn.execute(_INSERT, _values(row))
         except sqlite3.Error as exc:
-            self.write_errors += 1
-            log.error("usage ledger write failed; the request was answered but not recorded", error=str(exc))
+            if conn.in_transaction:  # only this statement was undone
+                self._write_failed(exc, rows=1)
+            else:  # SQLite rolled the whole transaction back: the rows waiting in it too
+                self._write_failed(exc, rows=1 + len(self._waiting))
+                self._settle(False)
             return False
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bool] = loop.create_future()
+        if not self._waiting:
+            loop.call_soon(self._commit)
+        self._waiting.append(done)
+        return await done
+
+    def _insert_alone(self, conn: sqlite3.Connection, row: UsageRow) -> bool:
+        try:
+            conn.execute(_INSERT, _values(row))  # autocommit: its own transaction
+        except sqlite3.Error as exc:
+            self._write_failed(exc, rows=1)
+            return False
+        self.commits += 1
         self.rows_written += 1
         return True
+
+    def _commit(self) -> None:
+        conn = self._conn
+        if not self._waiting or conn is None:
+            return
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            self._write_failed(exc, rows=len(self._waiting))
+            self._settle(False)
+            return
+        self.commits += 1
+        self.rows_written += len(self._waiting)
+        self._settle(True)
+
+    def _settle(self, committed: bool) -> None:
+        waiting, self._waiting = self._waiting, []
+        for done in waiting:
+            if not done.done():
+                done.set_result(committed)
+
+    def _write_failed(self, exc: sqlite3.Error, rows: int) -> None:
+        self.write_errors += rows
+        log.error("usage ledger write failed; the request was answered but not recorded", error=str(exc), rows=rows)
 
     def _checkpoint_loop(self) -> None:
         conn = connect(self.path)

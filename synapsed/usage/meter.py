@@ -8,6 +8,7 @@ requests can never both see the same remaining budget.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,12 +26,17 @@ GLOBAL = "*"  # the scope of the all-connections budget
 DEFAULT_OUTPUT_ESTIMATE = 1024
 
 
-def _day(ts: float) -> str:
-    return time.strftime("%Y-%m-%d", time.localtime(ts))
+def period_keys(ts: float) -> tuple[str, str]:
+    """The spend table's keys for the local day and month of `ts`."""
+    return _period_keys(int(ts // 60))
 
 
-def _month(ts: float) -> str:
-    return time.strftime("%Y-%m", time.localtime(ts))
+@functools.lru_cache(maxsize=64)
+def _period_keys(minute: int) -> tuple[str, str]:
+    # Per minute: local days begin on a whole minute in every time zone in use, and every
+    # request of that minute (and every admission check) shares one localtime() and strftime().
+    local = time.localtime(minute * 60)
+    return time.strftime("d:%Y-%m-%d", local), time.strftime("m:%Y-%m", local)
 
 
 def period_start(period: str, now: float) -> float:
@@ -87,6 +93,7 @@ class Meter:
         self._reserved: dict[str, Spend] = {}
         self._last: dict[str, Spend] = {}  # the last request's actual use: the next estimate
         self._warned: set[tuple[str, str, str]] = set()
+        self.in_flight = 0  # admitted requests not yet settled
 
     @property
     def prices(self) -> PriceTable:
@@ -119,7 +126,7 @@ class Meter:
         await self.load()
 
     def _add(self, ts: float, connection: str, tokens: float, usd: float) -> None:
-        for key in (f"d:{_day(ts)}", f"m:{_month(ts)}"):
+        for key in period_keys(ts):
             for scope in (connection, GLOBAL):
                 spend = self._spent.setdefault((key, scope), Spend())
                 spend.tokens += tokens
@@ -127,7 +134,8 @@ class Meter:
 
     def spent(self, scope: str, period: str, now: float | None = None) -> Spend:
         now = now or time.time()
-        key = f"d:{_day(now)}" if period == "daily" else f"m:{_month(now)}"
+        day, month = period_keys(now)
+        key = day if period == "daily" else month
         return self._spent.get((key, scope), Spend())
 
     # ---- before the call ----------------------------------------------------------------------
@@ -171,9 +179,11 @@ class Meter:
             reserved = self._reserved.setdefault(scope, Spend())
             reserved.tokens += estimate.tokens
             reserved.usd += estimate.usd
+        self.in_flight += 1
         return Reservation(name, conn.provider, conn.model, estimate.tokens, estimate.usd, warnings=warnings)
 
     def _release(self, reservation: Reservation) -> None:
+        self.in_flight -= 1
         for scope in (reservation.connection, GLOBAL):
             reserved = self._reserved.get(scope)
             if reserved is not None:
@@ -208,7 +218,8 @@ class Meter:
 
     async def _write(self, row: UsageRow) -> None:
         if self.ledger is not None:
-            await self.ledger.record(row)
+            # Others in flight may finish in this same turn of the loop: their rows can share a commit.
+            await self.ledger.record(row, share_commit=self.in_flight > 0)
 
     # ---- views --------------------------------------------------------------------------------
 

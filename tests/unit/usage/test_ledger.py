@@ -59,3 +59,67 @@ def test_ledger_from_a_newer_version_is_refused(tmp_path: Path) -> None:
         Ledger(path).open()
 
 
+
+
+async def test_rows_recorded_in_one_turn_of_the_loop_share_one_commit(ledger: Ledger) -> None:
+    results = await asyncio.gather(*(ledger.record(_row(), share_commit=True) for _ in range(10)))
+    assert all(results) and ledger.commits == 1 and ledger.rows_written == 10
+    assert await ledger.record(_row()) and ledger.commits == 2
+
+
+async def test_a_lone_row_commits_before_record_returns_without_a_turn_of_the_loop(ledger: Ledger) -> None:
+    coroutine = ledger.record(_row())
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        assert done.value is True  # finished without suspending
+    else:
+        raise AssertionError("a lone row waited for the loop")
+    with ledger.reader() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 1
+
+
+async def test_a_row_arriving_while_others_wait_joins_their_commit(ledger: Ledger) -> None:
+    waiting = asyncio.create_task(ledger.record(_row(), share_commit=True))
+    await asyncio.sleep(0)  # inserted; its commit is due later in this turn
+    assert await ledger.record(_row()) is True  # joined the open transaction, not committed alone
+    assert await waiting is True and ledger.commits == 1 and ledger.rows_written == 2
+
+
+async def test_a_cancelled_callers_row_is_still_committed(ledger: Ledger) -> None:
+    task = asyncio.create_task(ledger.record(_row(connection="cancelled"), share_commit=True))
+    await asyncio.sleep(0)  # inserted, waiting for the commit
+    task.cancel()
+    await asyncio.sleep(0.01)
+    with ledger.reader() as conn:
+        assert conn.execute("SELECT connection FROM requests").fetchall() == [("cancelled",)]
+
+
+async def test_every_row_reported_written_is_in_the_ledger_when_the_disk_fills(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "usage.sqlite3", max_pages=8)
+    ledger.open()
+    try:
+        results: list[bool] = []
+        for _ in range(6):  # several turns of many rows each, past the size cap
+            results += await asyncio.gather(*(ledger.record(_row(connection="x" * 200), share_commit=True)
+                                              for _ in range(20)))
+        with ledger.reader() as conn:
+            stored = conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+        assert False in results and sum(results) == stored == ledger.rows_written
+        assert ledger.write_errors == results.count(False)
+    finally:
+        ledger.close()
+
+
+async def test_a_close_commits_rows_still_waiting(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "usage.sqlite3")
+    ledger.open()
+    task = asyncio.create_task(ledger.record(_row(), share_commit=True))
+    await asyncio.sleep(0)
+    ledger.close()  # the daemon stopping in the same turn
+    assert await task is True
+    reopened = Ledger(tmp_path / "usage.sqlite3")
+    reopened.open()
+    with reopened.reader() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 1
+    reopened.close()

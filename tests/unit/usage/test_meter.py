@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway
 from synapsed.protocol import ChatRequest, Message
 from synapsed.usage.ledger import Ledger
-from synapsed.usage.meter import Meter
+from synapsed.usage.meter import Meter, _period_keys, period_keys
 from tests.support.fake_upstream import Canned, FakeUpstream
 from tests.unit.usage.conftest import KEY, _row  # noqa: F401
 
@@ -125,3 +126,20 @@ async def test_spend_survives_restart(tmp_path, ledger, upstream, monkeypatch) -
     fresh = Meter(ledger, gateway.config_store)
     await fresh.load()
     assert fresh.spent("gpt", "daily").tokens == 30
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kathmandu", "America/St_Johns", "Australia/Lord_Howe"])
+def test_period_keys_agree_with_localtime_around_every_midnight(zone: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-minute cache is exact: local days and months start on whole minutes (+05:45, -03:30, +10:30)."""
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    _period_keys.cache_clear()
+    try:
+        start = 1_767_225_600.0  # 2026-01-01T00:00Z
+        for ts in [start + day * 86_400 + offset for day in range(0, 400, 7) for offset in range(-50_400, 50_401, 1_799)]:
+            local = time.localtime(ts)
+            assert period_keys(ts) == (time.strftime("d:%Y-%m-%d", local), time.strftime("m:%Y-%m", local)), ts
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        _period_keys.cache_clear()
