@@ -65,6 +65,16 @@ def start_fake(delay_ms: float = 0.0, fail_every: int = 0) -> tuple[subprocess.P
     return proc, int(proc.stdout.readline())
 
 
+def start_forwarder(upstream_port: int) -> tuple[subprocess.Popen[str], int]:
+    """A bare aiohttp forwarder to the fake upstream in its own process; returns it and its port."""
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "bench" / "forwarder_server.py"), "--upstream", f"http://127.0.0.1:{upstream_port}"],
+        stdout=subprocess.PIPE, text=True, cwd=REPO,
+    )
+    assert proc.stdout is not None
+    return proc, int(proc.stdout.readline())
+
+
 def rss_mb(pid: int) -> float:
     line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
     return int(line.split()[1]) / 1024
