@@ -44,9 +44,10 @@ class BridgeListener:
     def __init__(
         self, path: Path, sessions: SessionRegistry, max_line_bytes: int,
         has_connection: Callable[[str], bool], make_room: Callable[[], Awaitable[None]],
-        fast: FastPath | None = None,
+        fast: FastPath | None = None, want_sdk: Callable[[], None] = lambda: None,
     ) -> None:
         self.fast = fast
+        self.want_sdk = want_sdk  # a line is waiting for the SDK: load it now
         self.path = path
         self.sessions = sessions
         self.max_line_bytes = max_line_bytes
@@ -160,7 +161,9 @@ class BridgeListener:
                 await writer.drain()
             else:
                 first = line
-        await self._sdk_settled.wait()
+        if not self._sdk_settled.is_set():
+            self.want_sdk()
+            await self._sdk_settled.wait()
         if self._sdk is None:
             await _unavailable(writer, first)
             return

@@ -90,8 +90,10 @@ class HttpListener:
         has_connection: Callable[[str], bool],
         make_room: Callable[[], Awaitable[None]],
         mounts: Mapping[str, web.Application] | None = None,
+        want_sdk: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
+        self.want_sdk = want_sdk  # a request is waiting for the SDK: load it now
         self.mounts = dict(mounts or {})  # prefix -> sub-application with its own guards (the console)
         self.sessions = sessions
         self.token = token
@@ -255,7 +257,9 @@ class HttpListener:
 
     async def _sdk(self) -> web.Response | None:
         """Wait for the SDK to load; a reply when the daemon stops first."""
-        await self._sdk_ready.wait()
+        if not self._sdk_ready.is_set():
+            self.want_sdk()
+            await self._sdk_ready.wait()
         if self.manager is None or self._stop.is_set():
             return jsonrpc_error(503, "synapsed is stopping", headers={"Retry-After": str(RETRY_AFTER_S)})
         return None

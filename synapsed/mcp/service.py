@@ -9,8 +9,9 @@ imported off the event loop and joins both.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
@@ -24,10 +25,16 @@ from synapsed.mcp.http import HttpListener
 from synapsed.services import Services
 
 log = get_logger("synapsed.mcp")
+# Importing the SDK holds the GIL for most of a second and slows every answer given meanwhile,
+# so it starts once MCP has been quiet this long (an IDE's first initialize and tools/list
+# answered), at the latest SDK_DEFER_MAX_S after listening, at once when a request needs it.
+SDK_QUIET_S = 0.05
+SDK_DEFER_MAX_S = 0.5
 
 
 class McpService:
     def __init__(self, services: Services, mounts: Mapping[str, web.Application] | None = None) -> None:
+        self._sdk_wanted = asyncio.Event()
         self.paths = services.paths
         self.settings = services.config.config.mcp  # host/port/limits apply at start
         self.sessions = services.sessions
@@ -44,6 +51,7 @@ class McpService:
             has_connection=lambda name: name in services.config.config.connections,
             make_room=self.make_room,
             mounts=mounts,
+            want_sdk=self._sdk_wanted.set,
         )
         self.bridge = BridgeListener(
             self.paths.mcp_socket,
@@ -52,6 +60,7 @@ class McpService:
             has_connection=lambda name: name in services.config.config.connections,
             make_room=self.make_room,
             fast=self.fast,
+            want_sdk=self._sdk_wanted.set,
         )
         self.ready = False  # both transports up and the SDK loaded
 
@@ -81,6 +90,7 @@ class McpService:
             await self.http.stop()
             raise
         log.info("mcp listening", url=self.http.url, stdio_socket=str(self.paths.mcp_socket))
+        await self._until_quiet()
         # Importing the SDK holds the GIL for about a second; the loop keeps answering between its steps.
         try:
             server_module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.server")
@@ -97,6 +107,11 @@ class McpService:
         self.bridge.attach(bridge_module.SdkBridge(server, self.sessions, self.fast, self.settings.max_body_bytes))
         self.ready = True
         log.info("mcp ready", url=self.http.url, stdio_socket=str(self.paths.mcp_socket))
+
+    async def _until_quiet(self) -> None:
+        if self.fast is not None:  # without it the SDK answers everything: load it at once
+            fast = self.fast
+            await until_quiet(lambda: fast.answered, self._sdk_wanted, SDK_QUIET_S, SDK_DEFER_MAX_S)
 
     async def stop(self) -> None:
         self.bridge.abandon()  # sessions still waiting for the SDK are told, not left hanging
@@ -120,3 +135,15 @@ class McpService:
             refused_sessions=self.sessions.refused,
             fast_path_answers=None if self.fast is None else self.fast.answered,
         )
+
+
+async def until_quiet(answered: Callable[[], int], wanted: asyncio.Event, quiet_s: float, at_most_s: float) -> None:
+    """Return once `answered()` has not moved for `quiet_s`, `wanted` is set, or `at_most_s` passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + at_most_s
+    seen = -1
+    while seen != answered() and loop.time() < deadline:
+        seen = answered()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wanted.wait(), min(quiet_s, max(deadline - loop.time(), 0.0)))
+            return
