@@ -124,6 +124,11 @@ class Bridge:
         self.proc.wait(10)
 
 
+def _by_id(replies: list[dict[str, Any] | None]) -> dict[Any, dict[str, Any]]:
+    assert all(reply is not None for reply in replies), replies
+    return {reply["id"]: reply for reply in replies if reply is not None}
+
+
 def _tool_names(reply: dict[str, Any] | None) -> list[str]:
     assert reply is not None and "result" in reply, reply
     return [tool["name"] for tool in reply["result"]["tools"]]
@@ -147,6 +152,34 @@ def test_stdio_bridge_answers_initialize_and_tools_list_before_the_sdk_loads(gat
         assert [(s["transport"], s["client_name"]) for s in sessions] == [("stdio", "gated")]
     finally:
         bridge.close()
+
+
+def test_the_answers_before_the_sdk_are_the_sdks_own(gated: GatedDaemon) -> None:
+    """A differential: the same lines on a session opened before the SDK loaded and on one the
+    SDK itself initialized afterwards."""
+    early = Bridge(gated.daemon)
+    try:
+        early.send(INITIALIZE)
+        early.send(INITIALIZED)
+        early.send(LIST)
+        before = [early.line(), early.line()]
+    finally:
+        early.close()
+    assert not gated.sdk_loaded()
+    gated.open_gate()
+    deadline = time.monotonic() + 30
+    while not gated.sdk_loaded():
+        assert time.monotonic() < deadline, "the SDK did not load"
+        time.sleep(0.05)
+    late = Bridge(gated.daemon)
+    try:
+        late.send(INITIALIZE)
+        late.send(INITIALIZED)
+        late.send(LIST)
+        after = [late.line(), late.line()]
+    finally:
+        late.close()
+    assert _by_id(before) == _by_id(after)  # a pipelined tools/list may overtake the SDK's initialize reply
 
 
 def test_a_bridge_line_only_the_sdk_answers_waits_for_it_and_the_session_goes_on(gated: GatedDaemon) -> None:
