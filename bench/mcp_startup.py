@@ -3,7 +3,12 @@
 tools/list) and through a cold `synapsectl mcp stdio` that starts the daemon itself. Each run
 uses a fresh state directory; the median and worst of --runs are reported, beside what this
 machine takes to start a Python process that only imports aiohttp's server (the floor of any
-aiohttp daemon, measured in the same run: the start-up figures move with the machine's speed).
+aiohttp daemon). Each round measures the floor, HTTP and stdio back to back, so a busy moment
+of a shared machine moves all three: the start-up figures move with the machine's speed.
+
+The project's bytecode is compiled first, as `pip install` does: a source tree run with
+PYTHONDONTWRITEBYTECODE (as CI shells often set) would otherwise compile every module on every
+start and the figures would be those of a checkout, not of an installation.
 
     .venv/bin/python bench/mcp_startup.py [--runs 7] [--markdown BENCHMARKS.md]
 """
@@ -11,6 +16,7 @@ aiohttp daemon, measured in the same run: the start-up figures move with the mac
 from __future__ import annotations
 
 import argparse
+import compileall
 import http.client
 import json
 import shutil
@@ -117,22 +123,31 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
+    for package in ("synapsed", "synapsectl"):
+        compileall.compile_dir(REPO / package, quiet=1)
     tmp = Path(tempfile.mkdtemp(prefix="syn-bench-", dir="/tmp"))
+    over_http: list[float] = []
+    over_stdio: list[float] = []
+    floors: list[float] = []
     try:
-        over_http = [http_first_list(tmp / f"http-{i}") for i in range(args.runs)]
-        over_stdio = [stdio_first_list(tmp / f"stdio-{i}") for i in range(args.runs)]
-        floor = statistics.median(import_floor() for _ in range(args.runs))
+        for i in range(args.runs):
+            floors.append(import_floor())
+            over_http.append(http_first_list(tmp / f"http-{i}"))
+            over_stdio.append(stdio_first_list(tmp / f"stdio-{i}"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    http50, stdio50 = statistics.median(over_http), statistics.median(over_stdio)
+    http50, stdio50, floor = statistics.median(over_http), statistics.median(over_stdio), statistics.median(floors)
+    above = statistics.median(h - f for h, f in zip(over_http, floors, strict=True))
     rows = [
         ("start → first `tools/list` reply, HTTP (median / worst)", "≤ 0.5 s",
          f"{http50:.3f} s / {max(over_http):.3f} s", "met" if http50 <= 0.5 else "missed"),
         ("start → first `tools/list` reply, cold `synapsectl mcp stdio` (median / worst)", "≤ 0.5 s",
          f"{stdio50:.3f} s / {max(over_stdio):.3f} s", "met" if stdio50 <= 0.5 else "missed"),
         ("floor: a Python process that only imports aiohttp.web (median)", "(machine)", f"{floor:.3f} s", "-"),
+        ("HTTP above the floor of the same round (median)", "(reported)", f"{above:.3f} s", "-"),
     ]
-    report("MCP start-up", rows, args.markdown, f"runs: {args.runs}, fresh state directory each")
+    report("MCP start-up", rows, args.markdown,
+           f"runs: {args.runs}, fresh state directory each, bytecode compiled first")
 
 
 if __name__ == "__main__":

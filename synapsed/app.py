@@ -91,7 +91,7 @@ class Daemon:
         self.log = slog.get_logger("synapsed")
         self.started_monotonic = time.monotonic()
         self.started_at_iso = datetime.now(UTC).isoformat(timespec="seconds")
-        self.keyring: tuple[str, bool] = ("unknown", False)
+        self._keyring: asyncio.Task[tuple[str, bool]] | None = None
         self.dispatcher = Dispatcher({})
         self._stop: asyncio.Event | None = None
         self._reload_task: asyncio.Task[None] | None = None
@@ -113,6 +113,23 @@ class Daemon:
     @property
     def uptime_s(self) -> float:
         return time.monotonic() - self.started_monotonic
+
+    async def keyring(self) -> tuple[str, bool]:
+        """Which keyring backend is in use: detected once, in a worker thread, after MCP listens
+        (importing keyring and asking each backend whether it is usable takes tens of ms, more
+        where a backend asks D-Bus), or at the first question before that."""
+        if self._keyring is None:
+            self._keyring = asyncio.create_task(self._detect_keyring())
+        return await asyncio.shield(self._keyring)
+
+    async def _detect_keyring(self) -> tuple[str, bool]:
+        backend, usable = await asyncio.to_thread(secrets.keyring_backend)
+        self.log.info("keyring backend", keyring=backend, keyring_usable=usable)
+        return backend, usable
+
+    def _after_mcp_listens(self) -> None:
+        if self._keyring is None:
+            self._keyring = asyncio.create_task(self._detect_keyring())
 
     @property
     def rpc_requests(self) -> int:
@@ -143,7 +160,6 @@ class Daemon:
         self.threads.prune(force=True)
         slog.set_level(self.log_level)
         self._register_static_secrets()
-        self.keyring = secrets.keyring_backend()
         self.sessions.configure(self.config_store.config.mcp)
         self.dispatcher = Dispatcher({name: m for group in RPC_GROUPS for name, m in group.methods(self.services).items()})
 
@@ -180,8 +196,6 @@ class Daemon:
             socket=str(self.paths.socket),
             socket_activated=bool(self.inherited),
             connections=len(self.config_store.config.connections),
-            keyring=self.keyring[0],
-            keyring_usable=self.keyring[1],
         )
         lifecycle.sd_notify("READY=1")
         self._mcp_task = asyncio.create_task(self._start_mcp())
@@ -210,7 +224,7 @@ class Daemon:
         second to import) joins after, and `synapsectl` never waits for it."""
         try:
             module = importlib.import_module("synapsed.mcp.service")
-            self.mcp = module.McpService(self.services, mounts=self._console())
+            self.mcp = module.McpService(self.services, mounts=self._console(), on_listening=self._after_mcp_listens)
             await self.mcp.start()
         except SynapseError as exc:
             self.log.error("mcp failed to start; stopping", error=exc.message, hint=exc.hint)

@@ -33,8 +33,10 @@ SDK_DEFER_MAX_S = 0.5
 
 
 class McpService:
-    def __init__(self, services: Services, mounts: Mapping[str, web.Application] | None = None) -> None:
+    def __init__(self, services: Services, mounts: Mapping[str, web.Application] | None = None,
+                 on_listening: Callable[[], None] = lambda: None) -> None:
         self._sdk_wanted = asyncio.Event()
+        self._on_listening = on_listening  # both transports answer: the daemon's deferred work may start
         self.paths = services.paths
         self.settings = services.config.config.mcp  # host/port/limits apply at start
         self.sessions = services.sessions
@@ -90,6 +92,7 @@ class McpService:
             await self.http.stop()
             raise
         log.info("mcp listening", url=self.http.url, stdio_socket=str(self.paths.mcp_socket))
+        self._on_listening()
         await self._until_quiet()
         # Importing the SDK holds the GIL for about a second; the loop keeps answering between its steps.
         try:

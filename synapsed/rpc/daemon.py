@@ -37,7 +37,7 @@ def methods(services: Services) -> dict[str, Method]:
             enabled_connections=sum(1 for c in config.connections.values() if c.enabled),
             rpc_requests=runtime.rpc_requests,
             paths=paths_view,
-            keyring=p.KeyringView(*runtime.keyring),
+            keyring=p.KeyringView(*await runtime.keyring()),
             log_level=runtime.log_level,
             mcp=runtime.mcp_view(),
             ledger_rows=services.ledger.rows_written,

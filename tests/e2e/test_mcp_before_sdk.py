@@ -68,9 +68,9 @@ def gated(upstream: FakeUpstream) -> Iterator[GatedDaemon]:
     daemon = DaemonProcess(home, env)
     daemon.paths.config_dir.mkdir(parents=True, exist_ok=True)
     daemon.paths.config_file.write_text("schema_version = 1\n\n[mcp]\nport = 0\n")
-    daemon.start()
     gated = GatedDaemon(daemon, root / "gate")
     try:
+        daemon.start()
         add_connection(daemon, "gpt", "openai", "test-model", upstream.base_url, "GPT_KEY")
         gated.http_url()
         yield gated
