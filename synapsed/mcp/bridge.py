@@ -148,11 +148,7 @@ class BridgeListener:
         replay: list[bytes] = []
         first: bytes | None = None
         while self._sdk is None and first is None:
-            try:
-                line = await reader.readline()
-            except ValueError:  # a line longer than the body cap
-                log.warning("bridge message over the size cap; closing", limit=self.max_line_bytes)
-                return
+            line = await read_line(reader, self.max_line_bytes)
             if not line:
                 return
             if not line.strip():
@@ -186,6 +182,16 @@ class BridgeListener:
         if session.initialized and not initialized:
             replay.append(line)
         return True
+
+
+async def read_line(reader: asyncio.StreamReader, limit: int) -> bytes:
+    """The next line, or b"" when the bridge is done: its end, or a line over the size cap
+    (logged), after which the session closes."""
+    try:
+        return await reader.readline()
+    except ValueError:  # asyncio's own signal of a line longer than the reader's limit
+        log.warning("bridge message over the size cap; closing", limit=limit)
+        return b""
 
 
 def _as_replay(initialize: bytes) -> bytes:

@@ -16,7 +16,7 @@ import msgspec
 from mcp.shared.message import SessionMessage
 
 from synapsed.logging import get_logger
-from synapsed.mcp.bridge import REPLAY_ID
+from synapsed.mcp.bridge import REPLAY_ID, read_line
 from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.listing import negotiated
 from synapsed.mcp.server import McpServer
@@ -76,14 +76,7 @@ class SdkBridge:
                     await to_sdk(line)
                 pending = [first] if first is not None else []
                 while True:
-                    if pending:
-                        line = pending.pop()
-                    else:
-                        try:
-                            line = await reader.readline()
-                        except ValueError:  # a line longer than the body cap
-                            log.warning("bridge message over the size cap; closing", limit=self.max_line_bytes)
-                            return
+                    line = pending.pop() if pending else await read_line(reader, self.max_line_bytes)
                     if not line:
                         return
                     if not line.strip() or take(line):

@@ -124,6 +124,17 @@ class Bridge:
         self.proc.wait(10)
 
 
+def _open_and_list(gated: GatedDaemon) -> list[dict[str, Any] | None]:
+    """A bridge session's initialize and tools/list replies, pipelined as IDEs send them."""
+    bridge = Bridge(gated.daemon)
+    try:
+        for message in (INITIALIZE, INITIALIZED, LIST):
+            bridge.send(message)
+        return [bridge.line(), bridge.line()]
+    finally:
+        bridge.close()
+
+
 def _by_id(replies: list[dict[str, Any] | None]) -> dict[Any, dict[str, Any]]:
     assert all(reply is not None for reply in replies), replies
     return {reply["id"]: reply for reply in replies if reply is not None}
@@ -157,28 +168,14 @@ def test_stdio_bridge_answers_initialize_and_tools_list_before_the_sdk_loads(gat
 def test_the_answers_before_the_sdk_are_the_sdks_own(gated: GatedDaemon) -> None:
     """A differential: the same lines on a session opened before the SDK loaded and on one the
     SDK itself initialized afterwards."""
-    early = Bridge(gated.daemon)
-    try:
-        early.send(INITIALIZE)
-        early.send(INITIALIZED)
-        early.send(LIST)
-        before = [early.line(), early.line()]
-    finally:
-        early.close()
+    before = _open_and_list(gated)
     assert not gated.sdk_loaded()
     gated.open_gate()
     deadline = time.monotonic() + 30
     while not gated.sdk_loaded():
         assert time.monotonic() < deadline, "the SDK did not load"
         time.sleep(0.05)
-    late = Bridge(gated.daemon)
-    try:
-        late.send(INITIALIZE)
-        late.send(INITIALIZED)
-        late.send(LIST)
-        after = [late.line(), late.line()]
-    finally:
-        late.close()
+    after = _open_and_list(gated)
     assert _by_id(before) == _by_id(after)  # a pipelined tools/list may overtake the SDK's initialize reply
 
 
@@ -242,3 +239,23 @@ async def test_http_answers_initialize_and_tools_list_before_the_sdk_loads_then_
         async with http.post(url, json=ASK, headers=headers) as response:
             answered = await response.json()
         assert answered["result"]["isError"] is False, answered
+
+
+def test_a_line_over_the_size_cap_before_the_sdk_loads_fails_alone(gated: GatedDaemon) -> None:
+    """The daemon closes that bridge connection (logged); the bridge answers the request with an
+    error, opens a fresh session and the IDE's session goes on."""
+    bridge = Bridge(gated.daemon)
+    try:
+        bridge.send(INITIALIZE)
+        assert bridge.line() is not None
+        bridge.send(INITIALIZED)
+        huge = {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                "params": {"name": "ask", "arguments": {"prompt": "x" * (1024 * 1024 + 10), "connection": "gpt"}}}
+        bridge.send(huge)
+        failed = bridge.line()
+        assert failed is not None and failed["id"] == 7 and failed["error"]["code"] == -32000, failed
+        bridge.send(LIST)
+        assert "ask" in _tool_names(bridge.line())
+        assert "bridge message over the size cap" in gated.daemon.paths.log_file.read_text()
+    finally:
+        bridge.close()
