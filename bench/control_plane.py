@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import bench_env, rss_mb, start_daemon  # noqa: E402
+from bench.harness import bench_env, compile_bytecode, rss_mb, start_daemon  # noqa: E402
 from bench.report import pct, report  # noqa: E402
 from synapsectl.client import Client  # noqa: E402
 from synapsed import protocol as p  # noqa: E402
@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
+    compiled = compile_bytecode()  # time-to-ready and `synapsectl status` start processes
 
     tmp = Path(tempfile.mkdtemp(prefix="syn-bench-", dir="/tmp"))
     home = tmp / "h"
@@ -114,7 +115,7 @@ def main() -> None:
         ("idle RSS with 10 connections", "≤ 60 MB", f"{idle_rss:.1f} MB", "met" if idle_rss <= 60 else "missed"),
         (f"RSS growth over {2 * args.calls + 200} control-plane calls", "(informative)", f"{rss_after - idle_rss:+.1f} MB", "-"),
     ]
-    report("control-plane", results, args.markdown)
+    report("control-plane", results, args.markdown, compiled)
 
 if __name__ == "__main__":
     main()

@@ -6,9 +6,7 @@ machine takes to start a Python process that only imports aiohttp's server (the 
 aiohttp daemon). Each round measures the floor, HTTP and stdio back to back, so a busy moment
 of a shared machine moves all three: the start-up figures move with the machine's speed.
 
-The project's bytecode is compiled first, as `pip install` does: a source tree run with
-PYTHONDONTWRITEBYTECODE (as CI shells often set) would otherwise compile every module on every
-start and the figures would be those of a checkout, not of an installation.
+The project's bytecode is compiled first (harness.compile_bytecode says why).
 
     .venv/bin/python bench/mcp_startup.py [--runs 7] [--markdown BENCHMARKS.md]
 """
@@ -16,7 +14,6 @@ start and the figures would be those of a checkout, not of an installation.
 from __future__ import annotations
 
 import argparse
-import compileall
 import http.client
 import json
 import shutil
@@ -31,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.harness import bench_env  # noqa: E402
+from bench.harness import bench_env, compile_bytecode  # noqa: E402
 from bench.report import report  # noqa: E402
 from synapsed.paths import resolve  # noqa: E402
 
@@ -123,8 +120,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
-    for package in ("synapsed", "synapsectl"):
-        compileall.compile_dir(REPO / package, quiet=1)
+    compiled = compile_bytecode()
     tmp = Path(tempfile.mkdtemp(prefix="syn-bench-", dir="/tmp"))
     over_http: list[float] = []
     over_stdio: list[float] = []
@@ -147,7 +143,7 @@ def main() -> None:
         ("HTTP above the floor of the same round (median)", "(reported)", f"{above:.3f} s", "-"),
     ]
     report("MCP start-up", rows, args.markdown,
-           f"runs: {args.runs}, fresh state directory each, bytecode compiled first")
+           f"runs: {args.runs}, fresh state directory each, {compiled}")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,32 @@ from pathlib import Path
 HEADERS = ("measure", "target", "result", "verdict")
 
 
+def _cpu_ticks() -> list[int] | None:
+    """The machine's CPU time so far by kind (/proc/stat: user … steal), or None off Linux."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    except OSError:
+        return None
+    return [int(x) for x in fields[1:9]]
+
+
+# Taken when a benchmark starts: on a shared VM, time the hypervisor gave to other guests
+# (steal) slows every figure of the run, so each section says how much there was.
+_AT_START = _cpu_ticks()
+
+
+def steal_share() -> float | None:
+    now = _cpu_ticks()
+    if now is None or _AT_START is None:
+        return None
+    spent = [b - a for a, b in zip(_AT_START, now, strict=True)]
+    return spent[7] / sum(spent) if sum(spent) else None
+
+
 def machine() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    steal = steal_share()
+    described = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    return described + (f", CPU steal during the run {steal * 100:.0f} %" if steal is not None else "")
 
 
 def report(section: str, rows: Sequence[Sequence[object]], markdown: Path | None, note: str = "",
