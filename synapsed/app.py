@@ -118,18 +118,17 @@ class Daemon:
         """Which keyring backend is in use: detected once, in a worker thread, after MCP listens
         (importing keyring and asking each backend whether it is usable takes tens of ms, more
         where a backend asks D-Bus), or at the first question before that."""
+        return await asyncio.shield(self._keyring_detection())
+
+    def _keyring_detection(self) -> asyncio.Task[tuple[str, bool]]:
         if self._keyring is None:
             self._keyring = asyncio.create_task(self._detect_keyring())
-        return await asyncio.shield(self._keyring)
+        return self._keyring
 
     async def _detect_keyring(self) -> tuple[str, bool]:
         backend, usable = await asyncio.to_thread(secrets.keyring_backend)
         self.log.info("keyring backend", keyring=backend, keyring_usable=usable)
         return backend, usable
-
-    def _after_mcp_listens(self) -> None:
-        if self._keyring is None:
-            self._keyring = asyncio.create_task(self._detect_keyring())
 
     @property
     def rpc_requests(self) -> int:
@@ -224,7 +223,7 @@ class Daemon:
         second to import) joins after, and `synapsectl` never waits for it."""
         try:
             module = importlib.import_module("synapsed.mcp.service")
-            self.mcp = module.McpService(self.services, mounts=self._console(), on_listening=self._after_mcp_listens)
+            self.mcp = module.McpService(self.services, mounts=self._console(), on_listening=self._keyring_detection)
             await self.mcp.start()
         except SynapseError as exc:
             self.log.error("mcp failed to start; stopping", error=exc.message, hint=exc.hint)

@@ -30,6 +30,7 @@ from synapsectl.cli.common import (
     EXIT_USAGE,
     UsageError,
     common_flags,
+    top_parser,
 )
 from synapsectl.client import (
     Client,
@@ -46,13 +47,7 @@ GROUPS = (daemon, connections, keys, preflight, prompt, mcp, threads, usage, con
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="synapsectl",
-        description="Control the mcp synapse daemon (synapsed).",
-        epilog="exit codes: 0 ok, 1 failure reported by the daemon, 2 usage error, 3 daemon not running",
-    )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--home", help="the daemon's home (also $SYNAPSE_HOME)")
+    parser = top_parser("exit codes: 0 ok, 1 failure reported by the daemon, 2 usage error, 3 daemon not running")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_flags()
     for group in GROUPS:

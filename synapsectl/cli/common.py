@@ -15,6 +15,15 @@ class UsageError(Exception):
     """Bad arguments that the parser could not catch; exit code 2."""
 
 
+def top_parser(epilog: str | None = None) -> argparse.ArgumentParser:
+    """`synapsectl` itself with its global flags; the command groups go below it."""
+    parser = argparse.ArgumentParser(prog="synapsectl", description="Control the mcp synapse daemon (synapsed).",
+                                     epilog=epilog)
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--home", help="the daemon's home (also $SYNAPSE_HOME)")
+    return parser
+
+
 def common_flags() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")

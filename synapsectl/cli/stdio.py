@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from synapsectl.cli.common import common_flags, home_of
+from synapsectl.cli.common import common_flags, home_of, top_parser
 from synapsed.paths import resolve
 
 GLOBAL_SWITCHES = ("--json",)
@@ -42,9 +42,7 @@ def invoked(argv: list[str]) -> bool:
 
 def parser() -> argparse.ArgumentParser:
     """The top of the full CLI's parser with only `mcp stdio` below it."""
-    top = argparse.ArgumentParser(prog="synapsectl", description="Control the mcp synapse daemon (synapsed).")
-    top.add_argument("--json", action="store_true", help="machine-readable output")
-    top.add_argument("--home", help="the daemon's home (also $SYNAPSE_HOME)")
+    top = top_parser()
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     mcp = sub.add_parser("mcp", help="connect IDEs").add_subparsers(dest="action", metavar="ACTION", required=True)
     register(mcp, common_flags())

@@ -52,6 +52,7 @@ class Session:
     log_level: str = "warning"
     # HTTP sessions the fast path opened have a twin in the SDK only once a request needs one:
     # its id there (None until then), the initialize to replay, whether `initialized` came.
+    # A bridge session opened before the SDK loaded keeps its initialize here too.
     sdk_id: str | None = None
     opening: bytes = b""
     initialized: bool = False
