@@ -178,7 +178,7 @@ class BridgeListener:
         if reply:
             writer.write(reply + b"\n")
         if session.opening and not opened:
-            replay.append(_as_replay(line))
+            replay.append(as_replay(line))
         if session.initialized and not initialized:
             replay.append(line)
         return True
@@ -194,7 +194,8 @@ async def read_line(reader: asyncio.StreamReader, limit: int) -> bytes:
         return b""
 
 
-def _as_replay(initialize: bytes) -> bytes:
+def as_replay(initialize: bytes) -> bytes:
+    """The client's initialize under REPLAY_ID, for the SDK's own session (its reply is dropped)."""
     message = msgspec.json.decode(initialize)
     message["id"] = REPLAY_ID
     return msgspec.json.encode(message) + b"\n"

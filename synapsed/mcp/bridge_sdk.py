@@ -1,7 +1,8 @@
 """One stdio bridge session served by the SDK's stream-based server loop, once the SDK has
-loaded. Calls and listings of an initialized session still go to the fast path; everything else
-is the SDK's. A session that began before the SDK loaded arrives with the lines the SDK's own
-session must see first (its initialize, under REPLAY_ID so its reply is swallowed, and
+loaded. The session's initialize is answered by the fast path, as over HTTP, and replayed into
+the SDK's own session under REPLAY_ID (its reply dropped); calls and listings of an initialized
+session go to the fast path too; everything else is the SDK's. A session that began before the
+SDK loaded arrives with the lines the SDK's own session must see first (its initialize and
 `initialized`), which bridge.py already answered."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import msgspec
 from mcp.shared.message import SessionMessage
 
 from synapsed.logging import get_logger
-from synapsed.mcp.bridge import REPLAY_ID, read_line
+from synapsed.mcp.bridge import REPLAY_ID, as_replay, read_line
 from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.listing import negotiated
 from synapsed.mcp.server import McpServer
@@ -43,6 +44,17 @@ class SdkBridge:
 
         def write(data: bytes) -> None:
             writer.write(data + b"\n")
+
+        def opening(line: bytes) -> bytes | None:
+            """The session's first initialize, answered here in line order: what to replay."""
+            session = self.sessions.get(key)
+            if self.fast is None or session is None:
+                return None
+            reply = self.fast.stdio_initialize(line, session)
+            if reply is None:
+                return None
+            write(reply)
+            return as_replay(line)
 
         def take(line: bytes) -> bool:
             """Once the session is initialized, calls and listings go to the fast path."""
@@ -79,9 +91,13 @@ class SdkBridge:
                     line = pending.pop() if pending else await read_line(reader, self.max_line_bytes)
                     if not line:
                         return
-                    if not line.strip() or take(line):
+                    if not line.strip():
                         continue
-                    await to_sdk(line)
+                    replayed = opening(line)
+                    if replayed is not None:
+                        await to_sdk(replayed)
+                    elif not take(line):
+                        await to_sdk(line)
 
         async def outbound() -> None:
             async with write_recv:

@@ -267,22 +267,30 @@ class FastPath:
 
     # ---- the stdio bridge -------------------------------------------------------------------
 
+    def stdio_initialize(self, line: bytes, session: Session) -> bytes | None:
+        """A bridge session's first initialize: the reply line, the SDK's exact initialize result
+        (the line stays in `session.opening`: the SDK's own session gets it replayed), or None
+        when it is not one this path takes. As over HTTP, the daemon opens its sessions."""
+        if session.opening:
+            return None
+        try:
+            opening = _decode_initialize(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        params = opening.params
+        session.client_name, session.client_version = params.clientInfo.name, params.clientInfo.version
+        session.protocol_version = negotiated(params.protocolVersion)
+        session.opening = line
+        self.answered += 1
+        return _encode({"jsonrpc": "2.0", "id": opening.id, "result": initialize_result(params.protocolVersion)})
+
     def stdio_before_sdk(self, line: bytes, session: Session, bound: str | None) -> bytes | None:
         """A bridge line answered while the SDK is still loading: the reply line (b"" for a
         notification taken), or None when only the SDK can answer it. The session's first
         initialize opens it (its line is kept in `session.opening` for the SDK's replay);
         `initialized` must follow it; ping and a plain tools/list need both."""
         if not session.opening:
-            try:
-                opening = _decode_initialize(line)
-            except (msgspec.DecodeError, msgspec.ValidationError):
-                return None
-            params = opening.params
-            session.client_name, session.client_version = params.clientInfo.name, params.clientInfo.version
-            session.protocol_version = negotiated(params.protocolVersion)
-            session.opening = line
-            self.answered += 1
-            return _encode({"jsonrpc": "2.0", "id": opening.id, "result": initialize_result(params.protocolVersion)})
+            return self.stdio_initialize(line, session)
         if not session.initialized:
             try:
                 note = _decode_notification(line)

@@ -371,6 +371,13 @@ class Bridge:
             if line.get("id") == request_id and "method" not in line:
                 return lines
 
+    def until_replies(self, request_ids: set[Any]) -> list[Any]:
+        """Every line up to the last of the replies to `request_ids`, in any order."""
+        lines: list[Any] = []
+        while request_ids - {line.get("id") for line in lines if "method" not in line}:
+            lines += self.until_reply(next(iter(request_ids - {line.get("id") for line in lines})))
+        return lines
+
     def close(self) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.close()
@@ -403,7 +410,46 @@ def test_stdio_bridge_lines_are_identical_on_both_paths(pair: tuple[DaemonProces
     finally:
         for bridge in bridges:
             bridge.close()
-    assert _fast_answers(pair[0]) - before == 2 * len(STDIO_CASES)
+    assert _fast_answers(pair[0]) - before == 1 + 2 * len(STDIO_CASES)  # its initialize, and each case twice
+
+
+@pytest.mark.parametrize(("case", "body", "taken"), INITIALIZE_CASES, ids=[c[0] for c in INITIALIZE_CASES])
+def test_stdio_initialize_replies_are_identical_on_both_paths(
+    pair: tuple[DaemonProcess, DaemonProcess], case: str, body: dict[str, Any], taken: bool
+) -> None:
+    """Over the bridge the daemon opens the session too (the SDK's own session gets the
+    initialize replayed); what follows an initialize it answered is in the next test."""
+    bridges = [Bridge(daemon) for daemon in pair]
+    before = _fast_answers(pair[0])
+    try:
+        for bridge in bridges:
+            bridge.send(body)
+        fast, sdk = (bridge.until_reply(0) for bridge in bridges)
+    finally:
+        for bridge in bridges:
+            bridge.close()
+    assert fast == sdk
+    assert _fast_answers(pair[0]) - before == int(taken)
+
+
+def test_a_session_the_bridge_opened_goes_on_in_the_sdk(pair: tuple[DaemonProcess, DaemonProcess]) -> None:
+    """After an initialize the fast path answered, the SDK's own methods see an initialized
+    session (the replay), and the initialize is answered before anything sent after it (a
+    pipelined fast-path reply may overtake an SDK one: JSON-RPC replies go by id)."""
+    bridges = [Bridge(daemon) for daemon in pair]
+    try:
+        for bridge in bridges:
+            for message in (_initialize(), {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                            {"jsonrpc": "2.0", "id": 21, "method": "tools/list"}, *[m for _, m in SDK_METHODS]):
+                bridge.send(message)
+        expected = {0, 21, *[m["id"] for _, m in SDK_METHODS]}
+        fast, sdk = (bridge.until_replies(expected) for bridge in bridges)
+    finally:
+        for bridge in bridges:
+            bridge.close()
+    assert {line["id"]: line for line in fast} == {line["id"]: line for line in sdk}
+    assert fast[0]["id"] == sdk[0]["id"] == 0
+    assert sorted(line["id"] for line in fast) == sorted(expected)
 
 
 def test_a_cancelled_stdio_call_gets_no_reply_on_either_path(
