@@ -24,7 +24,7 @@ from synapsed import logging as slog
 from synapsed import protocol as p
 from synapsed.config import ConfigStore
 from synapsed.console.auth import ConsoleAuth
-from synapsed.errors import SynapseError
+from synapsed.errors import SynapseError, internal_error
 from synapsed.gateway import Gateway
 from synapsed.mcp.sessions import SessionRegistry
 from synapsed.paths import Paths, ensure_layout
@@ -230,6 +230,13 @@ class Daemon:
             print(f"synapsed: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
             self.exit_code = 1
             self.request_stop()
+        except Exception:
+            # The SDK did not load (a broken install): the control plane stays up so that
+            # `synapsectl` can say so; MCP requests that need the SDK get 503 or a JSON-RPC error.
+            failure = internal_error(self.log, "loading the MCP server")
+            self.log.error("mcp server not loaded: MCP answers only what needs no SDK",
+                           error_id=failure.detail["error_id"],
+                           hint="reinstall synapsed (`make install`, or pip install --force-reinstall mcp-synapse)")
 
     def _console(self) -> dict[str, web.Application]:
         """The web console, served on the MCP listener under /console/ (unless turned off)."""

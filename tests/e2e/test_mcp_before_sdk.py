@@ -43,6 +43,9 @@ class GatedDaemon:
     def open_gate(self) -> None:
         self.gate.touch()
 
+    def fail_gate(self) -> None:
+        self.gate.write_bytes(b"fail")
+
     def sdk_loaded(self) -> bool:
         return "mcp ready" in self.daemon.paths.log_file.read_text()
 
@@ -77,7 +80,8 @@ def gated(upstream: FakeUpstream) -> Iterator[GatedDaemon]:
         for where in (daemon.paths.log_file.read_text(), daemon.paths.config_file.read_text()):
             assert KEY not in where
     finally:
-        gated.open_gate()  # a daemon stopping with its import thread held would wait for it
+        if not gated.gate.exists():
+            gated.open_gate()  # a daemon stopping with its import thread held would wait for it
         daemon.stop()
 
 
@@ -252,5 +256,24 @@ def test_a_line_over_the_size_cap_before_the_sdk_loads_fails_alone(gated: GatedD
         bridge.send(LIST)
         assert "ask" in _tool_names(bridge.line())
         assert "bridge message over the size cap" in gated.daemon.paths.log_file.read_text()
+    finally:
+        bridge.close()
+
+
+def test_lines_waiting_for_an_sdk_that_fails_to_load_get_an_error(gated: GatedDaemon) -> None:
+    bridge = Bridge(gated.daemon)
+    try:
+        bridge.send(INITIALIZE)
+        assert bridge.line() is not None
+        bridge.send(INITIALIZED)
+        bridge.send(RESOURCES)
+        assert bridge.line(timeout=NOT_YET_S) is None
+        gated.fail_gate()
+        failed = bridge.line()
+        assert failed is not None and failed["id"] == 2 and failed["error"]["code"] == -32603, failed
+        assert "synapsectl logs" in failed["error"]["message"]
+        log = gated.daemon.paths.log_file.read_text()
+        assert "mcp server not loaded" in log and "the test's SDK gate failed this import" in log
+        assert gated.daemon.client.daemon_status().pid  # the control plane is still up
     finally:
         bridge.close()

@@ -1,6 +1,7 @@
 """Test-only, on a daemon's PYTHONPATH: hold its import of the MCP SDK until the file named by
 $SYNAPSE_TEST_SDK_GATE exists, so a test can talk to a daemon whose SDK has not loaded yet and
-then let it load. Without that variable this does nothing.
+then let it load (or, when the file says "fail", make the import fail as a broken install
+would). Without that variable this does nothing.
 
 The wait is in the loader, not the finder: finders run under the global import lock, and
 holding it would stop every other import in the daemon, which is not what a slow SDK does."""
@@ -21,6 +22,8 @@ SDK_PACKAGES = ("mcp", "mcp_types")
 def _wait() -> None:
     while GATE and not os.path.exists(GATE):
         time.sleep(0.01)
+    if GATE and open(GATE, "rb").read().strip() == b"fail":
+        raise ImportError("the test's SDK gate failed this import")
 
 
 class _GatedLoader:
