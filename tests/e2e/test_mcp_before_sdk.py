@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,20 @@ class Bridge:
         self.proc.wait(10)
 
 
+@contextmanager
+def _session(gated: GatedDaemon, initialized: bool = True) -> Iterator[Bridge]:
+    """A bridge session past its initialize (and `initialized`, unless told not to)."""
+    bridge = Bridge(gated.daemon)
+    try:
+        bridge.send(INITIALIZE)
+        assert bridge.line() is not None
+        if initialized:
+            bridge.send(INITIALIZED)
+        yield bridge
+    finally:
+        bridge.close()
+
+
 def _open_and_list(gated: GatedDaemon) -> list[dict[str, Any] | None]:
     """A bridge session's initialize and tools/list replies, pipelined as IDEs send them."""
     bridge = Bridge(gated.daemon)
@@ -179,11 +194,7 @@ def test_the_answers_before_the_sdk_are_the_sdks_own(gated: GatedDaemon) -> None
 
 
 def test_a_bridge_line_only_the_sdk_answers_waits_for_it_and_the_session_goes_on(gated: GatedDaemon) -> None:
-    bridge = Bridge(gated.daemon)
-    try:
-        bridge.send(INITIALIZE)
-        assert bridge.line() is not None
-        bridge.send(INITIALIZED)
+    with _session(gated) as bridge:
         bridge.send(RESOURCES)
         assert bridge.line(timeout=NOT_YET_S) is None  # held: the SDK has not loaded
         gated.open_gate()
@@ -198,22 +209,15 @@ def test_a_bridge_line_only_the_sdk_answers_waits_for_it_and_the_session_goes_on
         assert answered["result"]["structuredContent"]["connection"] == "gpt"
         bridge.send(LIST)
         assert "ask" in _tool_names(bridge.line())
-    finally:
-        bridge.close()
 
 
 def test_a_second_initialize_before_the_sdk_loads_goes_to_the_sdk(gated: GatedDaemon) -> None:
-    bridge = Bridge(gated.daemon)
-    try:
-        bridge.send(INITIALIZE)
-        assert bridge.line() is not None
+    with _session(gated, initialized=False) as bridge:
         bridge.send({**INITIALIZE, "id": 9})
         assert bridge.line(timeout=NOT_YET_S) is None
         gated.open_gate()
         again = bridge.line()
         assert again is not None and again["id"] == 9, again  # the SDK's own answer to it
-    finally:
-        bridge.close()
 
 
 async def test_http_answers_initialize_and_tools_list_before_the_sdk_loads_then_serves_the_rest(
@@ -243,11 +247,7 @@ async def test_http_answers_initialize_and_tools_list_before_the_sdk_loads_then_
 def test_a_line_over_the_size_cap_before_the_sdk_loads_fails_alone(gated: GatedDaemon) -> None:
     """The daemon closes that bridge connection (logged); the bridge answers the request with an
     error, opens a fresh session and the IDE's session goes on."""
-    bridge = Bridge(gated.daemon)
-    try:
-        bridge.send(INITIALIZE)
-        assert bridge.line() is not None
-        bridge.send(INITIALIZED)
+    with _session(gated) as bridge:
         huge = {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
                 "params": {"name": "ask", "arguments": {"prompt": "x" * (1024 * 1024 + 10), "connection": "gpt"}}}
         bridge.send(huge)
@@ -256,16 +256,10 @@ def test_a_line_over_the_size_cap_before_the_sdk_loads_fails_alone(gated: GatedD
         bridge.send(LIST)
         assert "ask" in _tool_names(bridge.line())
         assert "bridge message over the size cap" in gated.daemon.paths.log_file.read_text()
-    finally:
-        bridge.close()
 
 
 def test_lines_waiting_for_an_sdk_that_fails_to_load_get_an_error(gated: GatedDaemon) -> None:
-    bridge = Bridge(gated.daemon)
-    try:
-        bridge.send(INITIALIZE)
-        assert bridge.line() is not None
-        bridge.send(INITIALIZED)
+    with _session(gated) as bridge:
         bridge.send(RESOURCES)
         assert bridge.line(timeout=NOT_YET_S) is None
         gated.fail_gate()
@@ -275,5 +269,3 @@ def test_lines_waiting_for_an_sdk_that_fails_to_load_get_an_error(gated: GatedDa
         log = gated.daemon.paths.log_file.read_text()
         assert "mcp server not loaded" in log and "the test's SDK gate failed this import" in log
         assert gated.daemon.client.daemon_status().pid  # the control plane is still up
-    finally:
-        bridge.close()
