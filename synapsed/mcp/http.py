@@ -107,6 +107,7 @@ class HttpListener:
         self._names: list[str] = []
         self._stop = asyncio.Event()
         self._sdk_ready = asyncio.Event()
+        self._sdk_failed = False  # abandon(): it will never load in this process
         self._manager_ready = asyncio.Event()
         self._manager_task: asyncio.Task[None] | None = None
         self._twin_locks: dict[str, asyncio.Lock] = {}
@@ -174,6 +175,7 @@ class HttpListener:
 
     def abandon(self) -> None:
         """The SDK could not be loaded: requests waiting for it are answered 503, not left hanging."""
+        self._sdk_failed = True
         self._stop.set()
         self._sdk_ready.set()
 
@@ -260,6 +262,8 @@ class HttpListener:
         if not self._sdk_ready.is_set():
             self.want_sdk()
             await self._sdk_ready.wait()
+        if self._sdk_failed:
+            return jsonrpc_error(503, "synapsed could not load its MCP server; see `synapsectl logs`")
         if self.manager is None or self._stop.is_set():
             return jsonrpc_error(503, "synapsed is stopping", headers={"Retry-After": str(RETRY_AFTER_S)})
         return None

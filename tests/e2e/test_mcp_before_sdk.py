@@ -4,6 +4,7 @@ and a request only the SDK can answer waits for it and is then answered on the s
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import select
@@ -269,3 +270,19 @@ def test_lines_waiting_for_an_sdk_that_fails_to_load_get_an_error(gated: GatedDa
         log = gated.daemon.paths.log_file.read_text()
         assert "mcp server not loaded" in log and "the test's SDK gate failed this import" in log
         assert gated.daemon.client.daemon_status().pid  # the control plane is still up
+    status, body = _http_post(gated, RESOURCES)
+    assert status == 503 and "could not load its MCP server" in body["error"]["message"]
+
+
+def _http_post(gated: GatedDaemon, message: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """One stateless-era POST (no session): what needs the SDK waits for it or is refused."""
+    port = int(gated.http_url().rsplit(":", 1)[1].split("/", 1)[0])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    try:
+        conn.request("POST", "/mcp", body=json.dumps(message), headers={
+            "Authorization": f"Bearer {token(gated.daemon)}", "Content-Type": "application/json",
+            "Accept": "application/json, text/event-stream", "Host": f"127.0.0.1:{port}"})
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
