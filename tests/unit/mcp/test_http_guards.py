@@ -98,4 +98,20 @@ async def test_a_request_needing_an_sdk_that_could_not_load_is_answered_503(list
     client = await aiohttp_client(app)
     body = {"jsonrpc": "2.0", "id": 1, "method": "resources/list"}
     response = await client.post("/mcp", json=body, headers={**GOOD, "Accept": "application/json"})
+    assert response.status == 503
+    assert "could not load its MCP server" in (await response.json())["error"]["message"]
+
+
+async def test_a_request_waiting_for_the_sdk_when_the_daemon_stops_is_answered_503(
+    listener: HttpListener, aiohttp_client  # type: ignore[no-untyped-def]
+) -> None:
+    from aiohttp import web
+
+    await listener.stop()
+    app = web.Application()
+    app.router.add_route("*", "/mcp", listener.handle)
+    client = await aiohttp_client(app)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "resources/list"}
+    response = await client.post("/mcp", json=body, headers={**GOOD, "Accept": "application/json"})
     assert response.status == 503 and "stopping" in (await response.json())["error"]["message"]
+    assert response.headers["Retry-After"]
