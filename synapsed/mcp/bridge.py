@@ -23,6 +23,7 @@ import msgspec
 from synapsed.errors import SynapseError
 from synapsed.logging import get_logger
 from synapsed.mcp.fast_path import FastPath
+from synapsed.mcp.listing import SDK_FAILED
 from synapsed.mcp.sessions import Session, SessionRegistry, stdio_binding
 from synapsed.peer import peer_allowed
 
@@ -209,7 +210,7 @@ async def _unavailable(writer: asyncio.StreamWriter, line: bytes | None) -> None
         request_id = None
     if request_id is not None:
         writer.write(msgspec.json.encode({"jsonrpc": "2.0", "id": request_id, "error": {
-            "code": INTERNAL_ERROR, "message": "synapsed could not load its MCP server; see `synapsectl logs`"}}) + b"\n")
+            "code": INTERNAL_ERROR, "message": SDK_FAILED}}) + b"\n")
         await writer.drain()
 
 

@@ -25,7 +25,7 @@ from synapsed.errors import SynapseError
 from synapsed.logging import get_logger
 from synapsed.mcp import asgi, security
 from synapsed.mcp.fast_path import FastPath
-from synapsed.mcp.listing import BOUND_PREFIX, HANDSHAKE_VERSIONS, negotiated
+from synapsed.mcp.listing import BOUND_PREFIX, HANDSHAKE_VERSIONS, SDK_FAILED, negotiated
 from synapsed.mcp.sessions import Session, SessionRegistry
 
 log = get_logger("synapsed.mcp")
@@ -263,7 +263,7 @@ class HttpListener:
             self.want_sdk()
             await self._sdk_ready.wait()
         if self._sdk_failed:
-            return jsonrpc_error(503, "synapsed could not load its MCP server; see `synapsectl logs`")
+            return jsonrpc_error(503, SDK_FAILED)
         if self.manager is None or self._stop.is_set():
             return jsonrpc_error(503, "synapsed is stopping", headers={"Retry-After": str(RETRY_AFTER_S)})
         return None

@@ -23,6 +23,8 @@ INSTRUCTIONS = (
 # The SDK's handshake-era versions (mcp_types.version.HANDSHAKE_PROTOCOL_VERSIONS; a unit test
 # keeps them equal), newest last: a client asking for another one is offered the newest.
 HANDSHAKE_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+# What MCP requests that need the SDK are told when it failed to load (HTTP 503, stdio -32603).
+SDK_FAILED = "synapsed could not load its MCP server; see `synapsectl logs`"
 CAPABILITIES = {"logging": {}, "resources": {"listChanged": False, "subscribe": False},
                 "tools": {"listChanged": False}}
 

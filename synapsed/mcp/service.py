@@ -45,12 +45,16 @@ class McpService:
         # One fast path for both transports (off: the SDK answers everything).
         calls = ToolCalls(services.config, services.gateway, services.threads)
         self.fast = FastPath(calls, services.sessions) if self.settings.fast_path else None
+
+        def has_connection(name: str) -> bool:  # a bound endpoint's name, asked by both transports
+            return name in services.config.config.connections
+
         self.http = HttpListener(
             self.fast,
             self.settings,
             self.sessions,
             token=lambda: self.token,
-            has_connection=lambda name: name in services.config.config.connections,
+            has_connection=has_connection,
             make_room=self.make_room,
             mounts=mounts,
             want_sdk=self._sdk_wanted.set,
@@ -59,7 +63,7 @@ class McpService:
             self.paths.mcp_socket,
             self.sessions,
             self.settings.max_body_bytes,
-            has_connection=lambda name: name in services.config.config.connections,
+            has_connection=has_connection,
             make_room=self.make_room,
             fast=self.fast,
             want_sdk=self._sdk_wanted.set,
