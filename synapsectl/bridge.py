@@ -161,11 +161,11 @@ class Bridge:
 
     # ---- IDE -> daemon (the stdin thread) -----------------------------------------------------
 
-    def pump_stdin(self) -> None:
+    def pump_stdin(self, fd: int = 0) -> None:
         buffer = b""
         try:
             while True:
-                chunk = os.read(0, 65536)
+                chunk = os.read(fd, 65536)
                 if not chunk:
                     break
                 buffer += chunk
@@ -179,10 +179,7 @@ class Bridge:
             if buffer.strip():
                 self._send_locked(buffer)
             if self.sock is not None:
-                try:
-                    self.sock.shutdown(socket.SHUT_WR)  # the daemon sees EOF and ends the session
-                except OSError:
-                    pass
+                _end_writes(self.sock)
             self.lock.notify_all()
 
     def from_ide(self, line: bytes) -> None:
@@ -236,6 +233,8 @@ class Bridge:
             for line in queued:
                 self._track(_messages(line))
                 self._send_locked(line)
+            if self.stdin_closed:  # the IDE was done before this connection was up
+                _end_writes(sock)
         buffer = pending
         try:
             while True:
@@ -307,6 +306,14 @@ class Bridge:
             if not chunk:
                 raise BridgeError("synapsed closed the connection while the session was re-opened", "")
             buffer += chunk
+
+
+def _end_writes(sock: socket.socket) -> None:
+    """Half-close: the daemon reads EOF, answers what it was sent, and ends the session."""
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
 
 
 def _error(exc: BridgeError) -> int:

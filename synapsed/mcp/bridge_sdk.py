@@ -8,7 +8,7 @@ SDK loaded arrives with the lines the SDK's own session must see first (its init
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio
@@ -40,7 +40,7 @@ class SdkBridge:
         (a line read before the SDK loaded) is handled as if it had just arrived."""
         read_send, read_recv = anyio.create_memory_object_stream[SessionMessage | Exception](16)
         write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](16)
-        fast_calls: set[asyncio.Task[None]] = set()
+        fast_calls: dict[asyncio.Task[None], Any] = {}  # a call answered here -> its request id
 
         def write(data: bytes) -> None:
             writer.write(data + b"\n")
@@ -70,8 +70,8 @@ class SdkBridge:
             if message is None:
                 return False
             task = asyncio.create_task(self.fast.stdio_answer(message, session, bound, write))
-            fast_calls.add(task)
-            task.add_done_callback(fast_calls.discard)
+            fast_calls[task] = message.id
+            task.add_done_callback(lambda done: fast_calls.pop(done, None))
             return True
 
         async def to_sdk(line: bytes) -> None:
@@ -117,8 +117,18 @@ class SdkBridge:
             tg.start_soon(outbound)
             await sdk.run(read_recv, write_send, sdk.create_initialization_options())
             tg.cancel_scope.cancel()
-        for task in list(fast_calls):
-            task.cancel()
+        _close_unanswered(fast_calls, write)
+
+
+def _close_unanswered(fast_calls: dict[asyncio.Task[None], Any], write: Callable[[bytes], None]) -> None:
+    """The session ended (the IDE closed its input) with calls still running here: each gets the
+    SDK's own shutdown answer, -32000 "Connection closed", unless the client had cancelled it
+    (a cancelled request gets no reply), and stops."""
+    for task, request_id in list(fast_calls.items()):
+        if not task.cancelling():
+            write(msgspec.json.encode({"jsonrpc": "2.0", "id": request_id,
+                                       "error": {"code": types.CONNECTION_CLOSED, "message": "Connection closed"}}))
+        task.cancel()
 
 
 class _Seen(msgspec.Struct):
