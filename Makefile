@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python bench/ledger.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/session_flood.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/mcp_eras.py --markdown BENCHMARKS.md
+	$(BIN)/python bench/event_loop.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/mcp_startup.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/redaction.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/tools_list_size.py

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from synapsed import __version__, lifecycle, secrets
+from synapsed import __version__, event_loop, lifecycle, secrets
 from synapsed import logging as slog
 from synapsed import protocol as p
 from synapsed.config import ConfigStore
@@ -170,7 +170,7 @@ class Daemon:
                 with contextlib.suppress(SynapseError):
                     secrets.resolve(name, conn.credential)
 
-    async def serve(self) -> None:
+    async def serve(self, event_loop_reason: str = "configured") -> None:
         self._stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -195,6 +195,8 @@ class Daemon:
             socket=str(self.paths.socket),
             socket_activated=bool(self.inherited),
             connections=len(self.config_store.config.connections),
+            event_loop=event_loop.running_name(),
+            event_loop_reason=event_loop_reason,
         )
         lifecycle.sd_notify("READY=1")
         self._mcp_task = asyncio.create_task(self._start_mcp())

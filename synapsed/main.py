@@ -30,11 +30,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.umask(0o077)  # every file and directory we create is private to the user
+    from synapsed import event_loop
     from synapsed.app import Daemon
 
     daemon = Daemon(resolve(args.home), args.log_level)
     try:
         daemon.prepare()
+        loop = event_loop.choose(daemon.config_store.config.daemon.event_loop)
     except AlreadyRunning as exc:
         print(f"synapsed: {exc}", file=sys.stderr)
         print("hint: stop it with `synapsectl stop`, or use another --home", file=sys.stderr)
@@ -44,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hint: {exc.hint}", file=sys.stderr)
         return 1
     try:
-        asyncio.run(daemon.serve())
+        with asyncio.Runner(loop_factory=loop.factory) as runner:
+            runner.run(daemon.serve(loop.reason))
     except OSError as exc:
         daemon.log.error("cannot serve", error=str(exc))
         print(f"synapsed: cannot listen on {daemon.paths.socket}: {exc.strerror or exc}", file=sys.stderr)

@@ -346,6 +346,7 @@ class DaemonStatus(msgspec.Struct):
     mcp: McpView | None = None
     ledger_rows: int = 0
     ledger_write_errors: int = 0  # rows lost to write failures (disk full, ...): requests were answered
+    event_loop: str = "asyncio"  # "uvloop" or "asyncio": [daemon] event_loop, as chosen at start
 
 
 class ReloadResult(msgspec.Struct):

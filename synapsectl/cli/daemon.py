@@ -26,6 +26,7 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
             ("socket", status.paths.socket),
             ("log", status.paths.log_file),
             ("keyring", keyring),
+            ("event loop", status.event_loop),
             ("mcp", _mcp_line(status.mcp)),
             ("connections", f"{status.connections} ({status.enabled_connections} enabled)"),
         ]

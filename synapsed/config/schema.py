@@ -14,6 +14,7 @@ from synapsed.errors import SynapseError
 
 SCHEMA_VERSION = 1
 LogLevel = Literal["debug", "info", "warning", "error"]
+EventLoopSetting = Literal["auto", "uvloop", "asyncio"]
 DEFAULT_MCP_PORT = 8808
 LOOPBACK_BINDS = ("127.0.0.1", "::1", "localhost")
 
@@ -22,6 +23,8 @@ class DaemonSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=T
     log_level: LogLevel = "info"
     # How long SIGTERM waits for in-flight requests before closing them.
     drain_timeout_s: float = 10.0
+    # uvloop where installed (a dependency on Linux and macOS), else asyncio's own; read at start.
+    event_loop: EventLoopSetting = "auto"
 
 
 class McpSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

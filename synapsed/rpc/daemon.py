@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from synapsed import __version__
+from synapsed import __version__, event_loop
 from synapsed import protocol as p
 from synapsed.logging import get_logger
 from synapsed.rpc.dispatch import Method
@@ -42,6 +42,7 @@ def methods(services: Services) -> dict[str, Method]:
             mcp=runtime.mcp_view(),
             ledger_rows=services.ledger.rows_written,
             ledger_write_errors=services.ledger.write_errors,
+            event_loop=event_loop.running_name(),
         )
 
     async def reload(_: p.NoParams) -> p.ReloadResult:

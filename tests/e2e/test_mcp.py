@@ -24,13 +24,23 @@ def anthropic_up() -> Iterator[FakeUpstream]:
     fake.stop()
 
 
-@pytest.fixture(params=["fast", "sdk"])
+DAEMON_VARIANTS = {
+    "fast": "",
+    "sdk": "fast_path = false\n",
+    "asyncio-loop": "\n[daemon]\nevent_loop = \"asyncio\"\n",
+}
+
+
+@pytest.fixture(params=list(DAEMON_VARIANTS))
 def mcp_daemon(request: pytest.FixtureRequest, daemon_proc: DaemonProcess, openai_up: FakeUpstream,
                anthropic_up: FakeUpstream) -> DaemonProcess:
-    """Every official-client test runs on both HTTP paths: the fast path (default) and the SDK's."""
+    """Every official-client test runs on both HTTP paths, the fast path (default) and the SDK's,
+    and on both event loops: uvloop (the default where installed) and asyncio's own."""
     daemon_proc.env["GPT_KEY"] = KEY
     daemon_proc.env["ANT_KEY"] = ANT_KEY
-    daemon = start_with_mcp(daemon_proc, "fast_path = false\n" if request.param == "sdk" else "")
+    daemon = start_with_mcp(daemon_proc, DAEMON_VARIANTS[request.param])
+    expected_loop = "asyncio" if request.param == "asyncio-loop" else "uvloop"
+    assert daemon.client.daemon_status().event_loop == expected_loop
     add_connection(daemon, "gpt", "openai", "test-model", openai_up.base_url, "GPT_KEY")
     add_connection(daemon, "claude", "anthropic", "test-model", anthropic_up.base_url, "ANT_KEY")
     add_connection(daemon, "off", "openai", "test-model", openai_up.base_url, "GPT_KEY", "--disabled")

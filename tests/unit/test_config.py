@@ -90,6 +90,17 @@ def test_bad_log_level_is_rejected() -> None:
     assert _error(GOOD.replace('"debug"', '"loud"')).detail["field"] == "daemon.log_level"
 
 
+def test_an_unknown_event_loop_is_rejected_naming_the_field() -> None:
+    bad = GOOD.replace('log_level = "debug"', 'log_level = "debug"\nevent_loop = "trio"')
+    assert _error(bad).detail["field"] == "daemon.event_loop"
+
+
+def test_event_loop_defaults_to_auto_and_is_not_written_out_when_default() -> None:
+    config = parse(GOOD)
+    assert config.daemon.event_loop == "auto"
+    assert "event_loop" not in render(config)
+
+
 def test_write_atomic_creates_0600_and_leaves_no_temp(tmp_path: Path) -> None:
     target = tmp_path / "config.toml"
     write_atomic(target, "a = 1\n")
