@@ -125,6 +125,8 @@ def _close_unanswered(fast_calls: dict[asyncio.Task[None], Any], write: Callable
     SDK's own shutdown answer, -32000 "Connection closed", unless the client had cancelled it
     (a cancelled request gets no reply), and stops."""
     for task, request_id in list(fast_calls.items()):
+        if task.done():  # answered; its done-callback has not run yet
+            continue
         if not task.cancelling():
             write(msgspec.json.encode({"jsonrpc": "2.0", "id": request_id,
                                        "error": {"code": types.CONNECTION_CLOSED, "message": "Connection closed"}}))
