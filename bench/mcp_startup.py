@@ -3,8 +3,9 @@
 tools/list) and through a cold `synapsectl mcp stdio` that starts the daemon itself. Each run
 uses a fresh state directory; the median and worst of --runs are reported, beside what this
 machine takes to start a Python process that only imports aiohttp's server (the floor of any
-aiohttp daemon). Each round measures the floor, HTTP and stdio back to back, so a busy moment
-of a shared machine moves all three: the start-up figures move with the machine's speed.
+aiohttp daemon), and HTTP again with the stdlib event loop (what importing uvloop costs).
+Each round measures the floor, both HTTP starts and stdio back to back, so a busy moment
+of a shared machine moves them all: the start-up figures move with the machine's speed.
 
 The project's bytecode is compiled first (harness.compile_bytecode says why).
 
@@ -36,6 +37,7 @@ INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
 LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
 TIMEOUT_S = 20.0
+ASYNCIO_LOOP = '\n[daemon]\nevent_loop = "asyncio"\n'
 
 
 def free_port() -> int:
@@ -51,11 +53,11 @@ def _post(conn: http.client.HTTPConnection, headers: dict[str, str], body: dict[
     return response
 
 
-def http_first_list(home: Path) -> float:
+def http_first_list(home: Path, extra_config: str = "") -> float:
     """Seconds from spawning synapsed to its first tools/list reply over HTTP."""
     port = free_port()
     home.mkdir(parents=True)
-    (home / "config.toml").write_text(f"[mcp]\nport = {port}\n")
+    (home / "config.toml").write_text(f"[mcp]\nport = {port}\n{extra_config}")
     token_file = resolve(home).token_file
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "synapsed", "--home", str(home)], env=bench_env(home),
@@ -124,16 +126,19 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="syn-bench-", dir="/tmp"))
     over_http: list[float] = []
     over_stdio: list[float] = []
+    on_asyncio: list[float] = []
     floors: list[float] = []
     try:
         for i in range(args.runs):
             floors.append(import_floor())
             over_http.append(http_first_list(tmp / f"http-{i}"))
+            on_asyncio.append(http_first_list(tmp / f"asyncio-{i}", ASYNCIO_LOOP))
             over_stdio.append(stdio_first_list(tmp / f"stdio-{i}"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     http50, stdio50, floor = statistics.median(over_http), statistics.median(over_stdio), statistics.median(floors)
     above = statistics.median(h - f for h, f in zip(over_http, floors, strict=True))
+    uvloop_cost = statistics.median(h - a for h, a in zip(over_http, on_asyncio, strict=True))
     rows = [
         ("start → first `tools/list` reply, HTTP (median / worst)", "≤ 0.5 s",
          f"{http50:.3f} s / {max(over_http):.3f} s", "met" if http50 <= 0.5 else "missed"),
@@ -141,6 +146,8 @@ def main() -> None:
          f"{stdio50:.3f} s / {max(over_stdio):.3f} s", "met" if stdio50 <= 0.5 else "missed"),
         ("floor: a Python process that only imports aiohttp.web (median)", "(machine)", f"{floor:.3f} s", "-"),
         ("HTTP above the floor of the same round (median)", "(reported)", f"{above:.3f} s", "-"),
+        ("HTTP with `[daemon] event_loop = \"asyncio\"` (median); uvloop's cost, same round (median)",
+         "(reported)", f"{statistics.median(on_asyncio):.3f} s; {uvloop_cost * 1000:+.0f} ms", "-"),
     ]
     report("MCP start-up", rows, args.markdown,
            f"runs: {args.runs}, fresh state directory each, {compiled}")
