@@ -29,7 +29,15 @@ from aiohttp import web
 
 from synapsed import __version__
 from synapsed.mcp.calls import ToolCalls, UnknownTool
-from synapsed.mcp.listing import SERVER_NAME, initialize_result, input_schema, negotiated, result_data, tools_list_data
+from synapsed.mcp.listing import (
+    SERVER_NAME,
+    declares_param_headers,
+    initialize_result,
+    input_schema,
+    negotiated,
+    result_data,
+    tools_list_data,
+)
 from synapsed.mcp.sessions import Session, SessionRegistry
 from synapsed.mcp.tools import client_logs
 
@@ -393,8 +401,9 @@ class FastPath:
         if not arguments and not any(k.lower().startswith(prefix) for k in request.headers):
             return False
         schema = input_schema(params["name"])
-        return schema is not None and self._modern.validate_mcp_param_headers(schema, arguments,
-                                                                               request.headers) is not None
+        if schema is None or not declares_param_headers(params["name"]):
+            return False
+        return self._modern.validate_mcp_param_headers(schema, arguments, request.headers) is not None
 
     # ---- shared -----------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import msgspec
+
 from synapsed import __version__
 from synapsed.mcp.tools import TOOLS, Answer, tool_names, tool_schema
 from synapsed.redaction import redact_text, redact_value
@@ -50,6 +52,20 @@ def input_schema(name: str) -> dict[str, Any] | None:
 @functools.lru_cache(maxsize=256)
 def schema(name: str, bound: str | None) -> dict[str, Any]:
     return tool_schema(TOOLS[name], bound)
+
+
+# The 2026-07-28 era's schema annotation that ties an argument to an Mcp-Param-* header
+# (mcp.shared.inbound.X_MCP_HEADER_KEY; a unit test keeps them equal).
+X_MCP_HEADER = "x-mcp-header"
+
+
+@functools.lru_cache(maxsize=64)
+def declares_param_headers(name: str) -> bool:
+    """Whether a tool's input schema may carry an x-mcp-header annotation. The SDK checks a
+    call's Mcp-Param-* headers only against those, so without one the check cannot fail and
+    is skipped (it walked the whole schema on every call). A textual test: a false True only
+    costs the full check."""
+    return f'"{X_MCP_HEADER}"'.encode() in msgspec.json.encode(schema(name, None))
 
 
 @functools.lru_cache(maxsize=256)

@@ -8,8 +8,10 @@ import sys
 
 import mcp_types as types
 import pytest
+from mcp.shared.inbound import X_MCP_HEADER_KEY, validate_mcp_param_headers
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
+from synapsed.mcp import listing
 from synapsed.mcp.listing import HANDSHAKE_VERSIONS, initialize_result, negotiated, result_data, tools_list_data
 from synapsed.mcp.server import to_result, tool_list
 from synapsed.mcp.tools import Answer
@@ -22,6 +24,29 @@ def _sdk_dump(model: types.Result) -> dict[str, object]:
 
 def test_handshake_versions_are_the_sdks() -> None:
     assert HANDSHAKE_VERSIONS == tuple(HANDSHAKE_PROTOCOL_VERSIONS)
+
+
+def test_the_param_header_annotation_is_the_sdks() -> None:
+    assert listing.X_MCP_HEADER == X_MCP_HEADER_KEY
+
+
+@pytest.mark.parametrize("name", sorted(listing.TOOLS))
+def test_no_tool_declares_param_headers_so_the_sdk_check_passes_any_headers(name: str) -> None:
+    """What lets the fast path skip the SDK's Mcp-Param-* check: without an annotation it can
+    pass nothing but None, whatever the headers say."""
+    assert not listing.declares_param_headers(name)
+    stray = {"Mcp-Param-Connection": "elsewhere", "Mcp-Param-Prompt": "=?base64?eA==?="}
+    assert validate_mcp_param_headers(listing.input_schema(name), {"prompt": "x"}, stray) is None
+
+
+def test_an_annotated_schema_is_seen_as_declaring_param_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    annotated = {"type": "object", "properties": {"region": {"type": "string", X_MCP_HEADER_KEY: "Region"}}}
+    monkeypatch.setattr(listing, "schema", lambda name, bound: annotated)
+    listing.declares_param_headers.cache_clear()
+    try:
+        assert listing.declares_param_headers("ask")
+    finally:
+        listing.declares_param_headers.cache_clear()
 
 
 @pytest.mark.parametrize("bound", [None, "gpt"])
