@@ -57,19 +57,11 @@ def test_auto_without_uvloop_runs_on_asyncio_and_says_so(daemon_proc: DaemonProc
 
 def test_uvloop_setting_without_uvloop_exits_with_the_install_command(daemon_proc: DaemonProcess, short_tmp: Path) -> None:
     _without_uvloop(daemon_proc, short_tmp)
-    daemon_proc.paths.config_dir.mkdir(parents=True, exist_ok=True)
-    daemon_proc.paths.config_file.write_text('[mcp]\nport = 0\n\n[daemon]\nevent_loop = "uvloop"\n')
-    daemon_proc.start(wait=False)
-    assert daemon_proc.proc is not None and daemon_proc.proc.wait(20) == 1
-    stderr = daemon_proc.stderr()
+    stderr = daemon_proc.refused_start('[mcp]\nport = 0\n\n[daemon]\nevent_loop = "uvloop"\n')
     assert 'event_loop = "uvloop" but uvloop is not installed' in stderr
     assert "hint: pip install 'uvloop>=0.21'" in stderr
     assert not daemon_proc.paths.socket.exists()
 
 
 def test_an_unknown_event_loop_is_refused_naming_the_field(daemon_proc: DaemonProcess) -> None:
-    daemon_proc.paths.config_dir.mkdir(parents=True, exist_ok=True)
-    daemon_proc.paths.config_file.write_text('[mcp]\nport = 0\n\n[daemon]\nevent_loop = "trio"\n')
-    daemon_proc.start(wait=False)
-    assert daemon_proc.proc is not None and daemon_proc.proc.wait(20) == 1
-    assert "event_loop" in daemon_proc.stderr()
+    assert "event_loop" in daemon_proc.refused_start('[mcp]\nport = 0\n\n[daemon]\nevent_loop = "trio"\n')

@@ -68,6 +68,14 @@ class DaemonProcess:
             self.wait_ready()
         return self
 
+    def refused_start(self, config: str, timeout: float = 30.0) -> str:
+        """Start with `config` as config.toml and expect exit 1 before it is ready: its stderr."""
+        self.paths.config_dir.mkdir(parents=True, exist_ok=True)
+        self.paths.config_file.write_text(config)
+        self.start(wait=False)
+        assert self.proc is not None and self.proc.wait(timeout) == 1, self.stderr()
+        return self.stderr()
+
     def wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
