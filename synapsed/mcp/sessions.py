@@ -30,6 +30,28 @@ stdio_binding: contextvars.ContextVar[tuple[str, str | None] | None] = contextva
 )
 
 
+# A client sends notifications/initialized as soon as its initialize is answered: a session
+# still initializing after this long is taken for abandoned.
+HANDSHAKE_GRACE_S = 1.0
+
+
+def _victim(idle: list[Session], cap: int, now: float) -> Session:
+    """Who goes at the cap. Handshakes under way are spared while they are few and young: IDEs
+    opening sessions together must push out long-idle sessions, not each other. Many at once
+    is a flood of initialize-only sessions: then, as for any abandoned handshake, sessions
+    that never initialized go first. Within each group, the longest idle goes first."""
+    pending = sum(1 for s in idle if s.state != "active")
+    spare = pending <= max(4, cap // 8)
+
+    def rank(session: Session) -> tuple[int, float]:
+        if session.state == "active":
+            return 1, session.last_seen
+        spared = spare and now - session.last_seen < HANDSHAKE_GRACE_S
+        return (2 if spared else 0), session.last_seen
+
+    return min(idle, key=rank)
+
+
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
@@ -170,8 +192,7 @@ class SessionRegistry:
                 hint="close unused IDE sessions, or raise [mcp] max_sessions in config.toml",
                 retry_after_s=5,
             )
-        # Sessions that never finished the handshake go first, then the longest idle.
-        victim = min(idle, key=lambda s: (s.state == "active", s.last_seen))
+        victim = _victim(idle, self.max_sessions, time.time())
         self.end(victim.id)
         self.evicted += 1
         return victim

@@ -64,6 +64,23 @@ def test_flood_is_bounded_by_the_cap_and_the_ide_keeps_working(daemon_proc: Daem
     assert "mcp session evicted at the session cap" in daemon.paths.log_file.read_text()
 
 
+def test_sessions_opened_together_at_the_cap_push_out_idle_ones_not_each_other(daemon_proc: DaemonProcess) -> None:
+    daemon = start_with_mcp(daemon_proc, "max_sessions = 4\n")
+    for _ in range(4):
+        _open(daemon, "earlier", initialized=True)
+    auth = {"Authorization": f"Bearer {token(daemon)}"}
+    opening = []
+    for i in range(4):  # four IDEs: every initialize first, then every initialized, as concurrent clients send them
+        init = {**INIT, "params": {**INIT["params"], "clientInfo": {"name": f"ide-{i}", "version": "0"}}}  # type: ignore[dict-item]
+        status, _, headers = _post(mcp_url(daemon), init, auth)
+        assert status == 200
+        opening.append({**auth, "mcp-session-id": headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"})
+    for session in opening:
+        assert _post(mcp_url(daemon), {"jsonrpc": "2.0", "method": "notifications/initialized"}, session)[0] == 202
+    assert [_tools_list(daemon, session) for session in opening] == [200, 200, 200, 200]
+    assert {s["client_name"] for s in _sessions(daemon)} == {"ide-0", "ide-1", "ide-2", "ide-3"}
+
+
 def test_evicted_session_is_closed_in_the_sdk_too(daemon_proc: DaemonProcess) -> None:
     daemon = start_with_mcp(daemon_proc, "max_sessions = 2\n")
     first = _open(daemon)

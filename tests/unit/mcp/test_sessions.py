@@ -6,7 +6,7 @@ import pytest
 
 from synapsed.config import McpSettings
 from synapsed.errors import SynapseError
-from synapsed.mcp.sessions import SessionRegistry
+from synapsed.mcp.sessions import HANDSHAKE_GRACE_S, SessionRegistry
 
 
 def _registry(cap: int = 3, uninitialized_s: float = 60.0) -> SessionRegistry:
@@ -22,7 +22,7 @@ def test_below_the_cap_nothing_is_evicted() -> None:
 def test_at_the_cap_a_session_that_never_initialized_goes_first() -> None:
     registry = _registry(cap=2)
     registry.opened("http-old-active", "http", "cursor", "1", None, None, state="active")
-    registry.opened("http-pending", "http", "loop", "1", None, None)
+    registry.opened("http-pending", "http", "loop", "1", None, None).last_seen -= HANDSHAKE_GRACE_S + 1
     victim = registry.admit()
     assert victim is not None and victim.id == "http-pending"
     assert [s.id for s in registry.list()] == ["http-old-active"] and registry.evicted == 1
@@ -35,6 +35,28 @@ def test_at_the_cap_the_longest_idle_active_session_goes() -> None:
     older.last_seen -= 100
     victim = registry.admit()
     assert victim is not None and victim.id == "http-a"
+
+
+def test_at_the_cap_sessions_mid_handshake_outlast_an_idle_one() -> None:
+    """IDEs opening sessions together at the cap: each initialize must not push out the one
+    before it, still waiting for its `initialized`."""
+    registry = _registry(cap=3)
+    registry.opened("http-idle", "http", "a", "1", None, None, state="active").last_seen -= 10
+    registry.opened("http-opening-1", "http", "b", "1", None, None)
+    registry.opened("http-opening-2", "http", "c", "1", None, None)
+    victim = registry.admit()
+    assert victim is not None and victim.id == "http-idle"
+
+
+def test_in_a_flood_of_handshakes_they_go_before_an_idle_ide() -> None:
+    """More handshakes under way than IDEs open at once (a flood): sessions that never
+    initialized go first, however young, and the connected IDE stays."""
+    registry = _registry(cap=6)
+    registry.opened("http-ide", "http", "cursor", "1", None, None, state="active").last_seen -= 300
+    for i in range(5):
+        registry.opened(f"http-flood-{i}", "http", "loop", "1", None, None)
+    victim = registry.admit()
+    assert victim is not None and victim.id == "http-flood-0"
 
 
 def test_busy_sessions_are_never_evicted_and_the_newcomer_is_refused() -> None:
