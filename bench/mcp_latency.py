@@ -235,7 +235,7 @@ def main() -> None:
     parser.add_argument("--sdk-rounds", type=int, default=300)
     parser.add_argument("--sessions", type=int, default=32)
     parser.add_argument("--calls-each", type=int, default=40)
-    parser.add_argument("--pairs", type=int, default=5, help="interleaved direct/MCP concurrency pairs")
+    parser.add_argument("--pairs", type=int, default=9, help="interleaved direct/MCP concurrency pairs")
     parser.add_argument("--rss-calls", type=int, default=10_000)
     parser.add_argument("--markdown", type=Path)
     args = parser.parse_args()
