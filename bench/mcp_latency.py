@@ -16,7 +16,7 @@ On a machine with 2+ cores the daemons (and the forwarder) run on the last CPU a
 else (clients, fake upstreams) on the others, so the daemon's figures do not include its load
 generator.
 
-    .venv/bin/python bench/mcp_latency.py [--rounds 1000] [--pairs 5] [--markdown BENCHMARKS.md]
+    .venv/bin/python bench/mcp_latency.py [--rounds 1000] [--pairs 9] [--markdown BENCHMARKS.md]
 """
 
 from __future__ import annotations
