@@ -46,6 +46,9 @@ from synapsed.mcp.tools import client_logs
 FAST_VERSIONS = frozenset({"2025-06-18", "2025-11-25"})
 # The handshake-era transport answers a request the client cancelled with this error.
 REQUEST_CANCELLED = -32800
+INTERNAL_ERROR = -32603
+# What the SDK answers (HTTP 500, id null) for a request its session's DELETE left in flight.
+TERMINATED = "Session terminated before the request completed"
 SERVER_INFO_META_KEY = "io.modelcontextprotocol/serverInfo"
 MODERN_RESULT = {"resultType": "complete", "_meta": {SERVER_INFO_META_KEY: {"name": SERVER_NAME,
                                                                              "version": __version__}}}
@@ -112,7 +115,7 @@ def _reply(request_id: int | str, result: dict[str, Any], headers: dict[str, str
     return web.Response(body=body, status=200, headers=headers)
 
 
-def _error_reply(request_id: int | str, code: int, message: str, status: int, headers: dict[str, str]) -> web.Response:
+def _error_reply(request_id: int | str | None, code: int, message: str, status: int, headers: dict[str, str]) -> web.Response:
     body = _encode({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}})
     return web.Response(body=body, status=status, headers=headers)
 
@@ -127,6 +130,7 @@ class FastPath:
         # (session key, JSON-RPC id) -> the task answering it, for notifications/cancelled.
         self._in_flight: dict[tuple[str, int | str], asyncio.Task[Any]] = {}
         self._cancelled: set[tuple[str, int | str]] = set()
+        self._terminated: set[tuple[str, int | str]] = set()
         # The SDK's own checks, once it has loaded (see use_sdk_checks).
         self._surface: Callable[[str, str, Mapping[str, Any] | None], None] | None = None
         self._surface_errors: tuple[type[Exception], ...] = ()
@@ -217,6 +221,9 @@ class FastPath:
                 except UnknownTool as exc:
                     return self._answer(_error_reply(message.id, exc.code, exc.message, 200, headers))
                 except asyncio.CancelledError:
+                    if key in self._terminated:
+                        asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                        return self._answer(_error_reply(None, INTERNAL_ERROR, TERMINATED, 500, headers))
                     if key not in self._cancelled:
                         raise  # the client went away or the daemon is stopping
                     asyncio.current_task().uncancel()  # type: ignore[union-attr]
@@ -235,6 +242,7 @@ class FastPath:
         finally:
             self._in_flight.pop(key, None)
             self._cancelled.discard(key)
+            self._terminated.discard(key)
 
     def _notification(self, body: bytes, session: Session, headers: dict[str, str]) -> web.Response | None:
         """A notification on a session the SDK has no twin of yet: accepted (202) as the SDK
@@ -263,6 +271,14 @@ class FastPath:
         if task is not None and key not in self._cancelled:
             self._cancelled.add(key)
             task.cancel()
+
+    def terminate(self, session_key: str) -> None:
+        """The client ended the session (DELETE) with calls still running here: each stops and
+        answers as the SDK answers a request its terminated session left in flight."""
+        for key, task in list(self._in_flight.items()):
+            if key[0] == session_key and key not in self._terminated:
+                self._terminated.add(key)
+                task.cancel()
 
     def cancel_from(self, session_key: str, body: bytes) -> None:
         """notifications/cancelled on its way to the SDK: it may name a call answered here."""

@@ -293,6 +293,8 @@ class HttpListener:
             response = await asgi.serve(self.manager.handle_request, request, body, (sdk_id, session.public_id))
         finally:
             session.in_flight -= 1
+        if request.method == "DELETE" and response.status < 400 and self.fast is not None:
+            self.fast.terminate(session.id)
         if request.method == "DELETE" or (response.status == 404 and not _modern_era(request)):
             self.sessions.end(key)
         elif response.status < 400:

@@ -288,6 +288,27 @@ async def test_a_cancelled_call_is_answered_request_cancelled(
     assert len(slow_upstream.requests) == 1  # sent once, never again
 
 
+async def test_a_call_in_flight_when_its_session_is_deleted_gets_the_sdks_500_on_both_paths(
+    pair: tuple[DaemonProcess, DaemonProcess], slow_upstream: FakeUpstream
+) -> None:
+    replies = []
+    async with aiohttp.ClientSession() as http:
+        for daemon in pair:
+            add_connection(daemon, "slow-delete", "openai", "test-model", slow_upstream.base_url, "GPT_KEY")
+            endpoint = await _open(http, daemon)
+            call = asyncio.create_task(_send(http, endpoint, "handshake",
+                                             _call("ask", {"prompt": "slow", "connection": "slow-delete"}, request_id=42)))
+            await asyncio.sleep(0.5)
+            async with http.delete(endpoint.url, headers=endpoint.headers("handshake")) as deleted:
+                assert deleted.status == 200
+            replies.append(await asyncio.wait_for(call, 2.0))
+    assert replies[0] == replies[1]
+    assert replies[0]["status"] == 500
+    assert replies[0]["body"] == {"jsonrpc": "2.0", "id": None,
+                                  "error": {"code": -32603, "message": "Session terminated before the request completed"}}
+    assert len(slow_upstream.requests) == 2  # one per daemon, none re-sent
+
+
 def _initialize(version: str = HANDSHAKE, **params: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"protocolVersion": version, "capabilities": {},
                             "clientInfo": {"name": "diff", "version": "1"}}
