@@ -22,7 +22,7 @@ from aiohttp import web
 from synapsed import __version__, event_loop, lifecycle, secrets
 from synapsed import logging as slog
 from synapsed import protocol as p
-from synapsed.config import ConfigStore
+from synapsed.config import ConfigStore, restart_needed
 from synapsed.console.auth import ConsoleAuth
 from synapsed.errors import SynapseError, internal_error
 from synapsed.gateway import Gateway
@@ -99,6 +99,7 @@ class Daemon:
         self.mcp: McpService | None = None
         self.exit_code = 0
         self.inherited: list[socket.socket] = []
+        self.started_config = self.config_store.config  # what is in force; set again once loaded
 
     # ---- Runtime: what handlers may read or trigger of the running daemon ----------------------
 
@@ -160,6 +161,7 @@ class Daemon:
         slog.set_level(self.log_level)
         self._register_static_secrets()
         self.sessions.configure(self.config_store.config.mcp)
+        self.started_config = self.config_store.config
         self.dispatcher = Dispatcher({name: m for group in RPC_GROUPS for name, m in group.methods(self.services).items()})
 
     def _register_static_secrets(self) -> None:
@@ -279,6 +281,11 @@ class Daemon:
             raise
         slog.set_level(self.log_level)
         self._register_static_secrets()
+        self.sessions.configure(config.mcp)
         self.gateway.forget_keys()  # reload is also how a keyring edited outside synapse is re-read
+        pending = restart_needed(self.started_config, config)
         self.log.info("config reloaded", revision=config.revision, changed=changed, connections=len(config.connections))
-        return p.ReloadResult(revision=config.revision, changed=changed, connections=len(config.connections))
+        if pending:
+            self.log.warning("config reloaded; these settings apply only after a restart", restart_needed=pending)
+        return p.ReloadResult(revision=config.revision, changed=changed, connections=len(config.connections),
+                              restart_needed=pending)

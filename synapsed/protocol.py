@@ -353,6 +353,8 @@ class ReloadResult(msgspec.Struct):
     revision: int
     changed: bool
     connections: int
+    # Start-only settings (`section.name`) the file now sets differently from the running daemon.
+    restart_needed: list[str] = msgspec.field(default_factory=list)
 
 
 class ShutdownResult(msgspec.Struct):

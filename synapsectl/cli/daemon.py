@@ -60,6 +60,11 @@ def cmd_reload(client: Client, args: argparse.Namespace) -> int:
     else:
         state = "changed" if result.changed else "unchanged"
         print(f"config reloaded: {state}, revision {result.revision}, {result.connections} connection(s)")
+        if result.restart_needed:
+            print(f"read only at start, so not yet in force: {', '.join(result.restart_needed)}")
+            print("hint: restart synapsed to apply them: `systemctl --user restart synapsed` or "
+                  "`launchctl kickstart -k gui/$UID/com.mcp-synapse.synapsed` for the login service, "
+                  "else `synapsectl stop` and start it again")
     return EXIT_OK
 
 

@@ -13,6 +13,7 @@ from synapsed.config.schema import (
     McpSettings,
     PriceOverride,
     ThreadSettings,
+    restart_needed,
 )
 from synapsed.config.store import ConfigStore
 
@@ -28,6 +29,7 @@ __all__ = [
     "McpSettings",
     "ThreadSettings",
     "PriceOverride",
+    "restart_needed",
     "parse",
     "render",
 ]

@@ -135,3 +135,22 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
 
     def with_connection(self, name: str, conn: ConnectionConfig) -> Config:
         return msgspec.structs.replace(self, connections={**self.connections, name: conn})
+
+
+# Settings the daemon reads once, at start (the event loop, the MCP listener and its request
+# handling): a reload that changes one adopts the file but says a restart is needed to apply it.
+START_ONLY: tuple[tuple[str, str], ...] = (
+    ("daemon", "event_loop"),
+    ("mcp", "host"),
+    ("mcp", "port"),
+    ("mcp", "require_token"),
+    ("mcp", "max_body_bytes"),
+    ("mcp", "stream_responses"),
+    ("mcp", "fast_path"),
+)
+
+
+def restart_needed(started: Config, current: Config) -> list[str]:
+    """The start-only settings (as `section.name`) whose value differs from the one in force."""
+    return [f"{section}.{name}" for section, name in START_ONLY
+            if getattr(getattr(started, section), name) != getattr(getattr(current, section), name)]

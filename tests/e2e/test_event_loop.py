@@ -65,3 +65,25 @@ def test_uvloop_setting_without_uvloop_exits_with_the_install_command(daemon_pro
 
 def test_an_unknown_event_loop_is_refused_naming_the_field(daemon_proc: DaemonProcess) -> None:
     assert "event_loop" in daemon_proc.refused_start('[mcp]\nport = 0\n\n[daemon]\nevent_loop = "trio"\n')
+
+
+def test_a_reload_that_changes_start_only_settings_says_a_restart_is_needed(daemon_proc: DaemonProcess) -> None:
+    daemon = start_with_mcp(daemon_proc)
+    config = daemon.paths.config_file
+    text = config.read_text()
+    edited = text.replace("[mcp]\n", "[mcp]\nfast_path = false\nmax_sessions = 5\n", 1)
+    config.write_text(edited + '\n[daemon]\nevent_loop = "asyncio"\n')
+    reloaded = json.loads(daemon.ctl("reload", "--json").stdout)
+    assert reloaded["changed"] is True
+    assert reloaded["restart_needed"] == ["daemon.event_loop", "mcp.fast_path"]
+    status = daemon.client.daemon_status()
+    assert status.event_loop == "uvloop"  # still the loop it started on
+    assert status.mcp is not None and status.mcp.max_sessions == 5  # the session limits apply on reload
+    said = daemon.ctl("reload").stdout
+    assert "not yet in force: daemon.event_loop, mcp.fast_path" in said and "restart synapsed" in said
+    assert "these settings apply only after a restart" in daemon.paths.log_file.read_text()
+
+
+def test_a_reload_without_start_only_changes_needs_no_restart(daemon: DaemonProcess) -> None:
+    assert json.loads(daemon.ctl("reload", "--json").stdout)["restart_needed"] == []
+    assert "not yet in force" not in daemon.ctl("reload").stdout

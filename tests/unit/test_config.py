@@ -8,7 +8,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from synapsed.config import Config, ConfigStore, ConnectionConfig, parse, render
+from synapsed.config import Config, ConfigStore, ConnectionConfig, parse, render, restart_needed
 from synapsed.errors import SynapseError
 from synapsed.paths import write_atomic
 
@@ -99,6 +99,17 @@ def test_event_loop_defaults_to_auto_and_is_not_written_out_when_default() -> No
     config = parse(GOOD)
     assert config.daemon.event_loop == "auto"
     assert "event_loop" not in render(config)
+
+
+def test_restart_needed_names_only_the_start_only_settings_that_changed() -> None:
+    started = parse(GOOD)
+    edited = msgspec.structs.replace(
+        started,
+        daemon=msgspec.structs.replace(started.daemon, event_loop="asyncio", log_level="error"),
+        mcp=msgspec.structs.replace(started.mcp, port=9999, max_sessions=3),
+    )
+    assert restart_needed(started, edited) == ["daemon.event_loop", "mcp.port"]
+    assert restart_needed(started, started) == []
 
 
 def test_write_atomic_creates_0600_and_leaves_no_temp(tmp_path: Path) -> None:
