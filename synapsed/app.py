@@ -260,6 +260,10 @@ class Daemon:
         )
         return {PREFIX: routes.build(deps)}
 
+    def restart_needed(self) -> list[str]:
+        """Start-only settings the loaded config sets differently from what is in force."""
+        return restart_needed(self.started_config, self.config_store.config)
+
     def request_stop(self) -> None:
         if self._stop is not None:
             self._stop.set()
@@ -283,7 +287,7 @@ class Daemon:
         self._register_static_secrets()
         self.sessions.configure(config.mcp)
         self.gateway.forget_keys()  # reload is also how a keyring edited outside synapse is re-read
-        pending = restart_needed(self.started_config, config)
+        pending = self.restart_needed()
         self.log.info("config reloaded", revision=config.revision, changed=changed, connections=len(config.connections))
         if pending:
             self.log.warning("config reloaded; these settings apply only after a restart", restart_needed=pending)

@@ -347,6 +347,8 @@ class DaemonStatus(msgspec.Struct):
     ledger_rows: int = 0
     ledger_write_errors: int = 0  # rows lost to write failures (disk full, ...): requests were answered
     event_loop: str = "asyncio"  # "uvloop" or "asyncio": [daemon] event_loop, as chosen at start
+    # Start-only settings a reload adopted from the file but that wait for a restart.
+    restart_needed: list[str] = msgspec.field(default_factory=list)
 
 
 class ReloadResult(msgspec.Struct):

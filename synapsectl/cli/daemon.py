@@ -29,6 +29,7 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
             ("event loop", status.event_loop),
             ("mcp", _mcp_line(status.mcp)),
             ("connections", f"{status.connections} ({status.enabled_connections} enabled)"),
+            *([("restart", "needed to apply " + ", ".join(status.restart_needed))] if status.restart_needed else []),
         ]
     )
     if listing.connections:

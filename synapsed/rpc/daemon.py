@@ -43,6 +43,7 @@ def methods(services: Services) -> dict[str, Method]:
             ledger_rows=services.ledger.rows_written,
             ledger_write_errors=services.ledger.write_errors,
             event_loop=event_loop.running_name(),
+            restart_needed=runtime.restart_needed(),
         )
 
     async def reload(_: p.NoParams) -> p.ReloadResult:

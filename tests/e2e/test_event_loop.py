@@ -82,8 +82,11 @@ def test_a_reload_that_changes_start_only_settings_says_a_restart_is_needed(daem
     said = daemon.ctl("reload").stdout
     assert "not yet in force: daemon.event_loop, mcp.fast_path" in said and "restart synapsed" in said
     assert "these settings apply only after a restart" in daemon.paths.log_file.read_text()
+    assert json.loads(daemon.ctl("status", "--json").stdout)["daemon"]["restart_needed"] == reloaded["restart_needed"]
+    assert "needed to apply daemon.event_loop, mcp.fast_path" in daemon.ctl("status").stdout
 
 
 def test_a_reload_without_start_only_changes_needs_no_restart(daemon: DaemonProcess) -> None:
     assert json.loads(daemon.ctl("reload", "--json").stdout)["restart_needed"] == []
     assert "not yet in force" not in daemon.ctl("reload").stdout
+    assert daemon.client.daemon_status().restart_needed == []
