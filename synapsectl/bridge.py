@@ -190,7 +190,9 @@ class Bridge:
                     self.initialize = line
                 elif message.get("method") == "notifications/initialized":
                     self.initialized = line
-            if not self.up:
+            if not self.up or _closed_by_daemon(self.sock):
+                # Not sent: it goes, once, to the next connection (a daemon that already
+                # closed this one, killed say, never saw it, so it is not "in flight").
                 self.queued.append(line)
                 return
             self._track(messages)
@@ -306,6 +308,19 @@ class Bridge:
             if not chunk:
                 raise BridgeError("synapsed closed the connection while the session was re-opened", "")
             buffer += chunk
+
+
+def _closed_by_daemon(sock: socket.socket | None) -> bool:
+    """Whether the daemon's end is closed (an EOF or a reset waits to be read), without reading:
+    the reader thread may not have seen it yet."""
+    if sock is None:
+        return True
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False  # open, nothing to read
+    except OSError:
+        return True
 
 
 def _end_writes(sock: socket.socket) -> None:

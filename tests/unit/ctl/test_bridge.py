@@ -60,3 +60,27 @@ def test_an_ide_done_while_connected_half_closes_the_daemon_connection(tmp_path:
     pump.join(5)
     assert received == PING
     assert ended == ["stdin"]
+
+
+def test_a_line_for_a_daemon_that_already_closed_waits_for_the_next_connection(tmp_path: Path) -> None:
+    """The daemon was killed and its end is closed, but the reader thread has not seen it yet:
+    the line is kept for the next connection, not sent into the void and failed as in flight."""
+    bridge = Bridge(resolve(tmp_path), None, None, autostart=False)
+    ours, daemons = socket.socketpair()
+    bridge.sock, bridge.up = ours, True  # what serve() holds until its reader sees the EOF
+    daemons.close()
+    bridge.from_ide(PING)
+    assert bridge.queued == [PING] and bridge.in_flight == {}
+    ours.close()
+
+
+def test_a_line_for_a_live_daemon_is_sent_and_tracked(tmp_path: Path) -> None:
+    bridge = Bridge(resolve(tmp_path), None, None, autostart=False)
+    ours, daemons = socket.socketpair()
+    bridge.sock, bridge.up = ours, True
+    bridge.from_ide(PING)
+    daemons.settimeout(5)
+    assert daemons.recv(4096) == PING
+    assert bridge.queued == [] and list(bridge.in_flight.values()) == [1]
+    ours.close()
+    daemons.close()
