@@ -5,12 +5,14 @@ and the next call works without the client reconnecting."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 
 import pytest
 from mcp.shared.exceptions import MCPError
 
+from synapsectl.client import DaemonNotRunning
 from tests.e2e.mcp_support import start_with_mcp, stdio_client
 from tests.support.daemon import DaemonProcess
 from tests.support.fake_upstream import Canned, FakeUpstream, Recorded
@@ -97,11 +99,14 @@ async def test_a_request_sent_while_the_daemon_is_down_waits_for_it(bridged: Dae
 
 
 async def test_a_crashed_daemon_is_started_again_by_the_bridge(bridged: DaemonProcess) -> None:
-    async with stdio_client(bridged, "autostart-ide") as client:
-        await client.call_tool("ask", {"prompt": "one", "connection": "gpt"})
-        first_pid = bridged.client.daemon_status().pid
-        bridged.kill9()
-        after = await asyncio.wait_for(client.call_tool("ask", {"prompt": "two", "connection": "gpt"}), 30)
-        second_pid = bridged.client.daemon_status().pid
-    bridged.client.daemon_shutdown()  # the bridge is gone: nothing starts it again
+    try:
+        async with stdio_client(bridged, "autostart-ide") as client:
+            await client.call_tool("ask", {"prompt": "one", "connection": "gpt"})
+            first_pid = bridged.client.daemon_status().pid
+            bridged.kill9()
+            after = await asyncio.wait_for(client.call_tool("ask", {"prompt": "two", "connection": "gpt"}), 30)
+            second_pid = bridged.client.daemon_status().pid
+    finally:  # the bridge started this daemon, not the fixture: stop it even when the test fails
+        with contextlib.suppress(DaemonNotRunning, OSError):
+            bridged.client.daemon_shutdown()
     assert after.structured_content["text"] == "echo:two" and second_pid != first_pid
