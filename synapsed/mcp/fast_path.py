@@ -129,8 +129,8 @@ class FastPath:
         self.answered = 0
         # (session key, JSON-RPC id) -> the task answering it, for notifications/cancelled.
         self._in_flight: dict[tuple[str, int | str], asyncio.Task[Any]] = {}
-        self._cancelled: set[tuple[str, int | str]] = set()
-        self._terminated: set[tuple[str, int | str]] = set()
+        # Why a call's task was cancelled here: the client cancelled it, or ended its session.
+        self._stopped: dict[tuple[str, int | str], Literal["cancelled", "terminated"]] = {}
         # The SDK's own checks, once it has loaded (see use_sdk_checks).
         self._surface: Callable[[str, str, Mapping[str, Any] | None], None] | None = None
         self._surface_errors: tuple[type[Exception], ...] = ()
@@ -221,12 +221,12 @@ class FastPath:
                 except UnknownTool as exc:
                     return self._answer(_error_reply(message.id, exc.code, exc.message, 200, headers))
                 except asyncio.CancelledError:
-                    if key in self._terminated:
-                        asyncio.current_task().uncancel()  # type: ignore[union-attr]
-                        return self._answer(_error_reply(None, INTERNAL_ERROR, TERMINATED, 500, headers))
-                    if key not in self._cancelled:
+                    why = self._stopped.get(key)
+                    if why is None:
                         raise  # the client went away or the daemon is stopping
                     asyncio.current_task().uncancel()  # type: ignore[union-attr]
+                    if why == "terminated":
+                        return self._answer(_error_reply(None, INTERNAL_ERROR, TERMINATED, 500, headers))
                     return self._answer(_error_reply(message.id, REQUEST_CANCELLED, "Request cancelled", 200, headers))
         finally:
             session.in_flight -= 1
@@ -241,8 +241,7 @@ class FastPath:
             yield
         finally:
             self._in_flight.pop(key, None)
-            self._cancelled.discard(key)
-            self._terminated.discard(key)
+            self._stopped.pop(key, None)
 
     def _notification(self, body: bytes, session: Session, headers: dict[str, str]) -> web.Response | None:
         """A notification on a session the SDK has no twin of yet: accepted (202) as the SDK
@@ -268,16 +267,16 @@ class FastPath:
             return
         key = (session_key, request_id)
         task = self._in_flight.get(key)
-        if task is not None and key not in self._cancelled:
-            self._cancelled.add(key)
+        if task is not None and key not in self._stopped:
+            self._stopped[key] = "cancelled"
             task.cancel()
 
     def terminate(self, session_key: str) -> None:
         """The client ended the session (DELETE) with calls still running here: each stops and
         answers as the SDK answers a request its terminated session left in flight."""
         for key, task in list(self._in_flight.items()):
-            if key[0] == session_key and key not in self._terminated:
-                self._terminated.add(key)
+            if key[0] == session_key and self._stopped.get(key) != "terminated":
+                self._stopped[key] = "terminated"  # over a cancellation: the session's end answers
                 task.cancel()
 
     def cancel_from(self, session_key: str, body: bytes) -> None:
