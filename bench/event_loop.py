@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.harness import bench_env, cpu_seconds, pin, start_daemon, start_fake  # noqa: E402
 from bench.mcp_latency import KEY, McpHttp  # noqa: E402
-from bench.report import report  # noqa: E402
+from bench.report import in_turn, paired_ratios, report  # noqa: E402
 from synapsed import protocol as p  # noqa: E402
 
 LOOPS = {"uvloop": "", "asyncio": '\n[daemon]\nevent_loop = "asyncio"\n'}
@@ -72,8 +72,7 @@ def main() -> None:
         cpu: dict[str, list[float]] = {name: [] for name in daemons}
         wall: dict[str, list[float]] = {name: [] for name in daemons}
         for index in range(args.rounds):
-            order = list(daemons) if index % 2 == 0 else list(reversed(daemons))
-            for name in order:
+            for name in in_turn(list(daemons), index):
                 proc, session = daemons[name]
                 per_call, p50 = block(session, proc.pid, args.block)
                 cpu[name].append(per_call)
@@ -86,17 +85,16 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     med = statistics.median
-    cpu_ratios = sorted(u / a for u, a in zip(cpu["uvloop"], cpu["asyncio"], strict=True))
-    wall_ratios = sorted(u / a for u, a in zip(wall["uvloop"], wall["asyncio"], strict=True))
+    cpu_ratio = paired_ratios(cpu["uvloop"], cpu["asyncio"])
+    wall_ratio = paired_ratios(wall["uvloop"], wall["asyncio"])
     ms = lambda s: f"{s * 1000:.3f} ms"  # noqa: E731
     rows = [
         ("daemon CPU per `ask`, asyncio loop (median of blocks)", "baseline", ms(med(cpu["asyncio"])), "-"),
         ("daemon CPU per `ask`, uvloop (median of blocks)", "-", ms(med(cpu["uvloop"])), "-"),
-        ("uvloop / asyncio CPU per call (median of rounds; range)", "< 1", f"{med(cpu_ratios):.2f} "
-         f"({cpu_ratios[0]:.2f}–{cpu_ratios[-1]:.2f})", "met" if med(cpu_ratios) < 1 else "missed"),
+        ("uvloop / asyncio CPU per call (median of rounds; range)", "< 1", cpu_ratio.text(),
+         "met" if cpu_ratio.median < 1 else "missed"),
         ("`ask` p50 wall clock, asyncio / uvloop", "-", f"{ms(med(wall['asyncio']))} / {ms(med(wall['uvloop']))}", "-"),
-        ("uvloop / asyncio p50 (median of rounds; range)", "(reported)",
-         f"{med(wall_ratios):.2f} ({wall_ratios[0]:.2f}–{wall_ratios[-1]:.2f})", "-"),
+        ("uvloop / asyncio p50 (median of rounds; range)", "(reported)", wall_ratio.text(), "-"),
     ]
     report("event loop", rows, args.markdown,
            f"{args.rounds} rounds × {args.block} calls per loop, raw HTTP client, one session each; {pinned}")

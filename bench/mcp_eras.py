@@ -28,7 +28,7 @@ from mcp import Client  # noqa: E402
 from mcp.client.streamable_http import streamable_http_client  # noqa: E402
 
 from bench.harness import bench_env, cpu_seconds, start_daemon, start_fake  # noqa: E402
-from bench.report import report  # noqa: E402
+from bench.report import in_turn, paired_ratios, report  # noqa: E402
 from synapsed import protocol as p  # noqa: E402
 
 KEY = "sk-bench-0123456789abcdefghijkl"
@@ -50,7 +50,7 @@ async def paired_rounds(pid: int, url: str, token: str, rounds: int, calls: int)
             for _ in range(50):  # warm-up
                 await clients[mode].call_tool("ask", {"prompt": "ping", "connection": "bench"})
         for index in range(rounds):
-            for mode in (list(clients) if index % 2 == 0 else list(reversed(clients))):
+            for mode in in_turn(list(clients), index):
                 before = cpu_seconds(pid)
                 for _ in range(calls):
                     result = await clients[mode].call_tool("ask", {"prompt": "ping", "connection": "bench"})
@@ -84,14 +84,13 @@ def main() -> None:
         fake.terminate()
         shutil.rmtree(tmp, ignore_errors=True)
     legacy, modern = statistics.median(per_call["legacy"]), statistics.median(per_call["auto"])
-    ratios = sorted(m / h for h, m in zip(per_call["legacy"], per_call["auto"], strict=True))
-    ratio = statistics.median(ratios)
+    ratio = paired_ratios(per_call["auto"], per_call["legacy"])
     rows = [
         (f"daemon CPU per `ask`, handshake era ({versions['legacy']}; median of blocks)", "baseline",
          f"{legacy * 1000:.2f} ms", "-"),
         (f"daemon CPU per `ask`, stateless era ({versions['auto']}; median of blocks)", "-", f"{modern * 1000:.2f} ms", "-"),
         ("stateless / handshake CPU per call (median of rounds; range)", "≤ 1.2×",
-         f"{ratio:.2f}× ({ratios[0]:.2f}–{ratios[-1]:.2f})", "met" if ratio <= 1.2 else "missed"),
+         ratio.text(unit="×"), "met" if ratio.median <= 1.2 else "missed"),
     ]
     report("MCP protocol eras", rows, args.markdown,
            f"{args.rounds} rounds × {args.calls} calls per era, alternating; official SDK client over HTTP")

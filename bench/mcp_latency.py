@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.harness import bench_env, cpu_seconds, pin, rss_mb, start_daemon, start_fake, start_forwarder  # noqa: E402
-from bench.report import pct, report  # noqa: E402
+from bench.report import paired_ratios, pct, report  # noqa: E402
 from synapsed import protocol as p  # noqa: E402
 
 KEY = "sk-bench-0123456789abcdefghijkl"
@@ -305,8 +305,7 @@ def main() -> None:
     s50 = med(samples["stdio"]) - d50
     c50 = med(sdk_client_samples) - med(direct_for_sdk)
     ideal = args.calls_each * 0.050
-    ratios = sorted(d / m for d, m in zip(direct_runs, mcp_runs, strict=True))
-    ratio = med(ratios)
+    ratio = paired_ratios(direct_runs, mcp_runs)
     efficiency, direct_efficiency = ideal / med(mcp_runs), ideal / med(direct_runs)
     pairs = f"median of {args.pairs} interleaved pairs" if args.pairs > 1 else "one pair"
     rows = [
@@ -327,7 +326,7 @@ def main() -> None:
         (f"{args.sessions} MCP sessions × {args.calls_each} calls, same upstream: throughput vs ideal ({pairs})",
          "-", f"{efficiency * 100:.1f} % ({args.sessions * args.calls_each / med(mcp_runs):.0f} calls/s)", "-"),
         (f"{args.sessions} MCP sessions vs direct at the same concurrency ({pairs}; range)", "≥ 95 %",
-         f"{ratio * 100:.1f} % ({ratios[0] * 100:.1f}–{ratios[-1] * 100:.1f})", "met" if ratio >= 0.95 else "missed"),
+         ratio.text(scale=100, unit=" %", digits=1), "met" if ratio.median >= 0.95 else "missed"),
         ("errors under concurrency", "0", str(errors), "met" if errors == 0 else "missed"),
         ("daemon CPU per call under concurrency", "(diagnostic)",
          f"{cpu_per_call * 1000:.2f} ms → one core saturates at {1 / cpu_per_call:.0f} calls/s", "-"),

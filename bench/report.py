@@ -1,13 +1,19 @@
-"""Shared helpers for the benchmarks: percentiles and rewriting one section of BENCHMARKS.md."""
+"""Shared helpers for the benchmarks: percentiles, paired rounds, and rewriting one section of
+BENCHMARKS.md."""
 
 from __future__ import annotations
 
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 HEADERS = ("measure", "target", "result", "verdict")
 
@@ -53,6 +59,31 @@ def report(section: str, rows: Sequence[Sequence[object]], markdown: Path | None
     if markdown:
         command = " ".join(["python", f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]])
         write_section(markdown, section, table, machine(), command)
+
+
+def in_turn(sides: Sequence[T], index: int) -> list[T]:
+    """The order of round `index` of a paired comparison: flipped every other round, so
+    neither side always runs first (on a warmer or a busier machine)."""
+    return list(sides) if index % 2 == 0 else list(reversed(sides))
+
+
+@dataclass(frozen=True)
+class Paired:
+    """The per-round ratios of two sides measured in the same rounds: a ratio of two runs
+    made back to back moves much less than either run on a shared machine."""
+    median: float
+    low: float
+    high: float
+
+    def text(self, scale: float = 1.0, unit: str = "", digits: int = 2) -> str:
+        """`1.02× (0.83–1.23)`-style: the median, then the range."""
+        f = lambda x: f"{x * scale:.{digits}f}"  # noqa: E731
+        return f"{f(self.median)}{unit} ({f(self.low)}–{f(self.high)})"
+
+
+def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> Paired:
+    ratios = sorted(n / d for n, d in zip(numerators, denominators, strict=True))
+    return Paired(statistics.median(ratios), ratios[0], ratios[-1])
 
 
 def pct(values: list[float], q: float) -> float:
