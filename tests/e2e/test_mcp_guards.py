@@ -132,11 +132,8 @@ def test_busy_port_is_a_startup_error_naming_the_port(daemon_proc: DaemonProcess
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        daemon_proc.paths.config_dir.mkdir(parents=True, exist_ok=True)
-        daemon_proc.paths.config_file.write_text(f"[mcp]\nport = {port}\n")
-        daemon_proc.start(wait=False)
-        assert daemon_proc.proc is not None and daemon_proc.proc.wait(30) == 1
-    assert f"MCP port {port} on 127.0.0.1 is already in use" in daemon_proc.stderr()
+        stderr = daemon_proc.refused_start(f"[mcp]\nport = {port}\n")
+    assert f"MCP port {port} on 127.0.0.1 is already in use" in stderr
 
 
 def test_non_loopback_bind_is_refused(daemon_proc: DaemonProcess) -> None:
