@@ -133,7 +133,7 @@ def _messages(line: bytes) -> list[dict[str, object]]:
     """The JSON-RPC messages of one line (a batch is a list); [] for what is not JSON."""
     try:
         parsed = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting past the interpreter's limit raises the latter
         return []
     items = parsed if isinstance(parsed, list) else [parsed]
     return [m for m in items if isinstance(m, dict)]
@@ -174,13 +174,16 @@ class Bridge:
                     self.from_ide(line + b"\n")
         except OSError:
             pass
-        with self.lock:
-            self.stdin_closed = True
-            if buffer.strip():
-                self._send_locked(buffer)
-            if self.sock is not None:
-                _end_writes(self.sock)
-            self.lock.notify_all()
+        finally:
+            # Even a line this thread failed on ends the input as EOF would: the daemon then
+            # finishes the session and the bridge exits, where a dead thread left it hanging.
+            with self.lock:
+                self.stdin_closed = True
+                if buffer.strip():
+                    self._send_locked(buffer)
+                if self.sock is not None:
+                    _end_writes(self.sock)
+                self.lock.notify_all()
 
     def from_ide(self, line: bytes) -> None:
         messages = _messages(line)

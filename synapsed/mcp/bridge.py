@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import msgspec
 
 from synapsed.errors import SynapseError
+from synapsed.json_input import MALFORMED
 from synapsed.logging import get_logger
 from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.listing import SDK_FAILED
@@ -206,7 +207,9 @@ async def _unavailable(writer: asyncio.StreamWriter, line: bytes | None) -> None
     """The SDK will not come (it failed to load, or the daemon is stopping): say so to a request."""
     try:
         request_id = msgspec.json.decode(line or b"{}").get("id")
-    except (msgspec.DecodeError, AttributeError):
+    except MALFORMED:
+        request_id = None
+    except AttributeError:  # a line that is JSON but not an object
         request_id = None
     if request_id is not None:
         writer.write(msgspec.json.encode({"jsonrpc": "2.0", "id": request_id, "error": {

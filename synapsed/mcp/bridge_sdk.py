@@ -16,6 +16,7 @@ import mcp_types as types
 import msgspec
 from mcp.shared.message import SessionMessage
 
+from synapsed.json_input import MALFORMED
 from synapsed.logging import get_logger
 from synapsed.mcp.bridge import REPLAY_ID, as_replay, read_line
 from synapsed.mcp.fast_path import FastPath
@@ -145,7 +146,7 @@ def _watch(line: bytes, session: Session) -> str | None:
         return None
     try:
         seen = msgspec.json.decode(line, type=_Seen)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except MALFORMED:
         return None
     params = seen.params or {}
     if seen.method == "initialize":

@@ -22,12 +22,13 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import msgspec
 from aiohttp import web
 
 from synapsed import __version__
+from synapsed.json_input import MALFORMED
 from synapsed.mcp.calls import ToolCalls, UnknownTool
 from synapsed.mcp.listing import (
     SERVER_NAME,
@@ -54,6 +55,9 @@ MODERN_RESULT = {"resultType": "complete", "_meta": {SERVER_INFO_META_KEY: {"nam
                                                                              "version": __version__}}}
 # tools/list in the 2026-07-28 era carries the SDK's default cache hint.
 MODERN_LIST = {"cacheScope": "private", "ttlMs": 0}
+# pydantic-core's JSON parser (the SDK's, over HTTP and stdio) refuses nesting deeper than this.
+SDK_MAX_DEPTH = 201
+_S = TypeVar("_S", bound=msgspec.Struct)
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
@@ -95,9 +99,38 @@ class _CancelledParams(msgspec.Struct):
     requestId: int | str  # noqa: N815 - wire name
 
 
-_decode_request = msgspec.json.Decoder(_Request).decode
-_decode_notification = msgspec.json.Decoder(_Notification).decode
-_decode_initialize = msgspec.json.Decoder(_Initialize).decode
+def _nesting(value: Any) -> int:
+    """How deep containers nest in decoded JSON, the outermost counted as 1."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _taken(shape: type[_S]) -> Callable[[bytes], _S | None]:
+    decoder = msgspec.json.Decoder(shape)
+
+    def decode(raw: bytes) -> _S | None:
+        """`raw` as this shape, or None for the SDK: malformed, another shape, or nested deeper
+        than the SDK's parser takes (counting brackets first keeps the walk off the hot path)."""
+        try:
+            message = decoder.decode(raw)
+            if raw.count(b"[") + raw.count(b"{") > SDK_MAX_DEPTH and _nesting(msgspec.json.decode(raw)) > SDK_MAX_DEPTH:
+                return None
+        except MALFORMED:
+            return None
+        return message
+
+    return decode
+
+
+_decode_request = _taken(_Request)
+_decode_notification = _taken(_Notification)
+_decode_initialize = _taken(_Initialize)
 _encode = msgspec.json.Encoder().encode
 
 
@@ -181,9 +214,8 @@ class FastPath:
         a twin of the session (this very initialize, replayed) only if a request needs it."""
         if not self._headers_pass(request):
             return None
-        try:
-            message = _decode_initialize(body)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        message = _decode_initialize(body)
+        if message is None:
             return None
         sid = uuid.uuid4().hex
         params = message.params
@@ -200,9 +232,8 @@ class FastPath:
         if version not in FAST_VERSIONS or session.transport != "http" or not self._headers_pass(request):
             return None
         headers = {**JSON_HEADERS, "mcp-session-id": session.public_id}
-        try:
-            message = _decode_request(body)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        message = _decode_request(body)
+        if message is None:
             return self._notification(body, session, headers)
         if not self._surface_ok(message, version):
             return None
@@ -248,9 +279,8 @@ class FastPath:
         does; `initialized` is remembered for the twin. A cancellation stops a fast-path call."""
         if session.sdk_id is not None:
             return None
-        try:
-            note = _decode_notification(body)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        note = _decode_notification(body)
+        if note is None:
             return None
         if note.method == "notifications/initialized":
             session.initialized = True
@@ -281,9 +311,8 @@ class FastPath:
 
     def cancel_from(self, session_key: str, body: bytes) -> None:
         """notifications/cancelled on its way to the SDK: it may name a call answered here."""
-        try:
-            note = _decode_notification(body)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        note = _decode_notification(body)
+        if note is None:
             return
         if note.method == "notifications/cancelled":
             self.cancel(session_key, note.params)
@@ -296,9 +325,8 @@ class FastPath:
         when it is not one this path takes. As over HTTP, the daemon opens its sessions."""
         if session.opening:
             return None
-        try:
-            opening = _decode_initialize(line)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        opening = _decode_initialize(line)
+        if opening is None:
             return None
         params = opening.params
         session.client_name, session.client_version = params.clientInfo.name, params.clientInfo.version
@@ -315,18 +343,16 @@ class FastPath:
         if not session.opening:
             return self.stdio_initialize(line, session)
         if not session.initialized:
-            try:
-                note = _decode_notification(line)
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            note = _decode_notification(line)
+            if note is None:
                 return None
             if note.method != "notifications/initialized":
                 return None
             session.initialized = True
             return b""
         version = session.protocol_version
-        try:
-            message = _decode_request(line)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        message = _decode_request(line)
+        if message is None:
             return None
         if message.method == "tools/call" or version not in FAST_VERSIONS or not self._surface_ok(message, version):
             return None
@@ -341,9 +367,8 @@ class FastPath:
         version = session.protocol_version
         if self._surface is None or version not in FAST_VERSIONS:
             return None
-        try:
-            message = _decode_request(line)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        message = _decode_request(line)
+        if message is None:
             return None
         meta = (message.params or {}).get("_meta")
         if isinstance(meta, dict) and "progressToken" in meta:
@@ -381,9 +406,8 @@ class FastPath:
         inbound = self._modern
         if inbound is None or not self._headers_pass(request):
             return None
-        try:
-            message = _decode_request(body)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        message = _decode_request(body)
+        if message is None:
             return None
         if message.method == "ping" or inbound.find_duplicated_routing_header(request.headers.items()) is not None:
             return None

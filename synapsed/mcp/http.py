@@ -22,6 +22,7 @@ from aiohttp import web
 
 from synapsed.config import McpSettings
 from synapsed.errors import SynapseError
+from synapsed.json_input import MALFORMED
 from synapsed.logging import get_logger
 from synapsed.mcp import asgi, security
 from synapsed.mcp.fast_path import FastPath
@@ -57,7 +58,7 @@ def initialize_of(body: bytes) -> _Initialize | None:
         return None
     try:
         message = msgspec.json.decode(body, type=_Initialize)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except MALFORMED:
         return None  # a batch, garbage or another shape: the SDK answers it
     return message if message.method == "initialize" else None
 

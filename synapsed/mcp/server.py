@@ -20,6 +20,7 @@ from synapsed import __version__
 from synapsed.config import ConfigStore
 from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway
+from synapsed.json_input import valid_text
 from synapsed.logging import get_logger
 from synapsed.mcp.calls import ToolCalls, UnknownTool
 from synapsed.mcp.listing import BOUND_PREFIX, INSTRUCTIONS, SERVER_NAME, input_schema, result_data, schema, tool_description
@@ -81,8 +82,9 @@ class McpServer:
     def _caller(self, ctx: Any) -> tuple[Session, str | None]:
         params = ctx.session.client_params
         info = params.client_info if params is not None else None
-        name = info.name if info is not None else "unknown"
-        version = info.version if info is not None else ""
+        # The SDK's 2026-07-28 parser lets lone surrogates through; they would fail the ledger.
+        name = valid_text(info.name) if info is not None else "unknown"
+        version = valid_text(info.version) if info is not None else ""
         request = ctx.request
         if request is not None and hasattr(request, "url"):
             bound = bound_connection(request.url.path)

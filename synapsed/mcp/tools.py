@@ -20,6 +20,7 @@ from synapsed import protocol as p
 from synapsed.config import ConnectionConfig
 from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway, build_chat_request
+from synapsed.json_input import lone_surrogate_at
 from synapsed.redaction import redact_value
 from synapsed.threads.rules import ID_PATTERN, Threads, TurnClaim, too_long
 from synapsed.threads.store import TurnMeta
@@ -211,6 +212,13 @@ class ToolRunner:
 
     @staticmethod
     def _args(spec: ToolSpec, arguments: dict[str, Any] | None) -> Any:
+        broken = lone_surrogate_at(arguments)
+        if broken is not None:
+            raise SynapseError(
+                "bad_request", f"invalid arguments for {spec.name}: `{broken}` holds a lone UTF-16 surrogate, "
+                "which is not Unicode text", hint="send the text as UTF-8, or escape each non-BMP character as "
+                "a surrogate pair (\\ud83d\\ude00)",
+            )
         try:
             return msgspec.convert(arguments or {}, spec.args)
         except msgspec.ValidationError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from synapsed.errors import SynapseError
+from synapsed.json_input import MALFORMED
 from synapsed.providers.optional import load
 from synapsed.redaction import SECRETS
 from synapsed.secrets import read_document
@@ -120,7 +121,7 @@ def _load(name: str, ref: str) -> Held:
     text = read_document(name, ref)
     try:
         info = msgspec.json.decode(text)
-    except msgspec.DecodeError:
+    except MALFORMED:
         raise SynapseError("credential_unreadable", f"{ref[5:]} is not a JSON credential file",
                            hint="name a service-account key (JSON); an express-mode API key goes in the keyring "
                                 "(`--credential keyring`, then `synapsectl key set NAME`)") from None

@@ -21,6 +21,7 @@ import yarl
 
 from synapsed import __version__
 from synapsed.errors import SynapseError
+from synapsed.json_input import MALFORMED
 from synapsed.providers.base import CallContext
 from synapsed.redaction import redact_text
 from synapsed.secrets import renew_hint
@@ -197,7 +198,7 @@ def decode_json(reply: Reply, what: str) -> Any:
         raise SynapseError("upstream_malformed", f"the provider sent an empty body where {what} was expected")
     try:
         return msgspec.json.decode(reply.body)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except MALFORMED:
         snippet = upstream_text(reply.body[:200].decode("utf-8", errors="replace"))
         raise SynapseError(
             "upstream_malformed",
@@ -211,7 +212,7 @@ def decode_or_none(reply: Reply, type_: Any = Any) -> Any:
     anything (HTML from a proxy, plain text, another API's shape)."""
     try:
         return msgspec.json.decode(reply.body, type=type_)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+    except MALFORMED:
         return None
 
 

@@ -10,6 +10,7 @@ import msgspec
 
 from synapsed import protocol as p
 from synapsed.errors import SynapseError, internal_error
+from synapsed.json_input import MALFORMED
 from synapsed.logging import get_logger
 from synapsed.redaction import redact_text
 
@@ -76,7 +77,7 @@ class Dispatcher:
         self.calls += 1
         try:
             obj = _decoder.decode(body)
-        except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        except MALFORMED as exc:
             return error_response(
                 None, p.PARSE_ERROR, f"parse error: {exc}", "bad_request", "send one JSON-RPC 2.0 object as UTF-8 JSON"
             )

@@ -73,6 +73,15 @@ async def test_unknown_login_token_is_refused(daemon: DaemonProcess) -> None:
         assert reply.status == 403
 
 
+@pytest.mark.parametrize("body", [b"{not json", b'{"token": ' + b"[" * 5000 + b"]" * 5000 + b"}"],
+                         ids=["garbage", "nested past the interpreter's limit"])
+async def test_a_malformed_login_body_is_a_400_saying_what_to_send(daemon: DaemonProcess, body: bytes) -> None:
+    base = origin(daemon)
+    async with http_session() as session, session.post(
+            base + "/console/login", data=body, headers={"Origin": base, "Content-Type": "application/json"}) as reply:
+        assert reply.status == 400 and "token" in (await reply.json())["message"]
+
+
 async def test_pages_without_a_session_send_the_browser_to_login(daemon: DaemonProcess) -> None:
     async with http_session() as session, session.get(
             origin(daemon) + "/console/connections", allow_redirects=False) as reply:

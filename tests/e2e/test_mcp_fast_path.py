@@ -156,6 +156,14 @@ def _modern_headers(body: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
+def _nested_call(depth: int) -> dict[str, Any]:
+    """An ask whose body nests `depth` containers deep (the body, params, arguments, a list...)."""
+    extra: list[Any] = []
+    for _ in range(depth - 4):
+        extra = [extra]
+    return _call("ask", {"prompt": "x", "connection": "gpt", "extra": extra})
+
+
 LIST = {"jsonrpc": "2.0", "id": "list-1", "method": "tools/list"}
 CASES: list[tuple[str, dict[str, Any], str, bool]] = [
     ("tools/list", LIST, "", True),
@@ -195,6 +203,16 @@ CASES: list[tuple[str, dict[str, Any], str, bool]] = [
     ("a boolean id", _call("ask", {"prompt": "x", "connection": "gpt"}, request_id=True), "", False),
     ("a wrong jsonrpc version", {**_call("list_connections", {}), "jsonrpc": "1.0"}, "", False),
     ("an unknown method", {"jsonrpc": "2.0", "id": 9, "method": "tools/summon", "params": {}}, "", False),
+    # pydantic-core (the SDK's parser) takes 201 levels of nesting, the body itself included.
+    ("nesting as deep as the SDK's parser takes", _nested_call(201), "", True),
+    ("nesting one level deeper", _nested_call(202), "", False),
+    ("a prompt full of brackets", _call("ask", {"prompt": "{[" * 300, "connection": "gpt"}), "", True),
+    # The handshake era's parser refuses "\ud800"; the 2026-07-28 one (the stdlib's) passes it on.
+    ("a lone surrogate in a prompt", _call("ask", {"prompt": "\ud800", "connection": "gpt"}), "", False),
+    ("a lone surrogate in a chat message", _call("chat", {"messages": [{"role": "user", "content": "a\udfff"}],
+                                                          "connection": "gpt"}), "", False),
+    ("a zero id", _call("ask", {"prompt": "x", "connection": "gpt"}, request_id=0), "", True),
+    ("a fractional id", _call("ask", {"prompt": "x", "connection": "gpt"}, request_id=1.5), "", False),
 ]
 
 
@@ -234,6 +252,12 @@ async def test_stateless_era_replies_are_identical_on_both_paths(
     assert _fast_answers(pair[0]) - before == int(taken)
 
 
+def _past_recursion_limit(body: dict[str, Any]) -> bytes:
+    """`body` with 5000 nested lists among its arguments: msgspec raises RecursionError there."""
+    body["params"]["arguments"]["extra"] = "NEST"
+    return json.dumps(body).encode().replace(b'"NEST"', b"[" * 5000 + b"]" * 5000)
+
+
 RAW_CASES: list[tuple[str, str, bytes, dict[str, Any]]] = [
     ("a batch", "handshake", json.dumps([_call("list_connections", {})]).encode(), {}),
     ("garbage", "handshake", b"{not json", {}),
@@ -252,6 +276,13 @@ RAW_CASES: list[tuple[str, str, bytes, dict[str, Any]]] = [
      {"mcp-method": "tools/call", "mcp-name": "ask", "Mcp-Param-Connection": "dead", "Mcp-Param-Prompt": "y"}),
     ("a modern call without _meta", "modern", json.dumps(_call("ask", {"prompt": "x", "connection": "gpt"})).encode(),
      {"mcp-method": "tools/call", "mcp-name": "ask"}),
+    ("null params", "handshake", json.dumps({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": None}).encode(), {}),
+    ("nesting past the interpreter's limit", "handshake", _past_recursion_limit(_call("ask", {"prompt": "x"})), {}),
+    ("modern nesting past the interpreter's limit", "modern",
+     _past_recursion_limit(_modern(_call("ask", {"prompt": "x"}))), {"mcp-method": "tools/call", "mcp-name": "ask"}),
+    ("a modern call from a client whose name holds a lone surrogate", "modern",
+     json.dumps(_modern(_call("ask", {"prompt": "x", "connection": "gpt"}))).replace('"name": "diff"', '"name": "\\ud800"').encode(),
+     {"mcp-method": "tools/call", "mcp-name": "ask"}),
     ("a modern call with an unknown version", "modern",
      json.dumps(_modern(_call("ask", {"prompt": "x", "connection": "gpt"}))).encode(),
      {"mcp-method": "tools/call", "mcp-name": "ask", "mcp-protocol-version": "2099-01-01"}),
@@ -267,6 +298,24 @@ async def test_malformed_requests_get_the_sdk_reply_on_both_paths(
         for endpoint in [await _open(http, daemon) for daemon in pair]:
             replies.append(await _send(http, endpoint, era, None, raw=raw, headers=headers))
         assert replies[0] == replies[1]
+
+
+async def test_a_client_name_with_a_lone_surrogate_is_shown_with_a_replacement_character(
+    pair: tuple[DaemonProcess, DaemonProcess],
+) -> None:
+    """The 2026-07-28 parser passes it on; the ledger and every reply need UTF-8, so the label
+    gets U+FFFD instead of the call failing."""
+    raw = json.dumps(_modern(_call("ask", {"prompt": "x", "connection": "gpt"}))).replace(
+        '"name": "diff"', '"name": "ide \\ud800"').encode()
+    async with aiohttp.ClientSession() as http:
+        for daemon in pair:  # both, so that their usage stays alike for the tests that compare it
+            endpoint = Endpoint(mcp_url(daemon), token(daemon))
+            reply = await _send(http, endpoint, "modern", None, raw=raw,
+                                headers={"mcp-method": "tools/call", "mcp-name": "ask"})
+            assert reply["status"] == 200 and reply["body"]["result"]["isError"] is False
+            assert "ide \ufffd" in [s.client_name for s in daemon.client.mcp_sessions().sessions]
+            rows = json.loads(daemon.ctl("usage", "history", "--json").stdout)["rows"]
+            assert "mcp:ide \ufffd" in [row["caller"] for row in rows]
 
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "sdk"])

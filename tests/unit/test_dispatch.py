@@ -92,3 +92,9 @@ async def test_method_not_found_lists_methods() -> None:
 async def test_boolean_id_is_not_echoed_as_an_id() -> None:
     reply = await _call({"jsonrpc": "2.0", "id": True, "method": "t.echo", "params": {"text": "x"}})
     assert reply["id"] is None and reply["error"]["code"] == p.INVALID_REQUEST
+
+
+async def test_nesting_past_the_interpreters_limit_is_a_parse_error_with_a_hint() -> None:
+    reply = await _call(b'{"jsonrpc":"2.0","id":1,"method":"t.echo","params":' + b"[" * 5000 + b"]" * 5000 + b"}")
+    assert reply["error"]["code"] == p.PARSE_ERROR and reply["error"]["data"]["kind"] == "bad_request"
+    assert reply["error"]["data"]["hint"]

@@ -12,7 +12,7 @@ from synapsed.errors import SynapseError
 from synapsed.providers.anthropic import message_result
 from synapsed.providers.bedrock import converse_result
 from synapsed.providers.gemini import content_result
-from synapsed.providers.http import Reply
+from synapsed.providers.http import Reply, decode_json, decode_or_none
 from synapsed.providers.openai import completion_result
 from tests.contracts.schemas import anthropic_validate, bedrock_validate, genai_validate, openai_validate
 
@@ -80,3 +80,11 @@ def test_bedrock_cache_reads_count_as_input() -> None:
                       "cacheWriteInputTokens": 6}, "metrics": {"latencyMs": 10}}
     bedrock_validate("bedrock-runtime", "Converse", body, output=True)
     assert converse_result(_reply(body), "amazon.nova-lite-v1:0").input_tokens == 60
+
+
+def test_an_upstream_body_nested_past_the_interpreters_limit_is_malformed_not_internal() -> None:
+    garbage = Reply(200, {}, b"[" * 5000 + b"]" * 5000, 1.0)
+    with pytest.raises(SynapseError) as bad:
+        decode_json(garbage, "a chat completion")
+    assert bad.value.kind == "upstream_malformed"
+    assert decode_or_none(Reply(400, {}, garbage.body, 1.0)) is None  # an error body read for its message

@@ -14,6 +14,7 @@ from synapsed.console.auth import LINK_TTL_S
 from synapsed.console.deps import ConsoleDeps
 from synapsed.console.guards import COOKIE, COOKIE_PATH, LOGIN_PATH, session_of
 from synapsed.console.rendering import page, redirect
+from synapsed.json_input import MALFORMED
 from synapsed.logging import get_logger
 
 log = get_logger("synapsed.console")
@@ -32,7 +33,7 @@ def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
     async def login(request: web.Request) -> web.Response:
         try:
             body = msgspec.json.decode(await request.read(), type=_Login)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except MALFORMED:
             return web.json_response({"ok": False, "message": "send {\"token\": \"…\"} as JSON"}, status=400)
         session = deps.auth.redeem(body.token[:MAX_TOKEN_CHARS])
         if session is None:

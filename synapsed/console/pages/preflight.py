@@ -15,6 +15,7 @@ from synapsed import protocol as p
 from synapsed.console.deps import ConsoleDeps
 from synapsed.console.rendering import page
 from synapsed.errors import SynapseError
+from synapsed.json_input import MALFORMED
 from synapsed.redaction import redact_text
 
 NDJSON = "application/x-ndjson"
@@ -53,7 +54,7 @@ def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
         if request.content_type == "application/json":
             try:
                 params = params_of(msgspec.json.decode(await request.read(), type=dict[str, Any]))
-            except msgspec.DecodeError:
+            except MALFORMED:
                 return web.json_response({"type": "error", "kind": "bad_request", "message": "send JSON"}, status=400)
             return await streamed(request, params)
         form = await request.post()

@@ -7,6 +7,8 @@ import socket
 import threading
 from pathlib import Path
 
+import pytest
+
 from synapsectl.bridge import Bridge
 from synapsed.paths import resolve
 
@@ -84,3 +86,24 @@ def test_a_line_for_a_live_daemon_is_sent_and_tracked(tmp_path: Path) -> None:
     assert bridge.queued == [] and list(bridge.in_flight.values()) == [1]
     ours.close()
     daemons.close()
+
+
+def test_a_line_the_stdin_thread_fails_on_still_ends_the_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bridge = Bridge(resolve(tmp_path), None, None, autostart=False)
+
+    def broken(line: bytes) -> None:
+        raise RuntimeError("a bug in handling one line")
+
+    monkeypatch.setattr(bridge, "from_ide", broken)
+    stdin = _ide_wrote(PING)
+    with pytest.raises(RuntimeError):  # the thread's excepthook prints it
+        bridge.pump_stdin(stdin)
+    os.close(stdin)
+    assert bridge.stdin_closed  # so serve() half-closes and returns instead of waiting forever
+
+
+def test_json_nested_past_the_interpreters_limit_is_passed_on_untracked(tmp_path: Path) -> None:
+    bridge = Bridge(resolve(tmp_path), None, None, autostart=False)
+    line = b'{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": ' + b"[" * 5000 + b"]" * 5000 + b"}\n"
+    bridge.from_ide(line)  # no daemon connection yet: queued for it, not raised on
+    assert bridge.queued == [line] and not bridge.in_flight

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from synapsed.mcp.asgi import _swap_session
-from synapsed.mcp.fast_path import FastPath, accepts_json
+from synapsed.mcp.fast_path import SDK_MAX_DEPTH, FastPath, _decode_request, accepts_json
 from synapsed.mcp.listing import initialize_result, tools_list_data
 from synapsed.mcp.sessions import Session
 
@@ -96,3 +96,27 @@ def test_a_bound_bridge_lists_its_bound_tools() -> None:
     fast.stdio_before_sdk(INITIALIZED, session, "gpt")
     reply = fast.stdio_before_sdk(LIST, session, "gpt")
     assert reply is not None and json.loads(reply)["result"] == tools_list_data("gpt")
+
+
+def _nested_call(depth: int) -> bytes:
+    """A tools/call whose body nests `depth` containers deep (the body itself is the first)."""
+    inner = "[" * (depth - 3) + "]" * (depth - 3)
+    return (b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ask","arguments":{"extra":'
+            + inner.encode() + b"}}}")
+
+
+def test_bodies_the_sdks_parser_takes_are_decoded_here_too() -> None:
+    assert _decode_request(_nested_call(SDK_MAX_DEPTH)) is not None
+
+
+@pytest.mark.parametrize("depth", [SDK_MAX_DEPTH + 1, 900, 5000])
+def test_bodies_nested_deeper_than_the_sdks_parser_takes_go_to_the_sdk(depth: int) -> None:
+    # 5000 is past the interpreter's recursion limit: msgspec raises RecursionError there.
+    assert _decode_request(_nested_call(depth)) is None
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    body = _line({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                  "params": {"name": "ask", "arguments": {"prompt": "{[" * 500}}})
+    message = _decode_request(body)
+    assert message is not None and message.params["arguments"]["prompt"] == "{[" * 500

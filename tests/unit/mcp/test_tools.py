@@ -37,3 +37,20 @@ def test_malformed_thread_values_are_refused_before_any_call(value: object) -> N
 def test_compare_accepts_only_an_existing_id_not_new() -> None:
     with pytest.raises(SynapseError):
         ToolRunner._args(TOOLS["compare"], {"prompt": "x", "connections": ["a", "b"], "thread": "new"})
+
+
+@pytest.mark.parametrize(("tool", "arguments", "where"), [
+    ("ask", {"prompt": "\ud800"}, "`prompt`"),
+    ("ask", {"prompt": "x", "system": "ok \udfff"}, "`system`"),
+    ("chat", {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "\ud83d"}]},
+     "`messages[1].content`"),
+])
+def test_a_lone_surrogate_in_arguments_is_a_bad_request_naming_the_field(tool: str, arguments: dict, where: str) -> None:
+    # The SDK's 2026-07-28 parser (the stdlib's) lets "\ud800" through; UTF-8 cannot carry it.
+    with pytest.raises(SynapseError) as bad:
+        ToolRunner._args(TOOLS[tool], arguments)
+    assert bad.value.kind == "bad_request" and where in bad.value.message and "surrogate" in bad.value.message
+
+
+def test_non_bmp_text_is_not_mistaken_for_a_lone_surrogate() -> None:
+    assert ToolRunner._args(TOOLS["ask"], {"prompt": "caf\u00e9 \U0001f600"}).prompt == "caf\u00e9 \U0001f600"
