@@ -76,6 +76,10 @@ class OwnCredentials(Protocol):
         """Resolve the credentials now and say where they came from, masked; typed errors on failure."""
         ...
 
+    def forget(self) -> None:
+        """Drop what the library resolved, so that the next call resolves the chain again."""
+        ...
+
 
 @runtime_checkable
 class ModelAccess(Protocol):

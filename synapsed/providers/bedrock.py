@@ -196,6 +196,9 @@ class BedrockProvider:
         frozen = await self.aws.get(ctx.name, profile, fresh=fresh)
         return self.aws.describe(frozen, profile)
 
+    def forget(self) -> None:
+        self.aws.forget()
+
     # ---- errors ---------------------------------------------------------------------------------
 
     def _fail(self, ctx: CallContext, reply: http.Reply, model: str | None = None) -> SynapseError:

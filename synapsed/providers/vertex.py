@@ -90,6 +90,9 @@ class VertexProvider:
         where = f", project {project}" if project else ", no project (set option project)"
         return f"{held.source}: access token obtained{self.google.expiry(held)}{where}"
 
+    def forget(self) -> None:
+        self.google.forget()
+
     # ---- errors -----------------------------------------------------------------------------------
 
     def _fail(self, ctx: CallContext, reply: http.Reply, project: str | None) -> SynapseError:

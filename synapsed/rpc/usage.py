@@ -15,7 +15,7 @@ from synapsed.logging import get_logger
 from synapsed.rpc.dispatch import Method
 from synapsed.services import Services
 from synapsed.usage import queries
-from synapsed.usage.prices import BUILTIN_VERSION
+from synapsed.usage.prices import builtin
 from synapsed.validation import check_page
 
 log = get_logger("synapsed.rpc.usage")
@@ -78,7 +78,7 @@ def methods(services: Services) -> dict[str, Method]:
         return p.UsageClearResult(deleted=deleted, before=params.before)
 
     async def prices(_: p.NoParams) -> p.PriceList:
-        return p.PriceList(builtin_version=BUILTIN_VERSION, rows=services.meter.prices.rows())
+        return p.PriceList(builtin_version=builtin()[0], rows=services.meter.prices.rows())
 
     return {
         "usage.summary": Method(p.UsageSummaryParams, summary),

@@ -8,9 +8,9 @@ lower tier); override it if you send such prompts.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
-from importlib import resources
 
 from synapsed.config.schema import PriceOverride
 from synapsed.protocol import PriceRow
@@ -30,12 +30,14 @@ class Cost:
     price_version: str | None = None
 
 
-def _load_builtin() -> tuple[str, dict[str, tuple[float, float]]]:
+@functools.cache
+def builtin() -> tuple[str, dict[str, tuple[float, float]]]:
+    """The bundled table's version and its `provider/model` -> (input, output) $/Mtok, read on
+    first use: importlib.resources and the file cost start-up ~5 ms before MCP answers."""
+    from importlib import resources
+
     data = json.loads(resources.files("synapsed.usage").joinpath("prices.json").read_text(encoding="utf-8"))
     return data["version"], {k: (float(v[0]), float(v[1])) for k, v in data["models"].items()}
-
-
-BUILTIN_VERSION, BUILTIN = _load_builtin()
 
 
 class PriceTable:
@@ -49,9 +51,10 @@ class PriceTable:
                 return Price(o.input_per_mtok, o.output_per_mtok, "config")
         if o := self.overrides.get(f"{provider}/*"):
             return Price(o.input_per_mtok, o.output_per_mtok, "config")
+        version, table = builtin()
         for model in models:
-            if model and (entry := BUILTIN.get(f"{provider}/{model}")):
-                return Price(entry[0], entry[1], f"builtin:{BUILTIN_VERSION}")
+            if model and (entry := table.get(f"{provider}/{model}")):
+                return Price(entry[0], entry[1], f"builtin:{version}")
         return None
 
     def cost(
@@ -74,6 +77,7 @@ class PriceTable:
     def rows(self) -> list[PriceRow]:
         """Everything applied, for `synapsectl usage prices`."""
         out = [PriceRow(key, o.input_per_mtok, o.output_per_mtok, "config") for key, o in sorted(self.overrides.items())]
-        out += [PriceRow(key, inp, outp, f"builtin:{BUILTIN_VERSION}")
-                for key, (inp, outp) in sorted(BUILTIN.items()) if key not in self.overrides]
+        version, table = builtin()
+        out += [PriceRow(key, inp, outp, f"builtin:{version}")
+                for key, (inp, outp) in sorted(table.items()) if key not in self.overrides]
         return out

@@ -6,7 +6,7 @@ import pytest
 
 from synapsed.config import PriceOverride
 from synapsed.protocol import PriceRow
-from synapsed.usage.prices import BUILTIN_VERSION, PriceTable
+from synapsed.usage.prices import PriceTable, builtin
 from tests.unit.usage.conftest import KEY, _row  # noqa: F401
 
 
@@ -17,7 +17,7 @@ def test_reported_cost_is_actual() -> None:
 def test_listed_model_is_estimated_with_table_version() -> None:
     cost = PriceTable().cost("openai", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", 1_000_000, 1_000_000, None)
     assert cost.source == "ESTIMATED" and cost.usd == pytest.approx(0.75)
-    assert cost.price_version == f"builtin:{BUILTIN_VERSION}"
+    assert cost.price_version == f"builtin:{builtin()[0]}"
 
 
 def test_unknown_model_or_missing_tokens_is_unknown_never_guessed() -> None:
