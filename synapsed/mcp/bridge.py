@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +34,11 @@ BRIDGE_HELLO_TIMEOUT_S = 10.0
 # The id of an initialize the daemon replays into the SDK for a session it opened itself.
 REPLAY_ID = "synapse-early-initialize"
 INTERNAL_ERROR = -32603
+INVALID_REQUEST = -32600
+# How much of an oversized message is read to find its id (the rest is skipped unread).
+OVERSIZED_HEAD_BYTES = 4096
+# `{"jsonrpc": "2.0", "id": 7, "method": …`: the top-level id, preceded at most by jsonrpc / method.
+_LEADING_ID = re.compile(rb'\A\s*\{(?:\s*"(?:jsonrpc|method)"\s*:\s*"[^"\\]*"\s*,)*\s*"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*[,}]')
 
 
 class SessionServer(Protocol):
@@ -150,7 +156,7 @@ class BridgeListener:
         replay: list[bytes] = []
         first: bytes | None = None
         while self._sdk is None and first is None:
-            line = await read_line(reader, self.max_line_bytes)
+            line = await read_line(reader, self.max_line_bytes, writer)
             if not line:
                 return
             if not line.strip():
@@ -186,14 +192,45 @@ class BridgeListener:
         return True
 
 
-async def read_line(reader: asyncio.StreamReader, limit: int) -> bytes:
-    """The next line, or b"" when the bridge is done: its end, or a line over the size cap
-    (logged), after which the session closes."""
-    try:
-        return await reader.readline()
-    except ValueError:  # asyncio's own signal of a line longer than the reader's limit
-        log.warning("bridge message over the size cap; closing", limit=limit)
-        return b""
+async def read_line(reader: asyncio.StreamReader, limit: int, writer: asyncio.StreamWriter) -> bytes:
+    """The next line, or b"" when the bridge is done. A line over the size cap (the reader's
+    limit) is answered as HTTP answers such a body, -32600 naming the cap, and skipped: the
+    session goes on (closing it told the IDE that synapsed had gone away)."""
+    while True:
+        try:
+            return await reader.readuntil(b"\n")
+        except asyncio.IncompleteReadError as end:
+            return end.partial  # the input ended; a last line without its newline still counts
+        except asyncio.LimitOverrunError:
+            head = await reader.read(OVERSIZED_HEAD_BYTES)
+            await _skip_line(reader)
+            log.warning("bridge message over the size cap; answered and skipped", limit=limit)
+            writer.write(msgspec.json.encode({"jsonrpc": "2.0", "id": leading_id(head), "error": {
+                "code": INVALID_REQUEST,
+                "message": f"message exceeds {limit} bytes; raise [mcp] max_body_bytes to send larger ones"}}) + b"\n")
+            await writer.drain()
+
+
+async def _skip_line(reader: asyncio.StreamReader) -> None:
+    """Drop what is left of the current line, its newline included (or up to the end)."""
+    while True:
+        try:
+            await reader.readuntil(b"\n")
+            return
+        except asyncio.IncompleteReadError:
+            return
+        except asyncio.LimitOverrunError as over:
+            await reader.read(over.consumed)
+
+
+def leading_id(head: bytes) -> int | str | None:
+    """The request id of a message cut short, when it comes before the params (as the SDK and
+    most clients write it), else None: JSON-RPC's id for a request whose id cannot be read."""
+    found = _LEADING_ID.match(head)
+    if found is None:
+        return None
+    value = json.loads(found.group(1))
+    return value if isinstance(value, (int, str)) else None
 
 
 def as_replay(initialize: bytes) -> bytes:

@@ -89,7 +89,7 @@ class SdkBridge:
                     await to_sdk(line)
                 pending = [first] if first is not None else []
                 while True:
-                    line = pending.pop() if pending else await read_line(reader, self.max_line_bytes)
+                    line = pending.pop() if pending else await read_line(reader, self.max_line_bytes, writer)
                     if not line:
                         return
                     if not line.strip():

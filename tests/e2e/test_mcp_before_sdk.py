@@ -246,14 +246,16 @@ async def test_http_answers_initialize_and_tools_list_before_the_sdk_loads_then_
 
 
 def test_a_line_over_the_size_cap_before_the_sdk_loads_fails_alone(gated: GatedDaemon) -> None:
-    """The daemon closes that bridge connection (logged); the bridge answers the request with an
-    error, opens a fresh session and the IDE's session goes on."""
+    """The daemon answers that request with the cap's error (logged) and reads on: the IDE's
+    session goes on, on the same connection (it used to be closed and the request reported as
+    in flight when synapsed went away)."""
     with _session(gated) as bridge:
         huge = {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
                 "params": {"name": "ask", "arguments": {"prompt": "x" * (1024 * 1024 + 10), "connection": "gpt"}}}
         bridge.send(huge)
         failed = bridge.line()
-        assert failed is not None and failed["id"] == 7 and failed["error"]["code"] == -32000, failed
+        assert failed is not None and failed["id"] == 7 and failed["error"]["code"] == -32600, failed
+        assert "max_body_bytes" in failed["error"]["message"]
         bridge.send(LIST)
         assert "ask" in _tool_names(bridge.line())
         assert "bridge message over the size cap" in gated.daemon.paths.log_file.read_text()

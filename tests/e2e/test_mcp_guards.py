@@ -84,6 +84,24 @@ def test_oversized_body_is_413(mcp_daemon: DaemonProcess) -> None:
     _still_serving(mcp_daemon)
 
 
+def test_an_oversized_stdio_message_is_answered_and_the_session_goes_on(mcp_daemon: DaemonProcess) -> None:
+    """Over the bridge as over HTTP: the cap's error for that request, not a session torn down
+    (which the IDE was told as "synapsed went away"), and the next request answered."""
+    bridge = subprocess.Popen([sys.executable, "-m", "synapsectl", "--home", str(mcp_daemon.home), "mcp", "stdio"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=mcp_daemon.env, cwd=REPO)
+    big = {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+           "params": {"name": "ask", "arguments": {"prompt": "x" * (1536 * 1024)}}}
+    lines = [INIT, {"jsonrpc": "2.0", "method": "notifications/initialized"}, big,
+             {"jsonrpc": "2.0", "id": 8, "method": "tools/list"}]
+    out, err = bridge.communicate(b"".join(json.dumps(m).encode() + b"\n" for m in lines), timeout=30)
+    replies = {m["id"]: m for m in map(json.loads, out.splitlines()) if "id" in m}
+    assert replies[7]["error"]["code"] == -32600 and "max_body_bytes" in replies[7]["error"]["message"]
+    assert replies[8]["result"]["tools"]
+    assert b"went away" not in err and bridge.returncode == 0
+    _still_serving(mcp_daemon)
+
+
 def test_malformed_json_gets_a_parse_error(mcp_daemon: DaemonProcess) -> None:
     code, body = _post(mcp_url(mcp_daemon), b"{not json", {"Authorization": f"Bearer {token(mcp_daemon)}"})
     assert code == 400
