@@ -16,22 +16,22 @@ MALFORMED: tuple[type[Exception], ...] = (msgspec.DecodeError, UnicodeDecodeErro
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def lone_surrogate_at(value: Any, path: str = "") -> str | None:
-    """The path of the first string holding a lone UTF-16 surrogate, or None. The stdlib JSON
+def lone_surrogate_at(value: Any) -> str | None:
+    """The path of a string holding a lone UTF-16 surrogate, or None. The stdlib JSON
     parser (the SDK's for 2026-07-28 requests) accepts "\\ud800"; no UTF-8 encoder does, so
-    such text fails later, far from its cause: in the upstream request, the ledger, a reply."""
-    if isinstance(value, str):
-        return path or "$" if not value.isascii() and _LONE_SURROGATE.search(value) else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = lone_surrogate_at(key, path or "$") or lone_surrogate_at(item, f"{path}.{key}" if path else str(key))
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = lone_surrogate_at(item, f"{path}[{index}]")
-            if found is not None:
-                return found
+    such text fails later, far from its cause: in the upstream request, the ledger, a reply.
+    A walk with its own stack: that parser takes nesting deeper than recursion here would."""
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _LONE_SURROGATE.search(item):
+                return path or "$"
+        elif isinstance(item, dict):
+            stack.extend((path or "$", key) for key in item)  # a bad key is reported at its object
+            stack.extend((f"{path}.{key}" if path else str(key), child) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", child) for index, child in enumerate(item))
     return None
 
 

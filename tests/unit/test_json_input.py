@@ -32,3 +32,10 @@ def test_valid_text_replaces_only_lone_surrogates() -> None:
 def test_nesting_past_the_interpreters_limit_is_among_the_malformed() -> None:
     with pytest.raises(MALFORMED):
         msgspec.json.decode(b"[" * 5000 + b"]" * 5000)
+
+
+def test_nesting_deeper_than_recursion_allows_is_walked() -> None:
+    deep: object = "\ud800"
+    for _ in range(5000):
+        deep = [deep]
+    assert lone_surrogate_at({"extra": deep}) == "extra" + "[0]" * 5000
