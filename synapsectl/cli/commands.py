@@ -29,6 +29,7 @@ from synapsectl.cli.common import (
     EXIT_NOT_RUNNING,
     EXIT_USAGE,
     UsageError,
+    check_arguments,
     common_flags,
     top_parser,
 )
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     as_json = bool(getattr(args, "json", False))
     try:
+        check_arguments(args)
         if getattr(args, "local", False):
             return int(args.run(args))
         # Upstream calls may legitimately take up to a connection's timeout (600 s at most).

@@ -15,6 +15,39 @@ class UsageError(Exception):
     """Bad arguments that the parser could not catch; exit code 2."""
 
 
+def utf8_text(value: str, what: str) -> str:
+    """`value`, or a UsageError naming `what` when it is not UTF-8 text. Python hands bytes that
+    are not UTF-8 (in argv, and on stdin outside a UTF-8 locale) over as lone surrogates, which
+    nothing downstream can encode."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(value[exc.start])
+        found = f"the byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"a lone surrogate U+{code:04X}"
+        raise UsageError(f"{what} is not UTF-8 text ({found} at position {exc.start}); "
+                         "check the terminal's or the file's encoding") from None
+    return value
+
+
+def stdin_text(what: str) -> str:
+    """All of stdin as UTF-8 text, whatever the locale says (outside a UTF-8 locale Python
+    would decode it otherwise, or fail), or a UsageError naming `what`."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} is not UTF-8 text (the byte 0x{data[exc.start]:02x} at position {exc.start}); "
+                         "check the terminal's or the file's encoding") from None
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Every parsed argument is UTF-8 text (see utf8_text), or a UsageError naming the first not."""
+    for dest, value in vars(args).items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                utf8_text(item, f"argument {dest.replace('_', '-')}")
+
+
 def top_parser(epilog: str | None = None) -> argparse.ArgumentParser:
     """`synapsectl` itself with its global flags; the command groups go below it."""
     parser = argparse.ArgumentParser(prog="synapsectl", description="Control the mcp synapse daemon (synapsed).",

@@ -8,15 +8,15 @@ import sys
 from typing import Any
 
 from synapsectl.cli import render
-from synapsectl.cli.common import EXIT_FAILED, EXIT_OK, UsageError
+from synapsectl.cli.common import EXIT_FAILED, EXIT_OK, UsageError, stdin_text, utf8_text
 from synapsectl.client import Client
 
 
 def _read_key(args: argparse.Namespace) -> str:
     if args.stdin or not sys.stdin.isatty():
-        value = sys.stdin.read()
+        value = stdin_text("the key")
     else:
-        value = getpass.getpass(f"API key for {args.name} (input hidden): ")
+        value = utf8_text(getpass.getpass(f"API key for {args.name} (input hidden): "), "the key")
     value = value.strip()
     if not value:
         raise UsageError("no key given (empty input)")

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from synapsectl.cli import render
-from synapsectl.cli.common import EXIT_OK
+from synapsectl.cli.common import EXIT_OK, stdin_text
 from synapsectl.client import Client
 from synapsed import protocol as p
 
@@ -27,7 +27,7 @@ def cost_fact(result: p.ChatResult) -> str:
 
 
 def cmd_test(client: Client, args: argparse.Namespace) -> int:
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    prompt = stdin_text("the prompt on stdin") if args.prompt == "-" else args.prompt
     params = p.ChatParams(
         name=args.name,
         prompt=prompt,
