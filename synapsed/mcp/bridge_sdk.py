@@ -8,23 +8,26 @@ SDK loaded arrives with the lines the SDK's own session must see first (its init
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio
 import mcp_types as types
 import msgspec
+import pydantic
 from mcp.shared.message import SessionMessage
 
 from synapsed.json_input import MALFORMED
 from synapsed.logging import get_logger
-from synapsed.mcp.bridge import REPLAY_ID, as_replay, read_line
+from synapsed.mcp.bridge import REPLAY_ID, as_replay, leading_id, read_line
 from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.listing import negotiated
 from synapsed.mcp.server import McpServer
 from synapsed.mcp.sessions import Session, SessionRegistry
 
 log = get_logger("synapsed.mcp")
+PARSE_ERROR, INVALID_PARAMS = -32700, -32602  # JSON-RPC; the codes the SDK's HTTP transport uses
 
 
 class SdkBridge:
@@ -78,8 +81,11 @@ class SdkBridge:
         async def to_sdk(line: bytes) -> None:
             try:
                 message = types.jsonrpc_message_adapter.validate_json(line, by_name=False)
-            except Exception as exc:  # the SDK answers a parse error for it
-                await read_send.send(exc)
+            except pydantic.ValidationError as exc:
+                refusal = refusal_of(line, exc)
+                if refusal is not None:
+                    write(refusal)
+                await read_send.send(exc)  # the SDK's own handling of it: a debug log line
                 return
             await read_send.send(SessionMessage(message))
 
@@ -132,6 +138,30 @@ def _close_unanswered(fast_calls: dict[asyncio.Task[None], Any], write: Callable
             write(msgspec.json.encode({"jsonrpc": "2.0", "id": request_id,
                                        "error": {"code": types.CONNECTION_CLOSED, "message": "Connection closed"}}))
         task.cancel()
+
+
+def refusal_of(line: bytes, error: pydantic.ValidationError) -> bytes | None:
+    """The reply to a bridge line the SDK's parser refused, as its HTTP transport answers such a
+    body: -32700 for what is not JSON to it, -32602 for JSON that is no JSON-RPC message. Its
+    stdio transport drops the line without a word, so an IDE would wait for that reply for
+    ever. The request's id goes in when it can be read; what reads as a notification or a
+    response gets nothing, as JSON-RPC has it."""
+    try:
+        parsed = json.loads(line)  # the stdlib's parser is laxer (lone surrogates, NaN, depth)
+    except (ValueError, RecursionError):
+        parsed = None
+    if isinstance(parsed, dict):
+        if "method" not in parsed or "id" not in parsed:
+            return None
+        request_id = parsed["id"] if isinstance(parsed["id"], (int, str)) and not isinstance(parsed["id"], bool) else None
+    else:
+        request_id = leading_id(line)
+    first = error.errors()[0] if error.errors() else {"type": "", "msg": str(error)}
+    if first["type"] == "json_invalid":
+        code, message = PARSE_ERROR, f"Parse error: {first['msg'].removeprefix('Invalid JSON: ')}"
+    else:
+        code, message = INVALID_PARAMS, f"Validation error: not a JSON-RPC 2.0 message ({first['msg']})"
+    return msgspec.json.encode({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}})
 
 
 class _Seen(msgspec.Struct):

@@ -548,3 +548,37 @@ def test_a_cancelled_stdio_call_gets_no_reply_on_either_path(
     finally:
         for bridge in bridges:
             bridge.close()
+
+
+UNPARSED_LINES = [
+    # (what, the line, the reply's id, its code): the SDK's stdio transport drops these lines;
+    # the daemon answers them as the SDK's HTTP transport answers such a body.
+    ("a lone surrogate", b'{"jsonrpc": "2.0", "id": 61, "method": "tools/call", "params": {"name": "ask", '
+                         b'"arguments": {"prompt": "\\ud800", "connection": "gpt"}}}', 61, -32700),
+    ("nesting past the SDK parser's limit", json.dumps(_nested_call(202) | {"id": 62}).encode(), 62, -32700),
+    ("nesting past the interpreter's limit", _past_recursion_limit(_call("ask", {"prompt": "x"}, request_id=63)), 63, -32700),
+    ("a wrong jsonrpc version", b'{"jsonrpc": "1.0", "id": 64, "method": "ping"}', 64, -32602),
+    ("garbage", b"{not json", None, -32700),
+]
+
+
+@pytest.mark.parametrize(("case", "line", "request_id", "code"), UNPARSED_LINES, ids=[c[0] for c in UNPARSED_LINES])
+def test_a_stdio_line_the_sdk_cannot_parse_is_answered_alike_on_both_paths(
+    pair: tuple[DaemonProcess, DaemonProcess], case: str, line: bytes, request_id: Any, code: int
+) -> None:
+    bridges = [Bridge(daemon) for daemon in pair]
+    try:
+        for bridge in bridges:
+            bridge.send(_initialize())
+            bridge.until_reply(0)
+            bridge.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            assert bridge.proc.stdin is not None
+            bridge.proc.stdin.write(line + b"\n")
+            bridge.send({"jsonrpc": "2.0", "id": "after", "method": "ping"})
+        fast, sdk = (bridge.until_replies({request_id, "after"}) for bridge in bridges)
+    finally:
+        for bridge in bridges:
+            bridge.close()
+    assert sorted(map(json.dumps, fast)) == sorted(map(json.dumps, sdk))
+    refusal = next(reply for reply in fast if reply.get("id") == request_id)
+    assert refusal["error"]["code"] == code and refusal["error"]["message"]
