@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import msgspec
 
 from synapsed.errors import SynapseError
-from synapsed.json_input import MALFORMED
+from synapsed.json_input import MALFORMED, lone_surrogate_at
 from synapsed.logging import get_logger
 from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.listing import SDK_FAILED
@@ -202,7 +202,8 @@ async def read_line(reader: asyncio.StreamReader, limit: int, writer: asyncio.St
         except asyncio.IncompleteReadError as end:
             return end.partial  # the input ended; a last line without its newline still counts
         except asyncio.LimitOverrunError:
-            head = await reader.read(OVERSIZED_HEAD_BYTES)
+            # No newline within `limit` bytes (that is the overrun): the head is all this line's.
+            head = await reader.read(min(OVERSIZED_HEAD_BYTES, limit))
             await _skip_line(reader)
             log.warning("bridge message over the size cap; answered and skipped", limit=limit)
             writer.write(msgspec.json.encode({"jsonrpc": "2.0", "id": leading_id(head), "error": {
@@ -229,8 +230,17 @@ def leading_id(head: bytes) -> int | str | None:
     found = _LEADING_ID.match(head)
     if found is None:
         return None
-    value = json.loads(found.group(1))
-    return value if isinstance(value, (int, str)) else None
+    try:
+        return echoable_id(json.loads(found.group(1)))
+    except ValueError:  # a bad escape or bytes that are not UTF-8 inside the id
+        return None
+
+
+def echoable_id(value: Any) -> int | str | None:
+    """`value` when it can go back as a JSON-RPC id (an int, or a string UTF-8 can carry), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return None
+    return None if isinstance(value, str) and lone_surrogate_at(value) is not None else value
 
 
 def as_replay(initialize: bytes) -> bytes:

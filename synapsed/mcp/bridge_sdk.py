@@ -20,7 +20,7 @@ from mcp.shared.message import SessionMessage
 
 from synapsed.json_input import MALFORMED
 from synapsed.logging import get_logger
-from synapsed.mcp.bridge import REPLAY_ID, as_replay, leading_id, read_line
+from synapsed.mcp.bridge import REPLAY_ID, as_replay, echoable_id, leading_id, read_line
 from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.listing import negotiated
 from synapsed.mcp.server import McpServer
@@ -153,7 +153,7 @@ def refusal_of(line: bytes, error: pydantic.ValidationError) -> bytes | None:
     if isinstance(parsed, dict):
         if "method" not in parsed or "id" not in parsed:
             return None
-        request_id = parsed["id"] if isinstance(parsed["id"], (int, str)) and not isinstance(parsed["id"], bool) else None
+        request_id = echoable_id(parsed["id"])
     else:
         request_id = leading_id(line)
     first = error.errors()[0] if error.errors() else {"type": "", "msg": str(error)}

@@ -60,3 +60,15 @@ async def test_a_last_line_without_a_newline_is_still_read() -> None:
 ])
 def test_the_id_of_a_cut_message_is_read_only_before_its_params(head: bytes, found: object) -> None:
     assert leading_id(head) == found
+
+
+async def test_an_oversized_line_under_a_small_cap_leaves_the_next_line_whole() -> None:
+    # The cap may be as low as 1 KiB, under the head read for the id: the head must stop at the cap.
+    big = b'{"jsonrpc": "2.0", "id": 9, "params": "' + b"x" * 1500 + b'"}\n'
+    lines, writer = await _read_all(big + b'{"next": 1}\n', limit=1024)
+    assert lines == [b'{"next": 1}\n'] and writer.lines[0]["id"] == 9
+
+
+@pytest.mark.parametrize("head", [b'{"id": "\\q", "method"', b'{"id": "\\ud800", "method"', b'{"id": "\xff", "method"'])
+def test_an_id_that_cannot_be_echoed_is_left_out(head: bytes) -> None:
+    assert leading_id(head) is None

@@ -40,3 +40,8 @@ def test_what_is_not_a_request_gets_no_reply(line: bytes) -> None:
 def test_garbage_gets_a_parse_error_without_an_id() -> None:
     reply = _refused(b"{not json")
     assert reply is not None and reply["id"] is None and reply["error"]["code"] == -32700
+
+
+def test_an_id_with_a_lone_surrogate_is_not_echoed() -> None:
+    reply = _refused(b'{"jsonrpc": "2.0", "id": "\\ud800", "method": "ping", "params": {"x": "\\udfff"}}')
+    assert reply is not None and reply["id"] is None and reply["error"]["code"] == -32700
