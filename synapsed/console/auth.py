@@ -8,13 +8,13 @@ credential can stand in for the other. Pure logic with an injectable clock.
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from synapsed.config import ConsoleSettings
+from synapsed.mcp.security import same_secret
 
 LINK_TTL_S = 60.0
 MAX_PENDING_LINKS = 16  # a loop minting links cannot grow the table
@@ -55,7 +55,7 @@ class ConsoleAuth:
     def redeem(self, token: str) -> ConsoleSession | None:
         """The link's session, or None when it is unknown, used or expired. Used links are gone
         whatever the outcome, so a second use always fails."""
-        match = next((t for t in self._links if hmac.compare_digest(t.encode(), token.encode())), None)
+        match = next((t for t in self._links if same_secret(token, t)), None)
         if match is None:
             return None
         expiry = self._links.pop(match)
@@ -102,7 +102,7 @@ class ConsoleAuth:
         self._sessions.pop(session.id, None)
 
     def csrf_ok(self, session: ConsoleSession, presented: str | None) -> bool:
-        return bool(presented) and hmac.compare_digest(session.csrf.encode(), (presented or "").encode())
+        return bool(presented) and same_secret(presented or "", session.csrf)
 
     def __len__(self) -> int:
         self._prune()

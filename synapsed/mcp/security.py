@@ -40,7 +40,13 @@ def rotate_token(path: Path) -> str:
 def token_ok(header: str | None, token: str) -> bool:
     if not header or not header.startswith("Bearer "):
         return False
-    return hmac.compare_digest(header[7:].strip().encode(), token.encode())
+    return same_secret(header[7:].strip(), token)
+
+
+def same_secret(presented: str, expected: str) -> bool:
+    """A constant-time comparison with one of our (ASCII) tokens. Header bytes that are not
+    UTF-8 reach us as lone surrogates, which encode() refuses: such a value is simply wrong."""
+    return presented.isascii() and hmac.compare_digest(presented.encode(), expected.encode())
 
 
 def allowed_hosts(port: int) -> set[str]:

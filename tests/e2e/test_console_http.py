@@ -4,11 +4,13 @@ methods' own rules, and the key never coming back. (tests/browser/ drives it in 
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 
 import aiohttp
 import pytest
 
+from synapsed.console.guards import COOKIE, CSRF_HEADER
 from tests.e2e.mcp_support import token as mcp_token
 from tests.support.console import console_daemon, http_session, login_token, origin, sign_in
 from tests.support.daemon import DaemonProcess
@@ -80,6 +82,20 @@ async def test_a_malformed_login_body_is_a_400_saying_what_to_send(daemon: Daemo
     async with http_session() as session, session.post(
             base + "/console/login", data=body, headers={"Origin": base, "Content-Type": "application/json"}) as reply:
         assert reply.status == 400 and "token" in (await reply.json())["message"]
+
+
+async def test_a_csrf_header_that_is_not_utf8_is_refused_403_not_a_server_error(daemon: DaemonProcess) -> None:
+    async with http_session() as session:
+        await sign_in(session, daemon)
+        cookie = next(c for c in session.cookie_jar if c.key == COOKIE).value
+    base = origin(daemon)
+    port = int(base.rsplit(":", 1)[1])
+    body = b'{"target": "*"}'
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:  # aiohttp's client sends only UTF-8
+        raw.sendall(b"POST /console/preflight/run HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nOrigin: %s\r\n"
+                    b"Cookie: %s=%s\r\n%s: \xff\xfe\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (port, base.encode(), COOKIE.encode(), cookie.encode(), CSRF_HEADER.encode(), len(body), body))
+        assert raw.recv(64).startswith(b"HTTP/1.1 403 ")
 
 
 async def test_pages_without_a_session_send_the_browser_to_login(daemon: DaemonProcess) -> None:

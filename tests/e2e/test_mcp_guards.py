@@ -59,6 +59,17 @@ def test_missing_or_wrong_token_is_401_without_detail(mcp_daemon: DaemonProcess,
     _still_serving(mcp_daemon)
 
 
+def test_a_token_header_that_is_not_utf8_is_401_not_a_server_error(mcp_daemon: DaemonProcess) -> None:
+    port = mcp_daemon.client.daemon_status().mcp.port  # type: ignore[union-attr]
+    body = json.dumps(INIT).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer \xff\xfe\r\n"
+                    b"Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (port, len(body), body))
+        assert raw.recv(64).startswith(b"HTTP/1.1 401 ")
+    _still_serving(mcp_daemon)
+
+
 def test_foreign_origin_is_403(mcp_daemon: DaemonProcess) -> None:
     code, body = _post(mcp_url(mcp_daemon), json.dumps(INIT).encode(),
                        {"Authorization": f"Bearer {token(mcp_daemon)}", "Origin": "https://evil.example"})
