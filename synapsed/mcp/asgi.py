@@ -30,7 +30,7 @@ def _scope(request: web.Request, body_headers: list[tuple[bytes, bytes]]) -> dic
         "scheme": "http",
         "path": request.path,
         "raw_path": request.raw_path.split("?", 1)[0].encode("latin-1"),
-        "query_string": request.query_string.encode("latin-1"),
+        "query_string": request.rel_url.raw_query_string.encode("latin-1"),  # still %-encoded, so ASCII
         "root_path": "",
         "headers": body_headers,
         "client": client,
@@ -49,7 +49,8 @@ async def serve(app: ASGIApp, request: web.Request, body: bytes,
                 session_ids: tuple[str, str] | None = None) -> web.StreamResponse:
     """One request through the ASGI app. `session_ids` (the SDK's id, the client's id) swaps
     the Mcp-Session-Id on the way in and back on the way out, for sessions the daemon opened."""
-    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
+    # The bytes as received: aiohttp's str headers hold what was not UTF-8 as lone surrogates.
+    headers = [(k.lower(), v) for k, v in request.raw_headers]
     inner, outer = (session_ids[0].encode(), session_ids[1].encode()) if session_ids else (b"", b"")
     if session_ids:
         headers = _swap_session(headers, outer, inner)

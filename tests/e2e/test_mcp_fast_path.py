@@ -10,10 +10,12 @@ import asyncio
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -582,3 +584,43 @@ def test_a_stdio_line_the_sdk_cannot_parse_is_answered_alike_on_both_paths(
     assert sorted(map(json.dumps, fast)) == sorted(map(json.dumps, sdk))
     refusal = next(reply for reply in fast if reply.get("id") == request_id)
     assert refusal["error"]["code"] == code and refusal["error"]["message"]
+
+
+def _raw_post(endpoint: Endpoint, extra_headers: bytes, body: bytes, target: bytes = b"/mcp") -> tuple[int, Any]:
+    """A POST with header bytes aiohttp's client will not send (it writes only UTF-8)."""
+    url = urllib.parse.urlsplit(endpoint.url)
+    head = b"".join(f"{k}: {v}\r\n".encode() for k, v in endpoint.headers("handshake").items())
+    with socket.create_connection((url.hostname, url.port), timeout=10) as raw:
+        raw.sendall(b"POST %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n%s%sContent-Length: %d\r\n\r\n%s"
+                    % (target, url.netloc.encode(), head, extra_headers, len(body), body))
+        reply = b""
+        while chunk := raw.recv(65536):
+            reply += chunk
+    status_line, _, rest = reply.partition(b"\r\n")
+    return int(status_line.split()[1]), _scrub(json.loads(rest.partition(b"\r\n\r\n")[2]))
+
+
+@pytest.mark.parametrize("header", [b"User-Agent: caf\xe9\r\n", b"X-Anything: \xff\xfe\r\n", b"Last-Event-ID: \xff\r\n"],
+                         ids=["latin-1", "not text", "last-event-id"])
+@pytest.mark.parametrize("body", [LIST, _call("list_connections", {})], ids=["tools/list", "call"])
+async def test_header_bytes_that_are_not_utf8_get_the_same_answer_on_both_paths(
+    pair: tuple[DaemonProcess, DaemonProcess], header: bytes, body: dict[str, Any]
+) -> None:
+    """Requests the SDK answers went through its ASGI app with headers re-encoded as Latin-1,
+    which the lone surrogates aiohttp decodes such bytes to cannot be: a text/plain 500."""
+    async with aiohttp.ClientSession() as http:
+        endpoints = [await _open(http, daemon) for daemon in pair]
+    replies = [_raw_post(endpoint, header, json.dumps(body).encode()) for endpoint in endpoints]
+    assert replies[0] == replies[1] and replies[0][0] == 200
+    sdk_only = [_raw_post(endpoint, header, json.dumps(SDK_METHODS[0][1]).encode()) for endpoint in endpoints]
+    assert sdk_only[0] == sdk_only[1] and sdk_only[0][0] == 200  # resources/list: the SDK's on both
+
+
+async def test_a_query_string_beyond_latin1_gets_the_same_answer_on_both_paths(
+    pair: tuple[DaemonProcess, DaemonProcess],
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        endpoints = [await _open(http, daemon) for daemon in pair]
+    body = json.dumps(SDK_METHODS[0][1]).encode()
+    replies = [_raw_post(endpoint, b"", body, target=b"/mcp?note=%E2%82%AC") for endpoint in endpoints]
+    assert replies[0] == replies[1] and replies[0][0] == 200
