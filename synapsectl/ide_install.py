@@ -127,7 +127,11 @@ def read_text(path: Path) -> str | None:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise SynapseError("config_invalid", f"{path} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at "
+                           f"offset {exc.start})", hint="save it as UTF-8 in the editor (or move it aside) and run "
+                           "the command again; nothing was changed", path=str(path)) from None
+    except OSError as exc:
         raise SynapseError("config_invalid", f"cannot read {path}: {exc}", hint="check the file's permissions",
                            path=str(path)) from None
 

@@ -19,6 +19,8 @@ _WS = re.compile(r"[ \t\r\n]+")
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"')
 _LITERALS = {"true": True, "false": False, "null": None}
+# Far past any IDE config; the parser recurses per level, and Python's stack is ~1000 frames.
+MAX_DEPTH = 200
 
 
 class JsoncError(ValueError):
@@ -53,6 +55,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0
 
     def fail(self, message: str) -> JsoncError:
         return JsoncError(message, self.text, self.pos)
@@ -80,10 +83,14 @@ class _Parser:
     def value(self) -> Node:
         char = self.peek()
         start = self.pos
-        if char == "{":
-            return self.obj()
-        if char == "[":
-            return self.array()
+        if char and char in "{[":
+            if self.depth == MAX_DEPTH:
+                raise self.fail(f"nested deeper than {MAX_DEPTH} levels")
+            self.depth += 1
+            try:
+                return self.obj() if char == "{" else self.array()
+            finally:
+                self.depth -= 1
         if char == '"':
             key = self.string()
             return Node(start, self.pos, key)

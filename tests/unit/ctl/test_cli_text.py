@@ -1,4 +1,4 @@
-"""synapsectl refuses arguments and stdin that are not UTF-8 with a usage error, not a traceback."""
+"""synapsectl refuses arguments, stdin and IDE config files that are not UTF-8 with a clear error, not a traceback."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from synapsectl.cli.common import UsageError, check_arguments, utf8_text
+from synapsectl.ide_install import read_text
+from synapsed.errors import SynapseError
 from tests.support.daemon import REPO
 
 KEY = "sk-cli-text-Zq8Wv3Lm5Np7Rt9"
@@ -57,3 +59,12 @@ def test_lists_of_arguments_are_checked_too() -> None:
 def test_a_prompt_on_stdin_is_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
     done = _synapsectl(tmp_path, b"test", b"gpt", b"-", stdin=b"caf\xe9 latin-1\n")
     assert done.returncode == 2 and b"the prompt on stdin is not UTF-8 text (the byte 0xe9 at position 3)" in done.stderr
+
+
+def test_an_ide_config_that_is_not_utf8_is_refused_naming_the_byte(tmp_path: Path) -> None:
+    config = tmp_path / "mcp.json"
+    config.write_bytes(b'{"mcpServers": {"a": "caf\xe9"}}')
+    with pytest.raises(SynapseError) as bad:
+        read_text(config)
+    assert bad.value.kind == "config_invalid" and "not UTF-8 text (byte 0xe9 at offset 25)" in bad.value.message
+    assert "save it as UTF-8" in bad.value.hint

@@ -103,3 +103,18 @@ def test_any_document_round_trips_through_add_and_remove(servers: dict, indent: 
     assert jsonc.loads(removed) == json.loads(text)
     if servers:
         assert removed == text
+
+
+def test_nesting_deeper_than_the_limit_is_a_parse_error_with_its_place() -> None:
+    text = '{"mcpServers": ' + "[" * 5000 + "]" * 5000 + "}"  # past Python's recursion limit
+    with pytest.raises(jsonc.JsoncError) as deep:
+        jsonc.loads(text)
+    assert deep.value.reason == f"nested deeper than {jsonc.MAX_DEPTH} levels" and deep.value.line == 1
+
+
+def test_nesting_at_the_limit_parses() -> None:
+    depth = jsonc.MAX_DEPTH - 1  # the root object is a level too
+    nested: list[object] = []
+    for _ in range(depth - 1):
+        nested = [nested]
+    assert jsonc.loads('{"a": ' + "[" * depth + "]" * depth + "}") == {"a": nested}
