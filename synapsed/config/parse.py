@@ -51,6 +51,13 @@ def _invalid(message: str, source: str, line: int | None, field: str | None, hin
     return SynapseError("config_invalid", f"{where}: {message}", hint=hint, **detail)
 
 
+def _most_nested_line(text: str) -> int:
+    """The line that opens the most arrays and inline tables: where to look."""
+    lines = text.splitlines() or [""]
+    counts = [line.count("[") + line.count("{") for line in lines]
+    return counts.index(max(counts)) + 1
+
+
 def parse(text: str, source: str = "config.toml") -> Config:
     """Parse and validate config text; errors name the file, line and field."""
     try:
@@ -58,6 +65,9 @@ def parse(text: str, source: str = "config.toml") -> Config:
     except tomllib.TOMLDecodeError as exc:
         match = _TOML_LINE_RE.search(str(exc))
         raise _invalid(f"not valid TOML: {exc}", source, int(match.group(1)) if match else None, None) from None
+    except RecursionError:  # tomllib recurses per level of nested arrays / inline tables
+        raise _invalid("arrays or inline tables nested too deeply for the TOML parser", source,
+                       _most_nested_line(text), None) from None
     raw_conns = raw.pop("connections", {})
     try:
         top = msgspec.convert(raw, type=Config)

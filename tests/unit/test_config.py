@@ -56,6 +56,14 @@ def test_toml_syntax_error_names_the_line() -> None:
     assert "config.toml:13" in error.message
 
 
+def test_nesting_past_the_toml_parsers_depth_is_a_config_error_naming_the_line() -> None:
+    text = '[mcp]\nport = 8808\nx = ' + "[" * 5000 + "]" * 5000 + "\n"
+    with pytest.raises(SynapseError) as bad:
+        parse(text)
+    assert bad.value.kind == "config_invalid" and "nested too deeply" in bad.value.message
+    assert bad.value.detail["line"] == 3
+
+
 def test_wrong_type_names_connection_field_and_line() -> None:
     error = _error(GOOD.replace("enabled = false", 'enabled = "no"'))
     assert error.detail["field"] == "connections.local.enabled"
