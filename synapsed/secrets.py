@@ -111,7 +111,10 @@ def _read_file(name: str, raw_path: str) -> str | None:
         )
     try:
         return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError:  # which byte, where, is the secret's business: not said
+        raise SynapseError("credential_unreadable", f"{path} is not UTF-8 text",
+                           hint="a key file holds the key as plain text on one line; write it again") from None
+    except OSError as exc:
         raise SynapseError("credential_unreadable", f"cannot read {path} ({type(exc).__name__})") from None
 
 

@@ -15,29 +15,32 @@ class UsageError(Exception):
     """Bad arguments that the parser could not catch; exit code 2."""
 
 
-def utf8_text(value: str, what: str) -> str:
-    """`value`, or a UsageError naming `what` when it is not UTF-8 text. Python hands bytes that
-    are not UTF-8 (in argv, and on stdin outside a UTF-8 locale) over as lone surrogates, which
-    nothing downstream can encode."""
+def utf8_text(value: str, what: str, secret: bool = False) -> str:
+    """`value`, or a UsageError naming `what` when it is not UTF-8 text (and the byte, where,
+    unless `value` is a secret). Python hands bytes that are not UTF-8 (in argv, and on stdin
+    outside a UTF-8 locale) over as lone surrogates, which nothing downstream can encode."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         code = ord(value[exc.start])
         found = f"the byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"a lone surrogate U+{code:04X}"
-        raise UsageError(f"{what} is not UTF-8 text ({found} at position {exc.start}); "
-                         "check the terminal's or the file's encoding") from None
+        raise _not_utf8(what, None if secret else f"{found} at position {exc.start}") from None
     return value
 
 
-def stdin_text(what: str) -> str:
+def stdin_text(what: str, secret: bool = False) -> str:
     """All of stdin as UTF-8 text, whatever the locale says (outside a UTF-8 locale Python
-    would decode it otherwise, or fail), or a UsageError naming `what`."""
+    would decode it otherwise, or fail), or a UsageError as utf8_text gives."""
     data = sys.stdin.buffer.read()
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{what} is not UTF-8 text (the byte 0x{data[exc.start]:02x} at position {exc.start}); "
-                         "check the terminal's or the file's encoding") from None
+        raise _not_utf8(what, None if secret else f"the byte 0x{data[exc.start]:02x} at position {exc.start}") from None
+
+
+def _not_utf8(what: str, where: str | None) -> UsageError:
+    return UsageError(f"{what} is not UTF-8 text{f' ({where})' if where else ''}; "
+                      "check the terminal's or the file's encoding")
 
 
 def check_arguments(args: argparse.Namespace) -> None:

@@ -14,9 +14,9 @@ from synapsectl.client import Client
 
 def _read_key(args: argparse.Namespace) -> str:
     if args.stdin or not sys.stdin.isatty():
-        value = stdin_text("the key")
+        value = stdin_text("the key", secret=True)
     else:
-        value = utf8_text(getpass.getpass(f"API key for {args.name} (input hidden): "), "the key")
+        value = utf8_text(getpass.getpass(f"API key for {args.name} (input hidden): "), "the key", secret=True)
     value = value.strip()
     if not value:
         raise UsageError("no key given (empty input)")

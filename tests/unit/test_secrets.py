@@ -87,6 +87,15 @@ def test_file_reference_owned_by_someone_else_is_refused(tmp_path: Path, monkeyp
     assert error.kind == "credential_unreadable" and "must be yours" in error.hint
 
 
+def test_a_key_file_that_is_not_utf8_says_so_without_its_bytes(tmp_path: Path) -> None:
+    key_file = tmp_path / "k"
+    key_file.write_bytes(KEY.encode() + b"\xff\n")
+    key_file.chmod(0o600)
+    error = _kind("c", f"file:{key_file}")
+    assert error.kind == "credential_unreadable" and error.message == f"{key_file} is not UTF-8 text"
+    assert KEY[:8] not in error.message + error.hint and "0xff" not in error.message
+
+
 def test_file_reference_missing_empty_and_directory(tmp_path: Path) -> None:
     assert _kind("c", f"file:{tmp_path / 'none'}").kind == "credential_missing"
     empty = tmp_path / "empty"

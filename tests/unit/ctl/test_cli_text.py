@@ -39,7 +39,8 @@ def test_an_argument_that_is_not_utf8_is_a_usage_error_naming_it(tmp_path: Path,
 
 def test_a_key_on_stdin_that_is_not_utf8_is_refused_without_echoing_it(tmp_path: Path) -> None:
     done = _synapsectl(tmp_path, b"key", b"set", b"gpt", b"--stdin", stdin=KEY.encode() + b"\xff\n")
-    assert done.returncode == 2 and b"the key is not UTF-8 text" in done.stderr
+    assert done.returncode == 2 and b"the key is not UTF-8 text; " in done.stderr  # no byte, no position
+    assert b"0xff" not in done.stderr
     assert KEY.encode() not in done.stdout + done.stderr and KEY[:8].encode() not in done.stdout + done.stderr
 
 
