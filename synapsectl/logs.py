@@ -17,12 +17,13 @@ _FIXED = ("timestamp", "level", "event", "logger")
 def human_line(raw: str) -> str:
     try:
         record = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not one of our lines: shown as it is
         return raw.rstrip("\n")
     if not isinstance(record, dict):
         return raw.rstrip("\n")
     extras = " ".join(f"{k}={json.dumps(v) if not isinstance(v, str) or ' ' in v else v}" for k, v in record.items() if k not in _FIXED and k != "exception")
-    line = f"{record.get('timestamp', '')[:23]} {record.get('level', '?'):<7} {record.get('event', '')}"
+    stamp, level, event = (str(record.get(key, default)) for key, default in (("timestamp", ""), ("level", "?"), ("event", "")))
+    line = f"{stamp[:23]} {level:<7} {event}"
     if extras:
         line += f"  {extras}"
     if "exception" in record:
