@@ -432,9 +432,18 @@ class Bridge:
                                      stderr=subprocess.DEVNULL, env=daemon.env, cwd=REPO)
 
     def send(self, message: Any) -> None:
+        self.send_raw(json.dumps(message).encode())
+
+    def send_raw(self, line: bytes) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(message).encode() + b"\n")
+        self.proc.stdin.write(line + b"\n")
         self.proc.stdin.flush()
+
+    def handshake(self) -> None:
+        """initialize answered, then `initialized` sent."""
+        self.send(_initialize())
+        self.until_reply(0)
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
 
     def until_reply(self, request_id: Any) -> list[Any]:
         """Every line up to and including the reply to `request_id`."""
@@ -469,9 +478,7 @@ def test_stdio_bridge_lines_are_identical_on_both_paths(pair: tuple[DaemonProces
     before = _fast_answers(pair[0])
     try:
         for bridge in bridges:
-            bridge.send(_initialize())
-            bridge.until_reply(0)
-            bridge.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            bridge.handshake()
         for level in ("warning", "error"):
             for bridge in bridges:
                 bridge.send({"jsonrpc": "2.0", "id": f"level-{level}", "method": "logging/setLevel",
@@ -535,9 +542,7 @@ def test_a_cancelled_stdio_call_gets_no_reply_on_either_path(
     bridges = [Bridge(daemon) for daemon in pair]
     try:
         for bridge in bridges:
-            bridge.send(_initialize())
-            bridge.until_reply(0)
-            bridge.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            bridge.handshake()
             bridge.send(_call("ask", {"prompt": "slow", "connection": "slow-stdio"}, request_id=51))
         time.sleep(0.5)
         for bridge in bridges:
@@ -571,11 +576,8 @@ def test_a_stdio_line_the_sdk_cannot_parse_is_answered_alike_on_both_paths(
     bridges = [Bridge(daemon) for daemon in pair]
     try:
         for bridge in bridges:
-            bridge.send(_initialize())
-            bridge.until_reply(0)
-            bridge.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-            assert bridge.proc.stdin is not None
-            bridge.proc.stdin.write(line + b"\n")
+            bridge.handshake()
+            bridge.send_raw(line)
             bridge.send({"jsonrpc": "2.0", "id": "after", "method": "ping"})
         fast, sdk = (bridge.until_replies({request_id, "after"}) for bridge in bridges)
     finally:
