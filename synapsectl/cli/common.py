@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
 from synapsed.paths import HOME_ENV
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
+MAX_LOG_LINES = 1_000_000  # `logs -n`: far past any log file the daemon rotates to
 
 
 class UsageError(Exception):
@@ -49,6 +51,21 @@ def check_arguments(args: argparse.Namespace) -> None:
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, str):
                 utf8_text(item, f"argument {dest.replace('_', '-')}")
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type for the flags synapsectl itself uses (line counts, chart sizes): a whole
+    number from `low` to `high`, else the parser's usage error saying so (exit 2)."""
+    def integer(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
+        return value
+
+    return integer
 
 
 def top_parser(epilog: str | None = None) -> argparse.ArgumentParser:

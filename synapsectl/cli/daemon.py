@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from synapsectl.cli import render
-from synapsectl.cli.common import EXIT_OK
+from synapsectl.cli.common import EXIT_OK, MAX_LOG_LINES, int_in
 from synapsectl.client import Client
 from synapsed import protocol as p
 from synapsed.paths import resolve
@@ -86,6 +86,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     sub.add_parser("reload", parents=[common], help="re-read config.toml after a hand edit").set_defaults(run=cmd_reload)
     sub.add_parser("stop", parents=[common], help="stop the daemon gracefully").set_defaults(run=cmd_stop)
     logs = sub.add_parser("logs", parents=[common], help="show the daemon's log (works while it is down)")
-    logs.add_argument("-n", "--lines", type=int, default=50, help="how many recent lines (default 50)")
+    logs.add_argument("-n", "--lines", type=int_in(0, MAX_LOG_LINES), default=50, help="how many recent lines (default 50)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.set_defaults(run=cmd_logs, local=True)

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from synapsectl.cli import render
-from synapsectl.cli.common import home_of
+from synapsectl.cli.common import MAX_LOG_LINES, home_of, int_in
 from synapsed.paths import resolve
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -110,7 +110,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     service.add_parser("status", parents=[common], help="installed, enabled, running, answering?").set_defaults(
         run=cmd_status, local=True)
     logs = service.add_parser("logs", parents=[common], help="the service's logs (journalctl, else the log file)")
-    logs.add_argument("-n", "--lines", type=int, default=50)
+    logs.add_argument("-n", "--lines", type=int_in(0, MAX_LOG_LINES), default=50)
     logs.add_argument("-f", "--follow", action="store_true")
     logs.add_argument("--file", action="store_true", help="read the log file even where journalctl exists")
     logs.set_defaults(run=cmd_logs, local=True)

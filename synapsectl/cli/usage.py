@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from synapsectl.cli import render
-from synapsectl.cli.common import EXIT_OK, confirmed
+from synapsectl.cli.common import EXIT_OK, confirmed, int_in
 from synapsectl.client import Client
 from synapsed import protocol as p
 
@@ -178,9 +178,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     export.add_argument("-o", "--output", help="file to write (default: stdout)")
     export.set_defaults(run=cmd_export)
     chart = actions.add_parser("chart", parents=[common], help="per-day bar chart by connection")
-    chart.add_argument("--days", type=int, default=14)
+    chart.add_argument("--days", type=int_in(1, 3660), default=14, help="how many days back, today included (default 14)")
     chart.add_argument("--metric", choices=["cost", "tokens"], default="cost")
-    chart.add_argument("--width", type=int, default=50)
+    chart.add_argument("--width", type=int_in(10, 500), default=50, help="bar width in characters (default 50)")
     chart.set_defaults(run=cmd_chart)
     actions.add_parser("prices", parents=[common], help="the price table in force").set_defaults(run=cmd_prices)
     clear = actions.add_parser("clear", parents=[common], help="delete ledger rows (asks first)")
