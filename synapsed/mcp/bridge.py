@@ -25,7 +25,7 @@ from synapsed.errors import SynapseError
 from synapsed.json_input import MALFORMED, lone_surrogate_at
 from synapsed.logging import get_logger
 from synapsed.mcp.fast_path import FastPath
-from synapsed.mcp.listing import SDK_FAILED
+from synapsed.mcp.listing import SDK_FAILED, error_body
 from synapsed.mcp.sessions import Session, SessionRegistry, stdio_binding
 from synapsed.peer import peer_allowed
 
@@ -206,9 +206,9 @@ async def read_line(reader: asyncio.StreamReader, limit: int, writer: asyncio.St
             head = await reader.read(min(OVERSIZED_HEAD_BYTES, limit))
             await _skip_line(reader)
             log.warning("bridge message over the size cap; answered and skipped", limit=limit)
-            writer.write(msgspec.json.encode({"jsonrpc": "2.0", "id": leading_id(head), "error": {
-                "code": INVALID_REQUEST,
-                "message": f"message exceeds {limit} bytes; raise [mcp] max_body_bytes to send larger ones"}}) + b"\n")
+            writer.write(error_body(leading_id(head), INVALID_REQUEST,
+                                    f"message exceeds {limit} bytes; raise [mcp] max_body_bytes to send larger ones")
+                         + b"\n")
             await writer.drain()
 
 
@@ -259,8 +259,7 @@ async def _unavailable(writer: asyncio.StreamWriter, line: bytes | None) -> None
     except AttributeError:  # a line that is JSON but not an object
         request_id = None
     if request_id is not None:
-        writer.write(msgspec.json.encode({"jsonrpc": "2.0", "id": request_id, "error": {
-            "code": INTERNAL_ERROR, "message": SDK_FAILED}}) + b"\n")
+        writer.write(error_body(request_id, INTERNAL_ERROR, SDK_FAILED) + b"\n")
         await writer.drain()
 
 

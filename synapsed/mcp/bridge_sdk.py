@@ -22,7 +22,7 @@ from synapsed.json_input import MALFORMED
 from synapsed.logging import get_logger
 from synapsed.mcp.bridge import REPLAY_ID, as_replay, echoable_id, leading_id, read_line
 from synapsed.mcp.fast_path import FastPath
-from synapsed.mcp.listing import negotiated
+from synapsed.mcp.listing import error_body, negotiated
 from synapsed.mcp.server import McpServer
 from synapsed.mcp.sessions import Session, SessionRegistry
 
@@ -135,8 +135,7 @@ def _close_unanswered(fast_calls: dict[asyncio.Task[None], Any], write: Callable
         if task.done():  # answered; its done-callback has not run yet
             continue
         if not task.cancelling():
-            write(msgspec.json.encode({"jsonrpc": "2.0", "id": request_id,
-                                       "error": {"code": types.CONNECTION_CLOSED, "message": "Connection closed"}}))
+            write(error_body(request_id, types.CONNECTION_CLOSED, "Connection closed"))
         task.cancel()
 
 
@@ -156,12 +155,13 @@ def refusal_of(line: bytes, error: pydantic.ValidationError) -> bytes | None:
         request_id = echoable_id(parsed["id"])
     else:
         request_id = leading_id(line)
-    first = error.errors()[0] if error.errors() else {"type": "", "msg": str(error)}
+    errors = error.errors()
+    first = errors[0] if errors else {"type": "", "msg": str(error)}
     if first["type"] == "json_invalid":
         code, message = PARSE_ERROR, f"Parse error: {first['msg'].removeprefix('Invalid JSON: ')}"
     else:
         code, message = INVALID_PARAMS, f"Validation error: not a JSON-RPC 2.0 message ({first['msg']})"
-    return msgspec.json.encode({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}})
+    return error_body(request_id, code, message)
 
 
 class _Seen(msgspec.Struct):

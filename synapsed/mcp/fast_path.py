@@ -33,6 +33,7 @@ from synapsed.mcp.calls import ToolCalls, UnknownTool
 from synapsed.mcp.listing import (
     SERVER_NAME,
     declares_param_headers,
+    error_body,
     initialize_result,
     input_schema,
     negotiated,
@@ -149,8 +150,7 @@ def _reply(request_id: int | str, result: dict[str, Any], headers: dict[str, str
 
 
 def _error_reply(request_id: int | str | None, code: int, message: str, status: int, headers: dict[str, str]) -> web.Response:
-    body = _encode({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}})
-    return web.Response(body=body, status=status, headers=headers)
+    return web.Response(body=error_body(request_id, code, message), status=status, headers=headers)
 
 
 class FastPath:
@@ -390,8 +390,7 @@ class FastPath:
                 with self._cancellable((session.id, message.id)):
                     answer = await self._call(session, bound, message)
             except UnknownTool as exc:
-                write(_encode({"jsonrpc": "2.0", "id": message.id,
-                               "error": {"code": exc.code, "message": exc.message}}))
+                write(error_body(message.id, exc.code, exc.message))
             else:
                 for level, data in client_logs(answer, session.log_level):
                     write(_encode({"jsonrpc": "2.0", "method": "notifications/message",

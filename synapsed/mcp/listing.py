@@ -31,6 +31,11 @@ CAPABILITIES = {"logging": {}, "resources": {"listChanged": False, "subscribe": 
                 "tools": {"listChanged": False}}
 
 
+def error_body(request_id: int | str | None, code: int, message: str) -> bytes:
+    """A JSON-RPC error reply: one line of JSON, without its newline."""
+    return msgspec.json.encode({"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}})
+
+
 def negotiated(requested: str) -> str:
     return requested if requested in HANDSHAKE_VERSIONS else HANDSHAKE_VERSIONS[-1]
 
