@@ -253,11 +253,10 @@ def as_replay(initialize: bytes) -> bytes:
 async def _unavailable(writer: asyncio.StreamWriter, line: bytes | None) -> None:
     """The SDK will not come (it failed to load, or the daemon is stopping): say so to a request."""
     try:
-        request_id = msgspec.json.decode(line or b"{}").get("id")
+        parsed = msgspec.json.decode(line or b"{}")
     except MALFORMED:
-        request_id = None
-    except AttributeError:  # a line that is JSON but not an object
-        request_id = None
+        parsed = None
+    request_id = parsed.get("id") if isinstance(parsed, dict) else None
     if request_id is not None:
         writer.write(error_body(request_id, INTERNAL_ERROR, SDK_FAILED) + b"\n")
         await writer.drain()
