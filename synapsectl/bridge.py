@@ -17,7 +17,9 @@ import threading
 import time
 from pathlib import Path
 
-from synapsed.paths import Paths, ensure_private_dir
+from synapsed.errors import SynapseError
+from synapsed.paths import Paths, check_socket_path, ensure_private_dir
+from synapsed.peer import check_server
 
 AUTOSTART_WAIT_S = 30.0
 # The MCP socket opens ~0.3 s after synapsed starts; an IDE's first request waits on this poll.
@@ -40,6 +42,11 @@ def _connect(path: Path) -> socket.socket | None:
     except OSError:
         sock.close()
         return None
+    try:
+        check_server(sock, path)
+    except SynapseError:
+        sock.close()
+        raise
     return sock
 
 
@@ -57,6 +64,15 @@ def _spawn_daemon(home: str | None) -> int:
 
 
 def connect_or_start(paths: Paths, home: str | None, autostart: bool) -> socket.socket:
+    try:
+        return _connect_or_start(paths, home, autostart)
+    except SynapseError as exc:  # a path the OS or our ownership rule refuses: the daemon would refuse it too
+        raise BridgeError(exc.message, exc.hint or "see `synapsectl logs`") from None
+
+
+def _connect_or_start(paths: Paths, home: str | None, autostart: bool) -> socket.socket:
+    check_socket_path(paths.socket)
+    check_socket_path(paths.mcp_socket)
     sock = _connect(paths.mcp_socket)
     if sock is not None:
         return sock

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import msgspec
 
 from synapsed import protocol as p
+from synapsed.paths import check_socket_path
+from synapsed.peer import check_server
 
 T = TypeVar("T")
 
@@ -40,7 +42,11 @@ class RpcError(Exception):
 
 
 class ProtocolError(Exception):
-    """The daemon answered something that is not a JSON-RPC response."""
+    """The daemon answered something that is not a JSON-RPC response, or not the one asked for."""
+
+    def __init__(self, message: str, hint: str = "see `synapsectl logs`") -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class DaemonGone(Exception):
@@ -62,6 +68,7 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         sock.settimeout(self.timeout)
         try:
             sock.connect(str(self._path))
+            check_server(sock, self._path)
         except BaseException:
             sock.close()
             raise
@@ -84,7 +91,12 @@ def _result(status: int, body: bytes, result_type: type[T]) -> T:
         raise ProtocolError(f"daemon answered HTTP {status} with a non-JSON-RPC body") from None
     if not isinstance(response.error, msgspec.UnsetType):
         raise RpcError(response.error.code, response.error.message, response.error.data)
-    return msgspec.convert(response.result, result_type)
+    try:
+        return msgspec.convert(response.result, result_type)
+    except msgspec.ValidationError as exc:  # typically a daemon older or newer than this synapsectl
+        raise ProtocolError(f"the daemon's reply has an unexpected shape ({exc})",
+                            "a synapsed of another version may still be running: restart it "
+                            "(`synapsectl stop`, then start it again) so it matches this synapsectl") from None
 
 
 class Client:
@@ -92,14 +104,19 @@ class Client:
         self.socket_path = Path(socket_path)
         self.timeout = timeout
 
-    def post(self, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
-        """Send raw bytes to /rpc; the status and body as received (tests use it for bad input)."""
+    def _connected(self) -> _UnixHTTPConnection:
+        check_socket_path(self.socket_path)
         conn = _UnixHTTPConnection(self.socket_path, self.timeout)
         try:
-            try:
-                conn.connect()
-            except (FileNotFoundError, ConnectionRefusedError) as exc:
-                raise DaemonNotRunning(self.socket_path, type(exc).__name__) from None
+            conn.connect()
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            raise DaemonNotRunning(self.socket_path, type(exc).__name__) from None
+        return conn
+
+    def post(self, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
+        """Send raw bytes to /rpc; the status and body as received (tests use it for bad input)."""
+        conn = self._connected()
+        try:
             try:
                 conn.request("POST", p.RPC_PATH, body=body, headers={"Content-Type": content_type})
                 response = conn.getresponse()
@@ -121,12 +138,8 @@ class Client:
         on_progress: Callable[[str, Any], None],
     ) -> T:
         """Call a streaming method: `on_progress(method, params)` sees each notification as it arrives."""
-        conn = _UnixHTTPConnection(self.socket_path, self.timeout)
+        conn = self._connected()
         try:
-            try:
-                conn.connect()
-            except (FileNotFoundError, ConnectionRefusedError) as exc:
-                raise DaemonNotRunning(self.socket_path, type(exc).__name__) from None
             try:
                 conn.request("POST", p.RPC_PATH, body=_request(method, params),
                              headers={"Content-Type": "application/json", "Accept": p.NDJSON})

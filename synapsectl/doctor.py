@@ -12,6 +12,7 @@ from typing import Any
 
 from synapsectl.client import Client, DaemonNotRunning, ProtocolError, RpcError
 from synapsed import protocol as p
+from synapsed.errors import SynapseError
 from synapsed.paths import Paths
 
 
@@ -23,15 +24,16 @@ class Check:
     fix: str = ""
 
 
-def _mode_problem(path: Path, want: int) -> str | None:
+def _mode_problem(path: Path, want: int) -> tuple[str, str] | None:
+    """What is wrong with one of our paths and the command that fixes it, or None."""
     try:
         st = path.lstat()
     except FileNotFoundError:
         return None
-    if st.st_uid != os.getuid():
-        return f"{path} is owned by uid {st.st_uid}"
+    if st.st_uid != os.getuid():  # chmod cannot fix what another user owns
+        return f"{path} is owned by uid {st.st_uid}", f"rm -r {path} (as its owner or root)"
     if stat.S_IMODE(st.st_mode) & 0o077:
-        return f"{path} is mode {stat.S_IMODE(st.st_mode):04o}, not {want:04o}"
+        return f"{path} is mode {stat.S_IMODE(st.st_mode):04o}, not {want:04o}", f"chmod {want:o} {path}"
     return None
 
 
@@ -39,10 +41,10 @@ def check_paths(paths: Paths) -> Check:
     problems = []
     for directory in (paths.config_dir, paths.state_dir, paths.runtime_dir):
         if (problem := _mode_problem(directory, 0o700)) is not None:
-            problems.append((problem, f"chmod 700 {directory}"))
+            problems.append(problem)
     for file in (paths.config_file, paths.token_file, paths.ledger_file, paths.log_file):
         if (problem := _mode_problem(file, 0o600)) is not None:
-            problems.append((problem, f"chmod 600 {file}"))
+            problems.append(problem)
     if problems:
         return Check("files", "fail", "; ".join(p for p, _ in problems), " && ".join(f for _, f in problems))
     return Check("files", "ok", f"private: {paths.config_dir}, {paths.state_dir}, {paths.runtime_dir}")
@@ -133,7 +135,14 @@ def run(paths: Paths, home: str | None) -> list[Check]:
         checks.append(check_service(paths, home))
         checks.append(check_paths(paths))
         return checks
-    except (RpcError, ProtocolError, OSError) as exc:
+    except SynapseError as exc:  # the socket's path or owner: nothing was sent
+        checks.append(Check("daemon", "fail", exc.message, exc.hint or "synapsectl logs"))
+        checks.append(check_paths(paths))
+        return checks
+    except ProtocolError as exc:
+        checks.append(Check("daemon", "fail", f"answers, but wrongly: {exc}", exc.hint))
+        return checks
+    except (RpcError, OSError) as exc:
         checks.append(Check("daemon", "fail", f"answers, but wrongly: {exc}", "synapsectl logs"))
         return checks
     checks.append(Check("daemon", "ok", f"synapsed {status.version}, pid {status.pid}, config revision {status.config_revision}"))

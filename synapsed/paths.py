@@ -115,15 +115,23 @@ def ensure_private_dir(path: Path) -> None:
         os.chmod(path, 0o700)
 
 
+def check_socket_path(path: Path) -> None:
+    """A Unix socket address is capped by sun_path; past it, bind and connect fail with a bare
+    "AF_UNIX path too long". The daemon and its clients both say which path and what to do."""
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        raise SynapseError(
+            "config_invalid",
+            f"socket path {path} is longer than the OS allows ({MAX_SOCKET_PATH} bytes)",
+            hint="use a shorter SYNAPSE_HOME or XDG_RUNTIME_DIR",
+            path=str(path),
+        )
+
+
 def ensure_layout(paths: Paths) -> None:
     for directory in {paths.config_dir, paths.state_dir, paths.log_dir, paths.runtime_dir}:
         ensure_private_dir(directory)
-    if len(os.fsencode(paths.socket)) > MAX_SOCKET_PATH:
-        raise SynapseError(
-            "config_invalid",
-            f"socket path {paths.socket} is longer than the OS allows ({MAX_SOCKET_PATH} bytes)",
-            hint="use a shorter SYNAPSE_HOME or XDG_RUNTIME_DIR",
-        )
+    check_socket_path(paths.socket)
+    check_socket_path(paths.mcp_socket)
 
 
 _WRITE_HINTS = {

@@ -6,6 +6,9 @@ import os
 import socket
 import struct
 import sys
+from pathlib import Path
+
+from synapsed.errors import SynapseError
 
 _UCRED = struct.Struct("3i")
 # A plain flag, not a sys.platform test inline: type checkers would prune the other branch.
@@ -34,3 +37,21 @@ def peer_allowed(sock: socket.socket | None, own_uid: int | None = None) -> bool
     if uid is None:
         return not sys.platform.startswith("linux")
     return uid == (os.getuid() if own_uid is None else own_uid)
+
+
+def check_server(sock: socket.socket, path: Path) -> None:
+    """The client's half of the same rule, checked before a byte is sent: a socket served by
+    another uid is not our daemon (say, a /tmp/synapse-$UID another user created first, where
+    there is no XDG_RUNTIME_DIR), and a key or prompt sent to it would be handed to that user."""
+    uid = peer_uid(sock)
+    if uid is None or uid == os.getuid():
+        return
+    raise SynapseError(
+        "permission_denied",
+        f"{path} is served by uid {uid}, not by you (uid {os.getuid()}): refused to talk to it, nothing was sent",
+        hint=(f"run synapsectl as the user who runs synapsed; if that is you, another user may be impersonating "
+              f"it: check who owns {path.parent}, remove it, and start synapsed yourself, or set XDG_RUNTIME_DIR "
+              "(or SYNAPSE_HOME) to a directory only you can write"),
+        path=str(path),
+        uid=uid,
+    )

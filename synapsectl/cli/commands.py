@@ -94,7 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     except SynapseError as exc:  # a local step (reading or writing a file) failed with a typed error
         _report(exc.kind, exc.message, exc.hint, as_json, **exc.detail)
         return EXIT_FAILED
-    except (ProtocolError, OSError) as exc:
+    except ProtocolError as exc:
+        _report("internal", f"talking to synapsed failed: {exc}", exc.hint, as_json)
+        return EXIT_FAILED
+    except OSError as exc:
         _report("internal", f"talking to synapsed failed: {exc}", "see `synapsectl logs`", as_json)
         return EXIT_FAILED
     except KeyboardInterrupt:

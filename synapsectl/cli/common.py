@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from synapsed import __version__
 from synapsed.paths import HOME_ENV
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
@@ -74,6 +75,7 @@ def top_parser(epilog: str | None = None) -> argparse.ArgumentParser:
                                      epilog=epilog)
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--home", help="the daemon's home (also $SYNAPSE_HOME)")
+    parser.add_argument("--version", action="version", version=f"synapsectl {__version__}")
     return parser
 
 

@@ -11,8 +11,8 @@ import msgspec
 from synapsed import protocol as p
 
 
-def emit_json(value: Any, out: TextIO = sys.stdout) -> None:
-    out.write(msgspec.json.format(msgspec.json.encode(value), indent=2).decode() + "\n")
+def emit_json(value: Any, out: TextIO | None = None) -> None:
+    (out or sys.stdout).write(msgspec.json.format(msgspec.json.encode(value), indent=2).decode() + "\n")
 
 
 def result(value: Any, as_json: bool, line: str) -> None:

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from synapsed import paths as paths_mod
+from synapsed import peer as peer_mod
 from synapsed.errors import SynapseError
 from synapsed.lifecycle import AlreadyRunning, InstanceLock
-from synapsed.peer import peer_allowed, peer_uid
+from synapsed.peer import check_server, peer_allowed, peer_uid
 
 
 def test_peer_uid_of_a_socketpair_is_ours() -> None:
@@ -25,6 +26,30 @@ def test_peer_of_another_uid_is_refused() -> None:
     a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     with a, b:
         assert not peer_allowed(a, own_uid=os.getuid() + 1)
+
+
+def test_a_server_of_our_own_uid_passes_the_clients_check() -> None:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        check_server(a, Path("/run/synapse/synapsed.sock"))
+
+
+def test_a_server_of_another_uid_is_refused_by_the_client_naming_path_and_uid(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(peer_mod, "peer_uid", lambda sock: 4242)
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b, pytest.raises(SynapseError) as caught:
+        check_server(a, Path("/tmp/synapse-1000/synapsed.sock"))
+    assert caught.value.kind == "permission_denied"
+    assert caught.value.message.startswith("/tmp/synapse-1000/synapsed.sock is served by uid 4242, not by you")
+    assert caught.value.detail == {"path": "/tmp/synapse-1000/synapsed.sock", "uid": 4242}
+    assert "/tmp/synapse-1000," in (caught.value.hint or "")
+
+
+def test_a_server_the_kernel_cannot_name_passes_the_clients_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(peer_mod, "peer_uid", lambda sock: None)  # where the 0700 runtime dir is the guard
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        check_server(a, Path("/run/synapse/synapsed.sock"))
 
 
 def test_non_unix_or_unknown_socket_is_refused() -> None:

@@ -1,0 +1,76 @@
+"""synapsectl/bridge.py's connect step: whom the IDE's bridge is willing to talk to, and the
+typed errors (never a traceback on the IDE's stderr) for paths the daemon would refuse too."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from synapsectl import bridge
+from synapsectl.bridge import BridgeError, connect_or_start
+from synapsed import peer
+from synapsed.paths import MAX_SOCKET_PATH, resolve
+from tests.support.unix_listener import NOBODY, SYSTEM_PYTHON, Listener, bytes_received, other_users_socket
+
+REPO = Path(__file__).resolve().parents[3]
+not_root = pytest.mark.skipif(os.getuid() != 0 or not SYSTEM_PYTHON.exists(),
+                              reason="acting as another user needs root and a system python3")
+
+
+@pytest.fixture
+def no_spawn(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    """Records instead of starting a daemon: none of these cases may start one."""
+    spawned: list[str | None] = []
+    monkeypatch.setattr(bridge, "_spawn_daemon", lambda home: spawned.append(home) or 0)
+    return spawned
+
+
+def test_an_mcp_socket_served_by_another_uid_gets_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          no_spawn: list[str | None]) -> None:
+    monkeypatch.setattr(peer, "peer_uid", lambda sock: os.getuid() + 4242)
+    (tmp_path / "run").mkdir(mode=0o700)
+    listener = Listener(tmp_path / "run" / "mcp.sock")
+    with pytest.raises(BridgeError) as raised:
+        connect_or_start(resolve(tmp_path), str(tmp_path), autostart=True)
+    assert listener.done() == b""
+    assert f"served by uid {os.getuid() + 4242}" in raised.value.message
+    assert "impersonating" in raised.value.hint
+    assert raised.value.code == 1
+    assert no_spawn == []
+
+
+def test_a_socket_path_past_the_os_limit_fails_at_once_without_starting_a_daemon(
+        tmp_path: Path, no_spawn: list[str | None]) -> None:
+    home = tmp_path / ("h" * MAX_SOCKET_PATH)
+    with pytest.raises(BridgeError) as raised:
+        connect_or_start(resolve(home), str(home), autostart=True)
+    assert "longer than the OS allows" in raised.value.message
+    assert "SYNAPSE_HOME" in raised.value.hint
+    assert no_spawn == []
+
+
+@not_root
+def test_a_runtime_dir_owned_by_another_user_is_a_typed_error(tmp_path: Path, no_spawn: list[str | None]) -> None:
+    (tmp_path / "run").mkdir(mode=0o700)
+    os.chown(tmp_path / "run", NOBODY, NOBODY)
+    with pytest.raises(BridgeError) as raised:
+        connect_or_start(resolve(tmp_path), str(tmp_path), autostart=True)
+    assert f"owned by uid {NOBODY}" in raised.value.message
+    assert no_spawn == []
+
+
+@not_root
+def test_synapsectl_mcp_stdio_sends_nothing_to_another_users_socket() -> None:
+    initialize = b'{"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}\n'
+    with other_users_socket("mcp.sock") as (home, server):
+        done = subprocess.run([sys.executable, "-m", "synapsectl", "--home", str(home), "mcp", "stdio"],
+                              input=initialize, capture_output=True, timeout=30, cwd=REPO)
+        assert bytes_received(server) == 0
+    assert done.returncode == 1
+    assert done.stdout == b""
+    assert f"served by uid {NOBODY}" in done.stderr.decode()
+    assert b"Traceback" not in done.stderr
