@@ -14,8 +14,9 @@ CLIENTS = ("claude-code", "cursor", "vscode", "windsurf", "codex", "claude-deskt
 # Where each client reads the snippet (shown with it).
 LOCATIONS = {
     "claude-code": "run this command in a terminal",
-    "cursor": "~/.cursor/mcp.json (or .cursor/mcp.json in a project)",
-    "vscode": ".vscode/mcp.json in the workspace (or the user-level mcp.json via 'MCP: Open User Configuration')",
+    "cursor": "~/.cursor/mcp.json (a project's .cursor/mcp.json is shared: give it the --stdio form, which holds no token)",
+    "vscode": "the user-level mcp.json via 'MCP: Open User Configuration' (a workspace's .vscode/mcp.json is shared: "
+              "give it the --stdio form, which holds no token)",
     "windsurf": "~/.codeium/windsurf/mcp_config.json",
     "codex": "~/.codex/config.toml",
     "claude-desktop": "claude_desktop_config.json (Settings > Developer > Edit Config)",

@@ -19,6 +19,11 @@ from synapsed import protocol as p
 from synapsed.errors import SynapseError
 from synapsed.paths import resolve
 
+# A project's config is shared with whoever gets the project, and often committed: it gets the
+# command form, which needs no token (the bridge is let in by the socket's owner and mode).
+PROJECT_NOTE = ("project scope: the entry launches `synapsectl mcp stdio`, which needs no token; "
+                "a project's config is shared (often committed) and must not hold your MCP token")
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -62,7 +67,9 @@ def cmd_install(args: argparse.Namespace) -> int:
         return _refresh(args)
     if args.client is None:
         raise UsageError("--client is required (or --refresh to update every installed entry)")
-    stdio = args.stdio or args.client == "claude-desktop"
+    stdio = args.stdio or args.client == "claude-desktop" or args.scope == "project"
+    if args.scope == "project" and not args.stdio and not args.json:
+        print(PROJECT_NOTE, file=sys.stderr)
     name = ii.check_name(args.name or ide_config.server_name(args.connection))
     endpoint = daemon_endpoint(args, stdio)
     server = _server(args.client, endpoint, args.connection, args)
@@ -248,6 +255,13 @@ def _refresh(args: argparse.Namespace) -> int:
         return EXIT_OK
     endpoint = daemon_endpoint(args, stdio=False)
     for record in chosen:
+        if record.scope == "project":  # written before project entries became stdio: do not renew the leak
+            print(f"skipped {record.name} in {record.path}: a project's config should not hold the token; "
+                  f"`synapsectl mcp install --client {record.client} --scope project --force"
+                  + (f" --name {record.name}" if record.name != ide_config.server_name(record.connection) else "")
+                  + (f" --connection {record.connection}" if record.connection else "")
+                  + "` replaces it with the stdio command", file=sys.stderr)
+            continue
         server = _server(record.client, endpoint, record.connection, args)
         if record.client == "claude-code":
             ii.run_claude_quiet(["claude", "mcp", "remove", "-s", record.scope, record.name])
@@ -265,7 +279,8 @@ def register(mcp: Any, common: argparse.ArgumentParser) -> None:
     install.add_argument("--scope", choices=["user", "project"], default="user",
                          help="user-wide (default) or this project's config (Cursor, VS Code, Claude Code)")
     install.add_argument("--connection", help="bind the IDE to one connection")
-    install.add_argument("--stdio", action="store_true", help="launch `synapsectl mcp stdio` instead of HTTP")
+    install.add_argument("--stdio", action="store_true",
+                         help="launch `synapsectl mcp stdio` instead of HTTP (always so for --scope project)")
     install.add_argument("--name", help="server name in the IDE (default synapse or synapse-CONNECTION)")
     install.add_argument("--dry-run", action="store_true", help="print the change as a diff; write nothing")
     install.add_argument("--force", action="store_true", help="replace a different entry of the same name (backed up)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from synapsectl import ide_install, jsonc
 from tests.e2e.mcp_support import start_with_mcp
-from tests.support.daemon import DaemonProcess
+from tests.support.daemon import REPO, DaemonProcess
 from tests.support.fake_upstream import Canned, FakeUpstream, Recorded
 
 KEY = "sk-proj-Inst4llKeyQx2LmN8pVw4ZtY6bHc1"
@@ -270,3 +271,65 @@ def test_bad_install_arguments_are_typed_errors(
     result = daemon_proc.ctl("mcp", "install", *args, "--json")
     error = json.loads(result.stdout)["error"]
     assert result.returncode == 1 and error["kind"] == "bad_request" and error["field"] == field
+
+
+def _ctl_in(daemon: DaemonProcess, cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """synapsectl run from a project directory (project scope is relative to it)."""
+    return subprocess.run([sys.executable, "-m", "synapsectl", "--home", str(daemon.home), *args], capture_output=True,
+                          text=True, env={**(env or daemon.env), "PYTHONPATH": str(REPO)}, cwd=cwd, timeout=30)
+
+
+@pytest.mark.parametrize(("client", "relative"), [("cursor", ".cursor/mcp.json"), ("vscode", ".vscode/mcp.json")])
+def test_project_scope_gets_the_stdio_command_and_never_the_token(
+    daemon_proc: DaemonProcess, env: dict[str, str], client: str, relative: str
+) -> None:
+    project = _home(daemon_proc) / "proj"
+    project.mkdir()
+    result = _ctl_in(daemon_proc, project, "mcp", "install", "--client", client, "--scope", "project")
+    assert result.returncode == 0, result.stderr
+    assert "needs no token" in result.stderr
+    path = project / relative
+    entry = ide_install.current_servers(ide_install.Target(client, "project", path), path.read_text())["synapse"]
+    assert entry["args"] == ["mcp", "stdio"] and Path(entry["command"]).name == "synapsectl"
+    assert daemon_proc.paths.token_file.read_text().strip() not in path.read_text()
+    listed = json.loads(_ctl_in(daemon_proc, project, "mcp", "installs", "--json").stdout)
+    assert [(r["scope"], r["transport"]) for r in listed] == [("project", "stdio")]
+
+
+def test_claude_code_project_scope_adds_the_stdio_command(
+    daemon_proc: DaemonProcess, env: dict[str, str], tmp_path: Path
+) -> None:
+    log = tmp_path / "claude.log"
+    _fake_claude(tmp_path / "bin", log)
+    with_claude = {**env, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{env['PATH']}"}
+    assert daemon_proc.ctl("mcp", "install", "--client", "claude-code", "--scope", "project",
+                           env=with_claude).returncode == 0
+    call = json.loads(log.read_text().splitlines()[0])
+    assert call[:4] == ["mcp", "add", "-s", "project"]
+    assert call[-2:] == ["mcp", "stdio"] and "--header" not in call
+    assert daemon_proc.paths.token_file.read_text().strip() not in log.read_text()
+
+
+def test_refresh_skips_a_project_http_entry_from_before_and_says_how_to_replace_it(
+    daemon_proc: DaemonProcess, env: dict[str, str]
+) -> None:
+    """An HTTP entry in a project file (what install wrote before project scope became stdio)
+    is not given the new token: the hint reinstalls it as the stdio command."""
+    project = _home(daemon_proc) / "proj"
+    path = project / ".cursor" / "mcp.json"
+    path.parent.mkdir(parents=True)
+    old = '{"mcpServers": {"synapse": {"url": "http://127.0.0.1:1/mcp", "headers": {"Authorization": "Bearer old"}}}}\n'
+    path.write_text(old)
+    record = ide_install.Install(client="cursor", scope="project", path=str(path), name="synapse", transport="http",
+                                 installed_at="2026-11-30T10:00:00", created_file=True)
+    ide_install.Installs(daemon_proc.paths.config_dir / "installs.json").replace(record, keep=True)
+    assert daemon_proc.ctl("mcp", "install", "--client", "cursor").returncode == 0  # a user-scope HTTP entry too
+    assert daemon_proc.ctl("mcp", "token", "--rotate").returncode == 0
+    result = daemon_proc.ctl("mcp", "install", "--refresh")
+    assert result.returncode == 0, result.stderr
+    assert f"skipped synapse in {path}" in result.stderr
+    assert "--client cursor --scope project --force" in result.stderr
+    assert path.read_text() == old
+    new_token = daemon_proc.paths.token_file.read_text().strip()
+    assert new_token not in path.read_text()
+    assert _entry("cursor", _path("cursor", _home(daemon_proc)))["headers"]["Authorization"] == f"Bearer {new_token}"
