@@ -28,6 +28,7 @@ import msgspec
 from synapsectl import jsonc
 from synapsed import ide_config
 from synapsed.errors import SynapseError
+from synapsed.redaction import REDACTED, SecretRegistry, is_secret_key, redact_text
 
 Scope = Literal["user", "project"]
 INSTALL_CLIENTS = ("claude-code", "cursor", "vscode", "windsurf", "codex", "claude-desktop")
@@ -236,8 +237,25 @@ def write_keeping_mode(path: Path, text: str, holds_token: bool) -> None:
 
 
 def diff(path: Path, before: str, after: str) -> str:
-    return "".join(difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                        fromfile=str(path), tofile=str(path)))
+    """The change as a unified diff, for showing only: secrets in it are masked (our token, and
+    those of the file's other servers on context lines), so a dry run can go into a bug report."""
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                 fromfile=str(path), tofile=str(path))
+    return "".join(_masked(line) for line in lines)
+
+
+# A quoted value assigned to a name in JSON ("name": "v") or TOML (name = "v").
+_ASSIGNED = re.compile(r'(?P<lead>"?(?P<name>[A-Za-z0-9_.\-]+)"?\s*[:=]\s*)"(?P<value>(?:[^"\\]|\\.)*)"')
+_NO_LOADED_SECRETS = SecretRegistry()
+
+
+def _masked(line: str) -> str:
+    def value(match: re.Match[str]) -> str:
+        if match["value"] and is_secret_key(match["name"]):
+            return f'{match["lead"]}"{REDACTED}"'
+        return match[0]
+
+    return redact_text(_ASSIGNED.sub(value, line), _NO_LOADED_SECRETS)
 
 
 def is_ours(server: Any) -> bool:

@@ -333,3 +333,18 @@ def test_refresh_skips_a_project_http_entry_from_before_and_says_how_to_replace_
     new_token = daemon_proc.paths.token_file.read_text().strip()
     assert new_token not in path.read_text()
     assert _entry("cursor", _path("cursor", _home(daemon_proc)))["headers"]["Authorization"] == f"Bearer {new_token}"
+
+
+def test_the_diff_shown_by_a_dry_run_and_by_json_never_holds_the_token(
+    daemon_proc: DaemonProcess, env: dict[str, str]
+) -> None:
+    token = daemon_proc.paths.token_file.read_text().strip()
+    dry = daemon_proc.ctl("mcp", "install", "--client", "cursor", "--dry-run")
+    assert dry.returncode == 0 and '"Authorization": "[REDACTED]"' in dry.stdout
+    done = daemon_proc.ctl("--json", "mcp", "install", "--client", "cursor")
+    assert done.returncode == 0 and "[REDACTED]" in json.loads(done.stdout)["diff"]
+    undo = daemon_proc.ctl("mcp", "uninstall", "--client", "cursor", "--dry-run")
+    assert undo.returncode == 0 and "[REDACTED]" in undo.stdout
+    assert token not in dry.stdout + dry.stderr + done.stdout + done.stderr + undo.stdout + undo.stderr
+    written = _entry("cursor", _path("cursor", _home(daemon_proc)))
+    assert written["headers"]["Authorization"] == f"Bearer {token}"  # the file itself works
