@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import importlib
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -197,6 +198,7 @@ class Daemon:
             socket=str(self.paths.socket),
             socket_activated=bool(self.inherited),
             connections=len(self.config_store.config.connections),
+            open_files_limit=resource.getrlimit(resource.RLIMIT_NOFILE)[0],
             event_loop=event_loop.running_name(),
             event_loop_reason=event_loop_reason,
         )

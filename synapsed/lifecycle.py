@@ -1,10 +1,12 @@
-"""Process lifecycle: the single-instance lock, stale-socket cleanup and sd_notify readiness."""
+"""Process lifecycle: the single-instance lock, stale-socket cleanup, sd_notify readiness and
+the open-files limit."""
 
 from __future__ import annotations
 
 import errno
 import fcntl
 import os
+import resource
 import socket
 from pathlib import Path
 
@@ -100,3 +102,23 @@ def inherited_sockets() -> list[socket.socket]:
         os.set_inheritable(fd, False)
         sockets.append(socket.socket(fileno=fd))
     return sockets
+
+
+# Every IDE connection, stream and upstream socket is a file. systemd's user services (and most
+# logins) start a process with a soft limit of 1024, kept low for select()'s sake, and ask the
+# programs that do not use select() to raise it to the hard limit themselves (systemd.exec(5),
+# LimitNOFILE=); Go's runtime does so for every program. Below the hard limit, up to this:
+OPEN_FILES_WANTED = 65536
+
+
+def raise_open_files_limit(wanted: int = OPEN_FILES_WANTED) -> int:
+    """Raise the soft RLIMIT_NOFILE toward `wanted`, never past the hard limit; the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):  # macOS refuses more than kern.maxfilesperproc: keep what we have
+        return soft
+    return target

@@ -9,7 +9,7 @@ import sys
 
 from synapsed import __version__
 from synapsed.errors import SynapseError
-from synapsed.lifecycle import AlreadyRunning
+from synapsed.lifecycle import AlreadyRunning, raise_open_files_limit
 from synapsed.paths import resolve
 
 
@@ -30,6 +30,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.umask(0o077)  # every file and directory we create is private to the user
+    raise_open_files_limit()
     from synapsed import event_loop
     from synapsed.app import Daemon
 

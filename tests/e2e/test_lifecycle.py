@@ -161,3 +161,27 @@ def test_runtime_dir_owned_by_another_user_is_refused(daemon_proc: DaemonProcess
     daemon_proc.start(wait=False)
     assert daemon_proc.proc is not None and daemon_proc.proc.wait(15) == 1
     assert "owned by uid 4242, not by you" in daemon_proc.stderr()
+
+
+def _soft_open_files(pid: int) -> int:
+    line = next(x for x in Path(f"/proc/{pid}/limits").read_text().splitlines() if x.startswith("Max open files"))
+    return int(line.split()[3])
+
+
+@pytest.mark.skipif(not Path("/proc/self/limits").exists(), reason="reads the limit from /proc")
+def test_a_daemon_started_with_a_low_open_files_limit_raises_it(daemon_proc: DaemonProcess) -> None:
+    import resource
+
+    from synapsed.lifecycle import OPEN_FILES_WANTED
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))  # the child inherits it, as from a service manager
+    try:
+        daemon = daemon_proc.start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert daemon.proc is not None
+    wanted = OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(OPEN_FILES_WANTED, hard)
+    assert _soft_open_files(daemon.proc.pid) == wanted > 256
+    ready = next(line for line in daemon.paths.log_file.read_text().splitlines() if "synapsed ready" in line)
+    assert msgspec.json.decode(ready)["open_files_limit"] == wanted

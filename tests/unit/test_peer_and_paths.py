@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 from synapsed import paths as paths_mod
 from synapsed import peer as peer_mod
 from synapsed.errors import SynapseError
-from synapsed.lifecycle import AlreadyRunning, InstanceLock
+from synapsed.lifecycle import OPEN_FILES_WANTED, AlreadyRunning, InstanceLock, raise_open_files_limit
 from synapsed.peer import check_server, peer_allowed, peer_uid
 
 
@@ -149,3 +150,44 @@ def test_write_atomic_reports_a_full_disk_as_write_failed_naming_the_path(tmp_pa
     else:
         raise AssertionError("no error")
     assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["config.toml"]
+
+
+def _limits(monkeypatch: pytest.MonkeyPatch, soft: int, hard: int, refuse: bool = False) -> list[tuple[int, int]]:
+    """RLIMIT_NOFILE as (soft, hard), and the values the daemon asked to set."""
+    asked: list[tuple[int, int]] = []
+
+    def setrlimit(which: int, value: tuple[int, int]) -> None:
+        assert which == resource.RLIMIT_NOFILE
+        if refuse:
+            raise ValueError("not allowed to raise maximum limit")
+        asked.append(value)
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (soft, hard))
+    monkeypatch.setattr(resource, "setrlimit", setrlimit)
+    return asked
+
+
+def test_the_open_files_limit_is_raised_to_the_hard_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = _limits(monkeypatch, 1024, 4096)
+    assert raise_open_files_limit() == 4096
+    assert asked == [(4096, 4096)]
+
+
+def test_the_open_files_limit_stops_at_what_a_daemon_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = _limits(monkeypatch, 1024, 524288)
+    assert raise_open_files_limit() == OPEN_FILES_WANTED
+    assert asked == [(OPEN_FILES_WANTED, 524288)]
+    asked = _limits(monkeypatch, 1024, resource.RLIM_INFINITY)
+    assert raise_open_files_limit() == OPEN_FILES_WANTED
+    assert asked == [(OPEN_FILES_WANTED, resource.RLIM_INFINITY)]
+
+
+def test_a_limit_already_high_enough_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = _limits(monkeypatch, 100_000, 524288)
+    assert raise_open_files_limit() == 100_000
+    assert asked == []
+
+
+def test_a_refused_raise_keeps_the_limit_in_force(monkeypatch: pytest.MonkeyPatch) -> None:
+    _limits(monkeypatch, 256, 1_000_000, refuse=True)  # macOS: above kern.maxfilesperproc
+    assert raise_open_files_limit() == 256
