@@ -58,13 +58,13 @@ def keyring_backend() -> tuple[str, bool]:
     """(backend class path, usable) for status output."""
     try:
         import keyring
-        from keyring.backends import fail
+        from keyring.backends import fail, null
 
         backend = keyring.get_keyring()
     except Exception as exc:  # a broken keyring config must not take the daemon down
         return (f"error: {type(exc).__name__}", False)
     name = f"{type(backend).__module__}.{type(backend).__name__}"
-    return (name, not isinstance(backend, fail.Keyring))
+    return (name, not isinstance(backend, (fail.Keyring, null.Keyring)))  # null: accepts keys and keeps none
 
 
 def _read_keyring(name: str) -> str | None:
@@ -196,6 +196,7 @@ def store(name: str, value: str) -> KeyStatus:
     SECRETS.add(value)
     try:
         keyring.set_password(KEYRING_SERVICE, name, value)
+        kept = keyring.get_password(KEYRING_SERVICE, name)
     except NoKeyringError as exc:
         raise _keyring_unavailable(exc) from None
     except (PasswordSetError, KeyringError, RuntimeError, OSError) as exc:
@@ -204,6 +205,14 @@ def store(name: str, value: str) -> KeyStatus:
             f"the keyring refused to store the key ({type(exc).__name__})",
             hint="unlock the keyring and retry, or use an env:/file: reference",
         ) from None
+    if kept != value:  # a backend that accepts and drops (keyring's null backend): the key would be gone
+        raise SynapseError(
+            "credential_unreadable",
+            f"the keyring backend ({keyring_backend()[0]}) accepted the key but does not give it back: "
+            "it would be lost",
+            hint="choose a keyring that keeps keys (PYTHON_KEYRING_BACKEND or keyringrc.cfg), "
+                 "or use an env:/file: reference",
+        )
     return KeyStatus(name=name, source="keyring", present=True, fingerprint=fingerprint(value))
 
 

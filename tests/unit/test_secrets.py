@@ -7,7 +7,7 @@ from pathlib import Path
 
 import keyring
 import pytest
-from keyring.backends import fail
+from keyring.backends import fail, null
 
 from synapsed import secrets
 from synapsed.errors import SynapseError
@@ -46,6 +46,24 @@ def test_fail_backend_gives_keyring_unavailable_with_env_file_hint() -> None:
     with pytest.raises(SynapseError) as caught:
         secrets.store("main", KEY)
     assert caught.value.kind == "keyring_unavailable"
+
+
+def test_a_backend_that_accepts_and_drops_the_key_fails_the_store_instead_of_losing_it() -> None:
+    keyring.set_keyring(null.Keyring())
+    with pytest.raises(SynapseError) as caught:
+        secrets.store("main", KEY)
+    assert caught.value.kind == "credential_unreadable"
+    assert "keyring.backends.null.Keyring" in caught.value.message
+    assert "does not give it back" in caught.value.message
+    assert "env:/file:" in (caught.value.hint or "")
+    assert KEY not in caught.value.message + (caught.value.hint or "")
+
+
+def test_the_null_and_fail_backends_are_not_usable_keyrings() -> None:
+    keyring.set_keyring(null.Keyring())
+    assert secrets.keyring_backend() == ("keyring.backends.null.Keyring", False)
+    keyring.set_keyring(fail.Keyring())
+    assert secrets.keyring_backend() == ("keyring.backends.fail.Keyring", False)
 
 
 def test_locked_keyring_is_credential_unreadable() -> None:
