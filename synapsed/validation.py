@@ -225,8 +225,9 @@ def check_base_url(url: str, endpoint: bool = False) -> str:
         )
     if parts.scheme == "http" and not is_loopback_host(parts.hostname):
         raise _bad_url(
-            f"plain http:// to {parts.hostname} would send your key unencrypted",
-            "use https://, or http:// only for a loopback host (127.0.0.1, localhost, [::1])",
+            f"plain http:// to {parts.hostname} would send your prompts, and any key, unencrypted over the network",
+            "use https://, or http:// only for a loopback host (127.0.0.1, localhost, [::1]); a server on "
+            "another machine (Ollama, vLLM, LM Studio) belongs behind an https reverse proxy",
         )
     path = parts.path.rstrip("/")
     lowered = path.lower()
