@@ -23,6 +23,7 @@ from synapsed.config.schema import (
     ThreadSettings,
 )
 from synapsed.errors import SynapseError
+from synapsed.redaction import is_secret_key
 
 HEADER = (
     "# mcp synapse configuration. The daemon rewrites this file atomically; hand edits are fine:\n"
@@ -104,7 +105,8 @@ def parse(text: str, source: str = "config.toml") -> Config:
         except msgspec.ValidationError as exc:
             field = _field_from_validation(str(exc))
             line = _field_line(text, header, field.split(".")[0]) if field else header
-            raise _invalid(f"connection {name!r}: {exc}", source, line, f"connections.{name}{field and '.' + field}") from None
+            raise _invalid(f"connection {name!r}: {exc}", source, line, f"connections.{name}{field and '.' + field}",
+                           hint=_pasted_key_hint(name, field, line) if "unknown field" in str(exc) else None) from None
         except SynapseError as exc:
             field = f"connections.{name}.{exc.detail.get('field', '')}".rstrip(".")
             leaf = exc.detail.get("field")
@@ -169,6 +171,15 @@ def check_console(console: ConsoleSettings, text: str = "", source: str = "confi
     if not console.session_idle_s <= console.session_max_age_s <= 7 * 86_400:
         raise _invalid("console.session_max_age_s must be at least session_idle_s and at most 7 days", source,
                        _line_of(text, "session_max_age_s"), "console.session_max_age_s")
+
+
+def _pasted_key_hint(name: str, field: str, line: int | None) -> str | None:
+    """A key pasted into the file as `api_key = "..."` (the first thing many try): say where keys go."""
+    if field.lower() not in ("key", "apikey") and not is_secret_key(field):
+        return None
+    return (f"keys never go in config.toml: delete {'line ' + str(line) if line else 'that line'} (and rotate the key "
+            f"if the file was shared), then store it with `synapsectl key set {name}`, or point "
+            'credential at "env:VAR" or "file:PATH"')
 
 
 def _field_from_validation(message: str) -> str:

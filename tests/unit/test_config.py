@@ -76,6 +76,21 @@ def test_unknown_field_in_connection_is_rejected() -> None:
     assert "sk-oops" not in error.message
 
 
+@pytest.mark.parametrize("field", ["api_key", "key", "apiKey", "token", "OPENAI_API_KEY", "secret"])
+def test_a_key_pasted_into_a_connection_is_refused_with_where_keys_go(field: str) -> None:
+    error = _error(GOOD.replace("enabled = false", f'{field} = "sk-proj-PastedByMistake0123456789"'))
+    assert error.detail["field"] == f"connections.local.{field}"
+    assert "keys never go in config.toml" in error.hint
+    assert f"delete line {error.detail['line']}" in error.hint
+    assert "synapsectl key set local" in error.hint
+    assert "PastedByMistake" not in error.message + error.hint
+
+
+def test_another_unknown_connection_field_keeps_the_plain_hint() -> None:
+    error = _error(GOOD.replace("enabled = false", 'modle = "gpt-4o"'))
+    assert "keys never go" not in (error.hint or "")
+
+
 def test_unknown_top_level_field_is_rejected() -> None:
     error = _error("mystery = 1\n" + GOOD)
     assert error.detail["field"] == "mystery"
