@@ -7,6 +7,7 @@ on: 0 ok, 1 the daemon reported a failure, 2 usage error, 3 the daemon is not ru
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -27,6 +28,7 @@ from synapsectl.cli import (
 from synapsectl.cli.common import (
     EXIT_FAILED,
     EXIT_NOT_RUNNING,
+    EXIT_PIPE_CLOSED,
     EXIT_USAGE,
     UsageError,
     check_arguments,
@@ -97,6 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     except ProtocolError as exc:
         _report("internal", f"talking to synapsed failed: {exc}", exc.hint, as_json)
         return EXIT_FAILED
+    except BrokenPipeError:  # whoever read our output went away (`| head`); the daemon's socket has its own errors
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the flush at exit does not fail again
+        return EXIT_PIPE_CLOSED
     except OSError as exc:
         _report("internal", f"talking to synapsed failed: {exc}", "see `synapsectl logs`", as_json)
         return EXIT_FAILED

@@ -11,6 +11,7 @@ from synapsed import __version__
 from synapsed.paths import HOME_ENV
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, as a shell reports a tool that SIGPIPE ended
 MAX_LOG_LINES = 1_000_000  # `logs -n`: far past any log file the daemon rotates to
 
 
