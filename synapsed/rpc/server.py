@@ -79,7 +79,8 @@ def _too_large() -> web.Response:
             p.INVALID_REQUEST,
             f"request body exceeds {p.MAX_RPC_BODY} bytes",
             "bad_request",
-            "control-plane requests are small; check what is being sent",
+            "control-plane requests are small (a `synapsectl test` prompt included); a longer prompt goes "
+            "through MCP, whose cap is [mcp] max_body_bytes",
             limit=p.MAX_RPC_BODY,
         ),
         413,

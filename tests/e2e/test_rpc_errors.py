@@ -77,6 +77,14 @@ def test_oversized_body_gets_413_with_a_jsonrpc_error(daemon: DaemonProcess) -> 
     assert daemon.client.daemon_status().pid > 0
 
 
+def test_a_test_prompt_past_the_control_socket_cap_names_the_way_for_long_prompts(daemon: DaemonProcess) -> None:
+    daemon.ctl("connections", "add", "gpt", "--provider", "openai", "--model", "gpt-4o")
+    result = daemon.ctl("test", "gpt", "-", input="a" * (p.MAX_RPC_BODY + 1))
+    assert result.returncode == 1
+    assert f"request body exceeds {p.MAX_RPC_BODY} bytes" in result.stderr
+    assert "[mcp] max_body_bytes" in result.stderr
+
+
 def test_oversized_chunked_body_without_length_is_refused(daemon: DaemonProcess) -> None:
     chunk = b"a" * 65536
     body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(6)) + b"0\r\n\r\n"
