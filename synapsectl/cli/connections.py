@@ -155,7 +155,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     _connection_fields(edit, creating=False)
     edit.add_argument("--clear-options", action="store_true", help="remove all provider options")
     edit.set_defaults(run=cmd_conn_edit)
-    rm = conns.add_parser("rm", aliases=["delete"], parents=[common], help="delete a connection (and its keyring entry)")
+    rm = conns.add_parser("rm", aliases=["delete", "remove"], parents=[common], help="delete a connection (and its keyring entry)")
     rm.add_argument("name")
     rm.add_argument("--keep-key", action="store_true", help="leave its keyring entry in place")
     rm.add_argument("--if-revision", type=int, dest="if_revision")

@@ -6,6 +6,8 @@ import json
 import signal
 import time
 
+import pytest
+
 from tests.support.daemon import DaemonProcess
 
 
@@ -44,6 +46,14 @@ def test_connection_crud_round_trip_survives_restart(daemon: DaemonProcess) -> N
     assert shown.returncode == 1
     assert "no connection named 'local'" in shown.stderr
     assert "hint: run `synapsectl connections list`" in shown.stderr
+
+
+@pytest.mark.parametrize("verb", ["rm", "delete", "remove"])
+def test_each_spelling_of_delete_removes_the_connection(daemon: DaemonProcess, verb: str) -> None:
+    assert daemon.ctl("connections", "add", "local", "--provider", "ollama", "--model", "llama3.2").returncode == 0
+    removed = daemon.ctl("connections", verb, "local")
+    assert removed.returncode == 0, removed.stderr
+    assert json.loads(daemon.ctl("connections", "list", "--json").stdout)["connections"] == []
 
 
 def test_add_rejects_a_bad_base_url_with_its_hint(daemon: DaemonProcess) -> None:
