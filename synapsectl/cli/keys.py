@@ -57,7 +57,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     key_set.add_argument("name")
     key_set.add_argument("--stdin", action="store_true", help="read the key from standard input")
     key_set.set_defaults(run=cmd_key_set)
-    key_rm = keys.add_parser("rm", parents=[common], help="delete a key from the keyring")
+    key_rm = keys.add_parser("rm", aliases=["delete", "remove"], parents=[common], help="delete a key from the keyring")
     key_rm.add_argument("name")
     key_rm.set_defaults(run=cmd_key_rm)
     key_status = keys.add_parser("status", parents=[common], help="is each key present (masked fingerprint)")

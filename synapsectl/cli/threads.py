@@ -98,7 +98,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     trim.add_argument("--keep", type=int, required=True, help="how many of the newest turns to keep")
     trim.set_defaults(run=cmd_trim)
 
-    rm = threads.add_parser("rm", parents=[common], help="delete one thread")
+    rm = threads.add_parser("rm", aliases=["delete", "remove"], parents=[common], help="delete one thread")
     rm.add_argument("id")
     rm.set_defaults(run=cmd_rm)
 
