@@ -81,6 +81,12 @@ def _read_keyring(name: str) -> str | None:
             f"the keyring refused to return the key for {name!r} ({type(exc).__name__})",
             hint="unlock the keyring (login keychain / secret service) and retry",
         ) from None
+    except Exception as exc:  # a third-party backend's own failure: one connection's error, not the daemon's
+        raise SynapseError(
+            "credential_unreadable",
+            f"the keyring backend ({keyring_backend()[0]}) failed reading the key for {name!r} ({type(exc).__name__})",
+            hint="check that backend's own setup (keyringrc.cfg, its config or its CLI), or use an env:/file: reference",
+        ) from None
 
 
 def _read_env(name: str, var: str) -> str | None:
@@ -205,6 +211,12 @@ def store(name: str, value: str) -> KeyStatus:
             f"the keyring refused to store the key ({type(exc).__name__})",
             hint="unlock the keyring and retry, or use an env:/file: reference",
         ) from None
+    except Exception as exc:  # a third-party backend's own failure
+        raise SynapseError(
+            "credential_unreadable",
+            f"the keyring backend ({keyring_backend()[0]}) failed storing the key ({type(exc).__name__})",
+            hint="check that backend's own setup (keyringrc.cfg, its config or its CLI), or use an env:/file: reference",
+        ) from None
     if kept != value:  # a backend that accepts and drops (keyring's null backend): the key would be gone
         raise SynapseError(
             "credential_unreadable",
@@ -227,4 +239,10 @@ def remove(name: str) -> bool:
         return False
     except NoKeyringError as exc:
         raise _keyring_unavailable(exc) from None
+    except Exception as exc:  # locked, or a third-party backend's own failure: the entry is still there
+        raise SynapseError(
+            "credential_unreadable",
+            f"the keyring backend ({keyring_backend()[0]}) failed deleting the key for {name!r} ({type(exc).__name__})",
+            hint="unlock the keyring and run `synapsectl key rm` again, or delete the entry with the keyring's own tool",
+        ) from None
     return True

@@ -133,3 +133,19 @@ def test_azure_requires_deployment_and_api_version(daemon: DaemonProcess) -> Non
                     "--base-url", "https://me.openai.azure.com", "--option", "deployment=prod-4o",
                     "--option", "api_version=2024-10-21")
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_failing_keyring_backend_leaves_list_and_delete_working(daemon_proc: DaemonProcess) -> None:
+    """A third-party backend that fails in its own way was an `internal` error for the whole
+    listing, and made `rm` report failure after it had deleted the connection."""
+    daemon_proc.env["PYTHON_KEYRING_BACKEND"] = "tests.support.keyring_backend.OddKeyring"
+    daemon = daemon_proc.start()
+    assert daemon.ctl("connections", "add", "gpt", "--provider", "openai", "--model", "gpt-4o").returncode == 0
+    listed = daemon.ctl("connections", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (conn,) = json.loads(listed.stdout)["connections"]
+    assert conn["key"]["error_kind"] == "credential_unreadable"
+    removed = daemon.ctl("connections", "rm", "gpt", "--json")
+    assert removed.returncode == 0, removed.stderr
+    assert json.loads(removed.stdout)["secret_deleted"] is False
+    assert json.loads(daemon.ctl("connections", "list", "--json").stdout)["connections"] == []

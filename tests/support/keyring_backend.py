@@ -89,3 +89,19 @@ class BrokenKeyring(KeyringBackend):
 
     def delete_password(self, service: str, username: str) -> None:
         raise KeyringError("keychain is locked")
+
+
+class OddKeyring(KeyringBackend):
+    """A third-party backend failing in its own way (not a KeyringError): a bad config file, a
+    missing helper binary, a bug."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise ValueError("pass: gpg-id not set")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise ValueError("pass: gpg-id not set")
+
+    def delete_password(self, service: str, username: str) -> None:
+        raise ValueError("pass: gpg-id not set")

@@ -12,7 +12,7 @@ from keyring.backends import fail, null
 from synapsed import secrets
 from synapsed.errors import SynapseError
 from synapsed.redaction import SECRETS
-from tests.support.keyring_backend import BrokenKeyring, MemoryKeyring
+from tests.support.keyring_backend import BrokenKeyring, MemoryKeyring, OddKeyring
 
 KEY = "sk-unit-Qa7Wm2Zr5Pv8Kn4TyLg9"
 
@@ -64,6 +64,17 @@ def test_the_null_and_fail_backends_are_not_usable_keyrings() -> None:
     assert secrets.keyring_backend() == ("keyring.backends.null.Keyring", False)
     keyring.set_keyring(fail.Keyring())
     assert secrets.keyring_backend() == ("keyring.backends.fail.Keyring", False)
+
+
+@pytest.mark.parametrize("backend", [BrokenKeyring, OddKeyring], ids=["locked", "third-party failure"])
+def test_every_keyring_failure_is_credential_unreadable_for_read_store_and_delete(backend: type) -> None:
+    keyring.set_keyring(backend())
+    for attempt in (lambda: secrets.resolve("main", "keyring"), lambda: secrets.store("main", KEY),
+                    lambda: secrets.remove("main")):
+        with pytest.raises(SynapseError) as caught:
+            attempt()
+        assert caught.value.kind == "credential_unreadable"
+        assert KEY not in caught.value.message + (caught.value.hint or "")
 
 
 def test_locked_keyring_is_credential_unreadable() -> None:
