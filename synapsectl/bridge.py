@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from synapsed.errors import SynapseError
+from synapsed.lifecycle import ALREADY_RUNNING, start_failure
 from synapsed.paths import Paths, check_socket_path, ensure_private_dir
 from synapsed.peer import check_server
 
@@ -50,17 +51,43 @@ def _connect(path: Path) -> socket.socket | None:
     return sock
 
 
-def _spawn_daemon(home: str | None) -> int:
+def _spawn_daemon(home: str | None) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "synapsed"] + (["--home", home] if home else [])
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,  # it logs to its own file; our stdout belongs to the IDE
+        stderr=subprocess.DEVNULL,  # it logs to its own file (a failed start too); our stdout belongs to the IDE
         start_new_session=True,
         close_fds=True,
     )
-    return proc.pid
+
+
+def _answers(path: Path) -> bool:
+    sock = _connect(path)
+    if sock is None:
+        return False
+    sock.close()
+    return True
+
+
+def _log_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _start_failed(paths: Paths, code: int, log_offset: int) -> BridgeError | None:
+    """The daemon we started exited before opening its socket: its own words, from its log; None
+    when it only found another daemon of this home starting (that one's socket is worth the wait)."""
+    reason = start_failure(paths.log_file, log_offset)
+    if reason is None:
+        return BridgeError(f"synapsed exited during start (exit {code}) without saying why in {paths.log_file}",
+                           "run `synapsed` in a terminal (with the same --home) to see why")
+    if reason.kind == ALREADY_RUNNING:
+        return None
+    return BridgeError(f"synapsed could not start (exit {code}): {reason.error}", reason.hint or "see `synapsectl logs`")
 
 
 def connect_or_start(paths: Paths, home: str | None, autostart: bool) -> socket.socket:
@@ -89,14 +116,22 @@ def _connect_or_start(paths: Paths, home: str | None, autostart: bool) -> socket
         sock = _connect(paths.mcp_socket)
         if sock is not None:
             return sock
-        if _connect(paths.socket) is None:
-            pid = _spawn_daemon(home)
-            print(f"synapsectl: started synapsed in the background (pid {pid})", file=sys.stderr, flush=True)
+        daemon: subprocess.Popen[bytes] | None = None
+        log_offset = _log_size(paths.log_file)
+        if not _answers(paths.socket):
+            daemon = _spawn_daemon(home)
+            print(f"synapsectl: started synapsed in the background (pid {daemon.pid})", file=sys.stderr, flush=True)
         deadline = time.monotonic() + AUTOSTART_WAIT_S
         while time.monotonic() < deadline:
             sock = _connect(paths.mcp_socket)
             if sock is not None:
                 return sock
+            # Ours gave up (a bad config, say): fail now, unless another daemon for this home won the race.
+            if daemon is not None and daemon.poll() is not None and not _answers(paths.socket):
+                failed = _start_failed(paths, daemon.returncode, log_offset)
+                if failed is not None:
+                    raise failed
+                daemon = None
             time.sleep(AUTOSTART_POLL_S)
     raise BridgeError(
         f"synapsed did not open {paths.mcp_socket} within {AUTOSTART_WAIT_S:g}s",

@@ -69,6 +69,7 @@ class Daemon:
     def __init__(self, paths: Paths, log_level: str | None = None) -> None:
         self.paths = paths
         self._cli_log_level = log_level
+        self._logging = False
         self.config_store = ConfigStore(paths.config_file)
         self.ledger = Ledger(paths.ledger_file)
         meter = Meter(self.ledger, self.config_store)
@@ -149,6 +150,7 @@ class Daemon:
         """Everything that can fail before listening: layout, logging, the lock, the config."""
         ensure_layout(self.paths)
         slog.configure(self._cli_log_level or "info", self.paths.log_file)
+        self._logging = True
         self.lock.acquire()
         self.inherited = lifecycle.inherited_sockets()
         if not self.inherited and lifecycle.clear_stale_socket(self.paths.socket):
@@ -164,6 +166,12 @@ class Daemon:
         self.sessions.configure(self.config_store.config.mcp)
         self.started_config = self.config_store.config
         self.dispatcher = Dispatcher({name: m for group in RPC_GROUPS for name, m in group.methods(self.services).items()})
+
+    def start_failed(self, kind: str, message: str, hint: str | None) -> None:
+        """Why the daemon did not start, in its log too: `synapsectl mcp stdio` starts it with stderr
+        discarded, and reads the reason from there (START_FAILED); hints send people there."""
+        if self._logging:
+            self.log.error(lifecycle.START_FAILED, kind=kind, error=message, hint=hint)
 
     def _register_static_secrets(self) -> None:
         # env:/file: keys sit in this process already (environment, page cache); teach the

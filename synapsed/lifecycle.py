@@ -1,13 +1,15 @@
-"""Process lifecycle: the single-instance lock, stale-socket cleanup, sd_notify readiness and
-the open-files limit."""
+"""Process lifecycle: the single-instance lock, stale-socket cleanup, sd_notify readiness, the
+open-files limit, and the record of a start that failed."""
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import resource
 import socket
+from dataclasses import dataclass
 from pathlib import Path
 
 from synapsed.errors import SynapseError
@@ -122,3 +124,38 @@ def raise_open_files_limit(wanted: int = OPEN_FILES_WANTED) -> int:
     except (ValueError, OSError):  # macOS refuses more than kern.maxfilesperproc: keep what we have
         return soft
     return target
+
+
+# The log event of a start that failed (Daemon.start_failed writes it), and its reader for
+# whoever started the daemon without a terminal: the stdio bridge.
+START_FAILED = "synapsed could not start"
+ALREADY_RUNNING = "already_running"  # its kind when another daemon holds this home
+_TAIL_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class StartFailure:
+    kind: str
+    error: str
+    hint: str | None
+
+
+def start_failure(log_file: Path, since: int) -> StartFailure | None:
+    """The START_FAILED record written past byte `since` of the log, or None."""
+    try:
+        with open(log_file, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(since, size - _TAIL_BYTES) if size >= since else 0)
+            tail = handle.read()
+    except OSError:
+        return None
+    for line in reversed(tail.splitlines()):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("event") == START_FAILED:
+            hint = record.get("hint")
+            return StartFailure(str(record.get("kind", "")), str(record.get("error", "")),
+                                hint if isinstance(hint, str) else None)
+    return None

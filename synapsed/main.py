@@ -9,7 +9,7 @@ import sys
 
 from synapsed import __version__
 from synapsed.errors import SynapseError
-from synapsed.lifecycle import AlreadyRunning, raise_open_files_limit
+from synapsed.lifecycle import ALREADY_RUNNING, AlreadyRunning, raise_open_files_limit
 from synapsed.paths import resolve
 
 
@@ -39,10 +39,13 @@ def main(argv: list[str] | None = None) -> int:
         daemon.prepare()
         loop = event_loop.choose(daemon.config_store.config.daemon.event_loop)
     except AlreadyRunning as exc:
+        hint = "stop it with `synapsectl stop`, or use another --home"
+        daemon.start_failed(ALREADY_RUNNING, str(exc), hint)
         print(f"synapsed: {exc}", file=sys.stderr)
-        print("hint: stop it with `synapsectl stop`, or use another --home", file=sys.stderr)
+        print(f"hint: {hint}", file=sys.stderr)
         return 1
     except SynapseError as exc:
+        daemon.start_failed(exc.kind, exc.message, exc.hint)
         print(f"synapsed: {exc.message}", file=sys.stderr)
         print(f"hint: {exc.hint}", file=sys.stderr)
         return 1

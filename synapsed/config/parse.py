@@ -183,11 +183,14 @@ def _pasted_key_hint(name: str, field: str, line: int | None) -> str | None:
 
 
 def _field_from_validation(message: str) -> str:
-    match = re.search(r"at `\$\.?([^`]*)`", message)
-    if match:
-        return match.group(1).replace("[...]", "")
-    match = re.search(r"unknown field `([^`]*)`", message)
-    return match.group(1) if match else ""
+    """The dotted field a msgspec error names: `$.mcp` for a wrong value, `mcp.bogus` for an
+    unknown field inside [mcp] (msgspec puts the table in `at` and the field in the message)."""
+    at = re.search(r"at `\$\.?([^`]*)`", message)
+    table = at.group(1).replace("[...]", "") if at else ""
+    unknown = re.search(r"unknown field `([^`]*)`", message)
+    if unknown:
+        return f"{table}.{unknown.group(1)}" if table else unknown.group(1)
+    return table
 
 
 def _field_line(text: str, header: int | None, leaf: str) -> int | None:

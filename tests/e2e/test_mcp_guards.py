@@ -241,6 +241,19 @@ def test_several_bridges_autostart_exactly_one_daemon(daemon_proc: DaemonProcess
         time.sleep(0.05)
 
 
+def test_a_bridge_whose_daemon_cannot_start_says_why_instead_of_waiting_out_the_autostart(
+        daemon_proc: DaemonProcess) -> None:
+    daemon_proc.paths.config_dir.mkdir(parents=True, exist_ok=True)
+    daemon_proc.paths.config_file.write_text("[mcp]\nport = 0\nbogus = 1\n")
+    bridge = _bridge(daemon_proc)
+    out, err = bridge.communicate(json.dumps(INIT).encode() + b"\n", timeout=20)  # the autostart wait is 30 s
+    assert bridge.returncode == 1 and out == b""
+    assert "synapsed could not start (exit 1): " in err.decode()
+    assert "config.toml:3: Object contains unknown field `bogus`" in err.decode()
+    assert "hint: fix the named field" in err.decode()
+    assert '"event": "synapsed could not start"' in daemon_proc.paths.log_file.read_text()  # `synapsectl logs` too
+
+
 def test_bridge_with_unknown_connection_fails_cleanly(daemon_proc: DaemonProcess) -> None:
     start_with_mcp(daemon_proc)
     bridge = _bridge(daemon_proc, "--connection", "ghost")

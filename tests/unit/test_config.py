@@ -91,6 +91,12 @@ def test_another_unknown_connection_field_keeps_the_plain_hint() -> None:
     assert "keys never go" not in (error.hint or "")
 
 
+def test_an_unknown_field_inside_a_table_names_the_table_and_its_own_line() -> None:
+    error = _error(GOOD.replace("[daemon]\n", "[daemon]\nbogus = 1\n"))
+    assert error.detail["field"] == "daemon.bogus"
+    assert error.detail["line"] == GOOD.splitlines().index("[daemon]") + 2
+
+
 def test_unknown_top_level_field_is_rejected() -> None:
     error = _error("mystery = 1\n" + GOOD)
     assert error.detail["field"] == "mystery"

@@ -3,9 +3,11 @@ typed errors (never a traceback on the IDE's stderr) for paths the daemon would 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,8 @@ import pytest
 from synapsectl import bridge
 from synapsectl.bridge import BridgeError, connect_or_start
 from synapsed import peer
-from synapsed.paths import MAX_SOCKET_PATH, resolve
+from synapsed.lifecycle import ALREADY_RUNNING, START_FAILED
+from synapsed.paths import MAX_SOCKET_PATH, Paths, resolve
 from tests.support.unix_listener import NOBODY, SYSTEM_PYTHON, Listener, bytes_received, other_users_socket
 
 REPO = Path(__file__).resolve().parents[3]
@@ -25,7 +28,7 @@ not_root = pytest.mark.skipif(os.getuid() != 0 or not SYSTEM_PYTHON.exists(),
 def no_spawn(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     """Records instead of starting a daemon: none of these cases may start one."""
     spawned: list[str | None] = []
-    monkeypatch.setattr(bridge, "_spawn_daemon", lambda home: spawned.append(home) or 0)
+    monkeypatch.setattr(bridge, "_spawn_daemon", lambda home: spawned.append(home))
     return spawned
 
 
@@ -74,3 +77,61 @@ def test_synapsectl_mcp_stdio_sends_nothing_to_another_users_socket() -> None:
     assert done.stdout == b""
     assert f"served by uid {NOBODY}" in done.stderr.decode()
     assert b"Traceback" not in done.stderr
+
+
+class _Exited:
+    """A daemon process that has already exited, as `_spawn_daemon` returns it."""
+
+    pid = 4321
+    returncode = 1
+
+    def poll(self) -> int:
+        return self.returncode
+
+
+def _spawn_leaving(paths: Paths, record: dict[str, object] | None) -> object:
+    def spawn(home: str | None) -> _Exited:
+        paths.log_file.parent.mkdir(parents=True, exist_ok=True)
+        if record is not None:
+            with paths.log_file.open("a") as log:
+                log.write(json.dumps({"event": START_FAILED, "level": "error", **record}) + "\n")
+        return _Exited()
+
+    return spawn
+
+
+def test_a_daemon_that_could_not_start_is_reported_at_once_with_its_own_reason(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = resolve(tmp_path)
+    monkeypatch.setattr(bridge, "_spawn_daemon", _spawn_leaving(paths, {
+        "kind": "config_invalid", "error": "config.toml:3: unknown field `bogus`", "hint": "fix the named field"}))
+    with pytest.raises(BridgeError) as raised:
+        connect_or_start(paths, str(tmp_path), autostart=True)
+    assert raised.value.message == "synapsed could not start (exit 1): config.toml:3: unknown field `bogus`"
+    assert raised.value.hint == "fix the named field"
+
+
+def test_a_daemon_that_exits_without_a_record_is_reported_with_where_to_look(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = resolve(tmp_path)
+    monkeypatch.setattr(bridge, "_spawn_daemon", _spawn_leaving(paths, None))
+    with pytest.raises(BridgeError) as raised:
+        connect_or_start(paths, str(tmp_path), autostart=True)
+    assert "exited during start (exit 1) without saying why" in raised.value.message
+    assert "in a terminal" in raised.value.hint
+
+
+def test_a_daemon_that_found_another_one_starting_leaves_the_bridge_waiting_for_that_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = resolve(tmp_path)
+    monkeypatch.setattr(bridge, "_spawn_daemon", _spawn_leaving(paths, {
+        "kind": ALREADY_RUNNING, "error": "synapsed is already running for this home", "hint": None}))
+    listening: list[Listener] = []
+    opener = threading.Timer(0.3, lambda: listening.append(Listener(paths.mcp_socket)))
+    opener.start()  # the other daemon opens its socket a moment later
+    try:
+        sock = connect_or_start(paths, str(tmp_path), autostart=True)
+    finally:
+        opener.join()
+    sock.close()
+    assert listening[0].done() == b""
