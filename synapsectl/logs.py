@@ -36,7 +36,8 @@ def tail(path: Path, lines: int) -> list[str]:
         return list(deque(handle, maxlen=lines))
 
 
-def show(path: Path, lines: int, follow: bool, raw: bool, out: TextIO = sys.stdout) -> int:
+def show(path: Path, lines: int, follow: bool, raw: bool, out: TextIO | None = None) -> int:
+    out = out or sys.stdout  # looked up per call: a default bound at import ignores a redirected stdout
     if not path.exists():
         print(f"synapsectl: no log file at {path} yet (has synapsed run with this home?)", file=sys.stderr)
         return 1

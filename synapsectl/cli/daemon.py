@@ -8,6 +8,7 @@ from typing import Any
 from synapsectl.cli import render
 from synapsectl.cli.common import EXIT_OK, MAX_LOG_LINES, int_in
 from synapsectl.client import Client
+from synapsed import __version__
 from synapsed import protocol as p
 from synapsed.paths import resolve
 
@@ -30,6 +31,8 @@ def cmd_status(client: Client, args: argparse.Namespace) -> int:
             ("mcp", _mcp_line(status.mcp)),
             ("connections", f"{status.connections} ({status.enabled_connections} enabled)"),
             *([("restart", "needed to apply " + ", ".join(status.restart_needed))] if status.restart_needed else []),
+            *([("version", f"this synapsectl is {__version__}: restart synapsed after an upgrade so both match")]
+              if status.version != __version__ else []),
         ]
     )
     if listing.connections:

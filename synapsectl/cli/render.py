@@ -23,14 +23,16 @@ def result(value: Any, as_json: bool, line: str) -> None:
         print(line)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO = sys.stdout) -> None:
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO | None = None) -> None:
+    out = out or sys.stdout  # looked up per call: a default bound at import ignores a redirected stdout
     cells = [[str(h).upper() for h in headers]] + [["-" if c is None else str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
         out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() + "\n")
 
 
-def fields(pairs: Sequence[tuple[str, Any]], out: TextIO = sys.stdout) -> None:
+def fields(pairs: Sequence[tuple[str, Any]], out: TextIO | None = None) -> None:
+    out = out or sys.stdout
     width = max(len(k) for k, _ in pairs)
     for key, value in pairs:
         out.write(f"{key + ':':<{width + 1}} {'-' if value is None else value}\n")
