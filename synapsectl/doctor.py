@@ -13,6 +13,7 @@ from typing import Any
 from synapsectl.client import Client, DaemonNotRunning, ProtocolError, RpcError
 from synapsed import protocol as p
 from synapsed.errors import SynapseError
+from synapsed.lifecycle import start_failure
 from synapsed.paths import Paths
 
 
@@ -130,8 +131,13 @@ def run(paths: Paths, home: str | None) -> list[Check]:
         status = client.daemon_status()
         listing = client.connections_list()
     except DaemonNotRunning:
-        checks.append(Check("daemon", "fail", f"not running (no answer on {paths.socket})",
-                            "synapsectl service install (starts at login), or run `synapsed`"))
+        failed = start_failure(paths.log_file)
+        if failed is not None:
+            checks.append(Check("daemon", "fail", f"not running: its last start failed: {failed.error}",
+                                failed.hint or "run `synapsed` in a terminal to see why"))
+        else:
+            checks.append(Check("daemon", "fail", f"not running (no answer on {paths.socket})",
+                                "synapsectl service install (starts at login), or run `synapsed`"))
         checks.append(check_service(paths, home))
         checks.append(check_paths(paths))
         return checks

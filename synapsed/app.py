@@ -200,7 +200,7 @@ class Daemon:
             await site.start()
             os.chmod(self.paths.socket, 0o600)
         self.log.info(
-            "synapsed ready",
+            lifecycle.READY,
             version=__version__,
             pid=os.getpid(),
             socket=str(self.paths.socket),

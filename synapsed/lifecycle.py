@@ -129,6 +129,7 @@ def raise_open_files_limit(wanted: int = OPEN_FILES_WANTED) -> int:
 # The log event of a start that failed (Daemon.start_failed writes it), and its reader for
 # whoever started the daemon without a terminal: the stdio bridge.
 START_FAILED = "synapsed could not start"
+READY = "synapsed ready"  # the event of a start that succeeded
 ALREADY_RUNNING = "already_running"  # its kind when another daemon holds this home
 _TAIL_BYTES = 64 * 1024
 
@@ -140,8 +141,9 @@ class StartFailure:
     hint: str | None
 
 
-def start_failure(log_file: Path, since: int) -> StartFailure | None:
-    """The START_FAILED record written past byte `since` of the log, or None."""
+def start_failure(log_file: Path, since: int = 0) -> StartFailure | None:
+    """The START_FAILED record written past byte `since` of the log, unless a start after it
+    succeeded; else None."""
     try:
         with open(log_file, "rb") as handle:
             size = handle.seek(0, os.SEEK_END)
@@ -154,6 +156,8 @@ def start_failure(log_file: Path, since: int) -> StartFailure | None:
             record = json.loads(line)
         except ValueError:
             continue
+        if isinstance(record, dict) and record.get("event") == READY:
+            return None
         if isinstance(record, dict) and record.get("event") == START_FAILED:
             hint = record.get("hint")
             return StartFailure(str(record.get("kind", "")), str(record.get("error", "")),

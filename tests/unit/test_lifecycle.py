@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from synapsed.lifecycle import START_FAILED, StartFailure, start_failure
+from synapsed.lifecycle import READY, START_FAILED, StartFailure, start_failure
 
 
 def _record(**fields: object) -> str:
@@ -39,3 +39,9 @@ def test_a_log_rotated_since_the_offset_is_read_from_its_start(tmp_path: Path) -
 
 def test_no_log_at_all_is_no_failure(tmp_path: Path) -> None:
     assert start_failure(tmp_path / "missing.log", 0) is None
+
+
+def test_a_failure_followed_by_a_successful_start_is_over(tmp_path: Path) -> None:
+    log = tmp_path / "synapsed.log"
+    log.write_text(_record(event=START_FAILED, kind="config_invalid", error="bad", hint=None) + _record(event=READY))
+    assert start_failure(log) is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from synapsectl import doctor
 from synapsed import peer
+from synapsed.lifecycle import START_FAILED
 from synapsed.paths import resolve
 from tests.support.unix_listener import NOBODY, Listener
 
@@ -47,3 +49,14 @@ def test_a_loose_mode_is_fixed_by_chmod(tmp_path: Path) -> None:
     check = doctor.check_paths(paths)
     assert check.status == "fail"
     assert check.fix == f"chmod 600 {paths.ledger_file}"
+
+
+def test_a_daemon_whose_last_start_failed_is_reported_with_that_reason(tmp_path: Path) -> None:
+    paths = resolve(tmp_path)
+    paths.state_dir.mkdir(mode=0o700)
+    paths.log_file.write_text(json.dumps({"event": START_FAILED, "kind": "config_invalid", "level": "error",
+                                          "error": "config.toml:3: unknown field `bogus`", "hint": "fix it"}) + "\n")
+    daemon = {c.name: c for c in doctor.run(paths, str(tmp_path))}["daemon"]
+    assert daemon.status == "fail"
+    assert daemon.detail == "not running: its last start failed: config.toml:3: unknown field `bogus`"
+    assert daemon.fix == "fix it"
