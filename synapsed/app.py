@@ -239,8 +239,8 @@ class Daemon:
             module = importlib.import_module("synapsed.mcp.service")
             self.mcp = module.McpService(self.services, mounts=self._console(), on_listening=self._keyring_detection)
             await self.mcp.start()
-        except SynapseError as exc:
-            self.log.error("mcp failed to start; stopping", error=exc.message, hint=exc.hint)
+        except SynapseError as exc:  # the MCP port is taken, say: the daemon stops, so this start failed
+            self.start_failed(exc.kind, exc.message, exc.hint)
             print(f"synapsed: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
             self.exit_code = 1
             self.request_stop()

@@ -53,8 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         with asyncio.Runner(loop_factory=loop.factory) as runner:
             runner.run(daemon.serve(loop.reason))
     except OSError as exc:
-        daemon.log.error("cannot serve", error=str(exc))
-        print(f"synapsed: cannot listen on {daemon.paths.socket}: {exc.strerror or exc}", file=sys.stderr)
+        message = f"cannot listen on {daemon.paths.socket}: {exc.strerror or exc}"
+        daemon.start_failed("internal", message, "check that its directory is yours and writable: `synapsectl doctor`")
+        print(f"synapsed: {message}", file=sys.stderr)
         return 1
     return daemon.exit_code
 

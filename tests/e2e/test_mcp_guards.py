@@ -254,6 +254,20 @@ def test_a_bridge_whose_daemon_cannot_start_says_why_instead_of_waiting_out_the_
     assert '"event": "synapsed could not start"' in daemon_proc.paths.log_file.read_text()  # `synapsectl logs` too
 
 
+def test_a_bridge_whose_daemon_finds_the_mcp_port_taken_says_so(daemon_proc: DaemonProcess) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        daemon_proc.paths.config_dir.mkdir(parents=True, exist_ok=True)
+        daemon_proc.paths.config_file.write_text(f"[mcp]\nport = {port}\n")
+        bridge = _bridge(daemon_proc)
+        out, err = bridge.communicate(json.dumps(INIT).encode() + b"\n", timeout=20)
+    assert bridge.returncode == 1 and out == b""
+    assert f"synapsed could not start (exit 1): MCP port {port} on 127.0.0.1 is already in use" in err.decode()
+    assert "hint: another synapsed or program holds it" in err.decode()
+
+
 def test_bridge_with_unknown_connection_fails_cleanly(daemon_proc: DaemonProcess) -> None:
     start_with_mcp(daemon_proc)
     bridge = _bridge(daemon_proc, "--connection", "ghost")
