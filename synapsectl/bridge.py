@@ -20,7 +20,7 @@ from pathlib import Path
 from synapsed.errors import SynapseError
 from synapsed.lifecycle import ALREADY_RUNNING, start_failure
 from synapsed.paths import Paths, check_socket_path, ensure_private_dir
-from synapsed.peer import check_server
+from synapsed.peer import connect_to_daemon
 
 AUTOSTART_WAIT_S = 30.0
 # The MCP socket opens ~0.3 s after synapsed starts; an IDE's first request waits on this poll.
@@ -37,18 +37,10 @@ class BridgeError(Exception):
 
 
 def _connect(path: Path) -> socket.socket | None:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        sock.connect(str(path))
+        return connect_to_daemon(path)
     except OSError:
-        sock.close()
         return None
-    try:
-        check_server(sock, path)
-    except SynapseError:
-        sock.close()
-        raise
-    return sock
 
 
 def _spawn_daemon(home: str | None) -> subprocess.Popen[bytes]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import http.client
 import itertools
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,7 +16,7 @@ import msgspec
 
 from synapsed import protocol as p
 from synapsed.paths import check_socket_path
-from synapsed.peer import check_server
+from synapsed.peer import connect_to_daemon
 
 T = TypeVar("T")
 
@@ -64,15 +63,7 @@ class _UnixHTTPConnection(http.client.HTTPConnection):
         self._path = path
 
     def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        try:
-            sock.connect(str(self._path))
-            check_server(sock, self._path)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
+        self.sock = connect_to_daemon(self._path, self.timeout)
 
 
 _ids = itertools.count(1)

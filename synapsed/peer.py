@@ -55,3 +55,17 @@ def check_server(sock: socket.socket, path: Path) -> None:
         path=str(path),
         uid=uid,
     )
+
+
+def connect_to_daemon(path: Path, timeout: float | None = None) -> socket.socket:
+    """A connected Unix socket to `path` whose server passed check_server; OSError when nothing
+    listens there, SynapseError when another user does (the socket is closed either way)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(path))
+        check_server(sock, path)
+    except BaseException:
+        sock.close()
+        raise
+    return sock

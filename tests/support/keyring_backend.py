@@ -81,27 +81,22 @@ class BrokenKeyring(KeyringBackend):
 
     priority = 1  # type: ignore[assignment]
 
+    def refusal(self) -> Exception:
+        return KeyringError("keychain is locked")
+
     def get_password(self, service: str, username: str) -> str | None:
-        raise KeyringError("keychain is locked")
+        raise self.refusal()
 
     def set_password(self, service: str, username: str, password: str) -> None:
-        raise KeyringError("keychain is locked")
+        raise self.refusal()
 
     def delete_password(self, service: str, username: str) -> None:
-        raise KeyringError("keychain is locked")
+        raise self.refusal()
 
 
-class OddKeyring(KeyringBackend):
+class OddKeyring(BrokenKeyring):
     """A third-party backend failing in its own way (not a KeyringError): a bad config file, a
     missing helper binary, a bug."""
 
-    priority = 1  # type: ignore[assignment]
-
-    def get_password(self, service: str, username: str) -> str | None:
-        raise ValueError("pass: gpg-id not set")
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        raise ValueError("pass: gpg-id not set")
-
-    def delete_password(self, service: str, username: str) -> None:
-        raise ValueError("pass: gpg-id not set")
+    def refusal(self) -> Exception:
+        return ValueError("pass: gpg-id not set")
