@@ -13,6 +13,15 @@ import msgspec
 # (msgspec.ValidationError is a DecodeError.)
 MALFORMED: tuple[type[Exception], ...] = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
+
+
+def encoded_body(content_encoding: str | None) -> bool:
+    """Whether a request body arrives compressed. Every inbound listener refuses those (415): its
+    size cap must count decoded bytes, and no MCP client, browser form or synapsectl compresses a
+    request, so refusing costs nothing and leaves no inflation to bound."""
+    return content_encoding is not None and content_encoding.strip().lower() not in ("", "identity")
+
+
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from synapsed.console.auth import ConsoleAuth, ConsoleSession
+from synapsed.json_input import encoded_body
 from synapsed.mcp.security import host_ok
 
 COOKIE = "synapse_console"
@@ -75,6 +76,8 @@ def guard(auth: ConsoleAuth, port: Callable[[], int]) -> Middleware:
             return refuse(403, "forbidden: this console answers only on its loopback address")
         if request.method not in ("GET", "HEAD", "POST"):
             return refuse(405, "method not allowed")
+        if encoded_body(request.headers.get("Content-Encoding")):
+            return refuse(415, "compressed request bodies are not accepted")
         session = auth.session(request.cookies.get(COOKIE))
         request["console_session"] = session
         public = request.path.startswith(PUBLIC)

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from synapsed.config import McpSettings
 from synapsed.errors import SynapseError
-from synapsed.json_input import MALFORMED
+from synapsed.json_input import MALFORMED, encoded_body
 from synapsed.logging import get_logger
 from synapsed.mcp import asgi, security
 from synapsed.mcp.fast_path import FastPath
@@ -217,6 +217,8 @@ class HttpListener:
             return jsonrpc_error(404, f"no connection named {bound!r}; see `synapsectl connections list`")
         if request.content_length is not None and request.content_length > self.settings.max_body_bytes:
             return jsonrpc_error(413, f"request body exceeds {self.settings.max_body_bytes} bytes")
+        if encoded_body(request.headers.get("Content-Encoding")):
+            return jsonrpc_error(415, "compressed request bodies are not accepted; send the JSON as it is")
         return None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

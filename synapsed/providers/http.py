@@ -23,6 +23,7 @@ from synapsed import __version__
 from synapsed.errors import SynapseError
 from synapsed.json_input import MALFORMED
 from synapsed.providers.base import CallContext
+from synapsed.providers.bounded_body import ACCEPT_ENCODING, BodyTooLarge, BoundedBody, CorruptBody, UnknownEncoding
 from synapsed.redaction import redact_text
 from synapsed.secrets import renew_hint
 
@@ -54,7 +55,12 @@ def new_session() -> aiohttp.ClientSession:
     # trust_env=False: aiohttp would otherwise read ~/.netrc on every request (in a thread) and
     # could attach credentials we never asked for. Proxies from the environment are applied
     # explicitly per host by proxy_for().
-    session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": USER_AGENT}, trust_env=False)
+    # auto_decompress=False: the size cap counts decoded bytes as they arrive (bounded_body), which
+    # aiohttp's own decoding cannot promise; we advertise only the encodings decoded that way.
+    session = aiohttp.ClientSession(
+        connector=connector, headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
+        trust_env=False, auto_decompress=False,
+    )
     # No hidden retry: aiohttp re-sends GET/HEAD once on a stale keep-alive connection by default.
     session._retry_connection = False
     return session
@@ -169,19 +175,29 @@ async def send(
 
 
 async def _read_capped(response: aiohttp.ClientResponse, cap: int) -> bytes:
+    """The decoded body, refused the moment it passes `cap` (compressed or not, declared or chunked)."""
     declared = response.content_length
-    if declared is not None:
-        if declared > cap:
-            raise _too_large(cap)
-        return await response.read()  # aiohttp reads exactly the declared length
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > cap:
-            raise _too_large(cap)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    if declared is not None and declared > cap:
+        raise _too_large(cap)
+    try:
+        body = BoundedBody(response.headers.get("Content-Encoding"), cap)
+        async for chunk in response.content.iter_chunked(65536):
+            body.feed(chunk)
+        return body.result()
+    except BodyTooLarge:
+        raise _too_large(cap) from None
+    except UnknownEncoding as exc:
+        raise SynapseError(
+            "upstream_malformed",
+            f"the provider answered in a content encoding synapse did not ask for ({upstream_text(exc.encoding)!r})",
+            hint=f"synapse accepts {ACCEPT_ENCODING}; check the base URL and any proxy in between",
+        ) from None
+    except CorruptBody as exc:
+        raise SynapseError(
+            "upstream_malformed",
+            f"the provider's compressed answer did not decode ({exc})",
+            hint="the answer was cut off or corrupted; check the base URL and any proxy in between",
+        ) from None
 
 
 def _too_large(cap: int) -> SynapseError:

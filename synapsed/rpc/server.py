@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from synapsed import protocol as p
+from synapsed.json_input import encoded_body
 from synapsed.logging import get_logger
 from synapsed.peer import peer_allowed
 from synapsed.rpc.dispatch import Dispatcher, error_response, notification
@@ -32,6 +33,9 @@ def make_handler(dispatcher: Dispatcher) -> Callable[[web.Request], Awaitable[we
             )
         if request.content_length is not None and request.content_length > p.MAX_RPC_BODY:
             return _too_large()
+        if encoded_body(request.headers.get("Content-Encoding")):
+            return _reply(error_response(None, p.INVALID_REQUEST, "compressed request bodies are not accepted",
+                                         "bad_request", "send the JSON-RPC request uncompressed"), 415)
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:

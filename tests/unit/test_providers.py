@@ -534,3 +534,63 @@ async def test_upstream_that_accepts_then_stalls_times_out(make) -> None:
     error = await h.fail()
     assert error.kind == "timeout"
     await h.gateway.close()
+
+
+# ---- compressed answers: the cap counts decoded bytes ---------------------------------------------
+
+def _compressed(encoding: str, data: bytes) -> bytes:
+    import gzip
+    import zlib
+
+    if encoding == "gzip":
+        return gzip.compress(data)
+    if encoding == "deflate":
+        return zlib.compress(data)
+    if encoding == "br":
+        return pytest.importorskip("brotli").compress(data)  # type: ignore[no-any-return]
+    try:
+        from compression import zstd  # type: ignore[import-not-found]
+    except ImportError:
+        zstd = pytest.importorskip("backports.zstd")
+    return zstd.compress(data)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini", "ollama"])
+async def test_compressed_answer_past_the_cap_is_refused_after_decoding(make, provider: str, encoding: str) -> None:
+    h = await make(provider, max_response_bytes=64 * 1024)
+    inflated = b'{"x":"' + b"a" * (4 * 1024 * 1024) + b'"}'
+    payload = _compressed(encoding, inflated)
+    assert len(payload) < 64 * 1024  # the compressed body alone is well under the cap
+    h.upstream.reply_chat(Canned(200, body=payload, headers={"Content-Encoding": encoding}))
+    error = await h.fail()
+    assert error.kind == "upstream_malformed" and "exceeded" in error.message
+    assert h.chat_requests() == 1
+    await h.gateway.close()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "zstd"])
+async def test_compressed_answer_under_the_cap_is_decoded(make, encoding: str) -> None:
+    h = await make("openai")
+    ok = h.upstream.family.chat_ok("pong")
+    payload = _compressed(encoding, msgspec.json.encode(ok.json))
+    h.upstream.reply_chat(Canned(200, body=payload, headers={"Content-Encoding": encoding, **ok.headers}))
+    assert (await h.ask()).text == "pong"
+    await h.gateway.close()
+
+
+async def test_answer_in_an_encoding_never_offered_is_upstream_malformed(make) -> None:
+    h = await make("openai")
+    h.upstream.reply_chat(Canned(200, body=b"\x1f\x9d\x90garbage", headers={"Content-Encoding": "compress"}))
+    error = await h.fail()
+    assert error.kind == "upstream_malformed" and "'compress'" in error.message
+    await h.gateway.close()
+
+
+async def test_requests_offer_only_the_encodings_decoded_with_a_bound(make) -> None:
+    from synapsed.providers.bounded_body import ACCEPT_ENCODING
+
+    h = await make("openai")
+    await h.ask()
+    assert h.upstream.requests[-1].headers["Accept-Encoding"] == ACCEPT_ENCODING
+    await h.gateway.close()
