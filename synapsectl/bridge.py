@@ -132,6 +132,21 @@ def _connect_or_start(paths: Paths, home: str | None, autostart: bool) -> socket
 
 
 def _hello(sock: socket.socket, connection: str | None) -> bytes:
+    try:
+        return _hello_exchange(sock, connection)
+    except OSError as exc:  # a daemon that accepted and dropped us (out of descriptors, stopping)
+        raise BridgeError(f"synapsed closed the connection during the handshake ({_os_reason(exc)})",
+                          "see `synapsectl logs`; `synapsectl status` shows whether the daemon is up") from None
+    except ValueError:
+        raise BridgeError("synapsed answered the handshake with something that is not JSON",
+                          "is another program serving the daemon's MCP socket? see `synapsectl doctor`") from None
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
+def _hello_exchange(sock: socket.socket, connection: str | None) -> bytes:
     sock.sendall(json.dumps({"synapse_bridge": 1, "connection": connection}).encode() + b"\n")
     sock.settimeout(HELLO_TIMEOUT_S)
     buffer = b""
@@ -165,11 +180,18 @@ GONE_CODE = -32000  # a server-defined JSON-RPC error: the daemon went away mid-
 REPLAY_ID = "synapse-bridge-reinitialize"
 
 
+class IdeGone(Exception):
+    """The IDE closed our stdout: nobody is left to answer."""
+
+
 def _write_all(data: bytes) -> None:
     view = memoryview(data)
-    while view:
-        written = os.write(1, view)
-        view = view[written:]
+    try:
+        while view:
+            written = os.write(1, view)
+            view = view[written:]
+    except OSError:
+        raise IdeGone from None
 
 
 def _messages(line: bytes) -> list[dict[str, object]]:
@@ -293,7 +315,7 @@ class Bridge:
                 if not chunk:
                     break
                 buffer += chunk
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # a reset or a broken pipe on the daemon's socket: it went away
             pass
         finally:
             with self.lock:
@@ -377,14 +399,33 @@ def _end_writes(sock: socket.socket) -> None:
         pass
 
 
+def _say(text: str) -> None:
+    """A line on stderr for the IDE's log; an IDE that closed stderr too is not an error of ours."""
+    try:
+        print(text, file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
 def _error(exc: BridgeError) -> int:
-    print(f"synapsectl mcp stdio: error: {exc.message}", file=sys.stderr)
+    _say(f"synapsectl mcp stdio: error: {exc.message}")
     if exc.hint:
-        print(f"hint: {exc.hint}", file=sys.stderr)
+        _say(f"hint: {exc.hint}")
     return exc.code
 
 
 def run(paths: Paths, home: str | None, connection: str | None, autostart: bool) -> int:
+    """Every broken pipe or reset ends in a clear line on stderr and an exit code, never a traceback."""
+    try:
+        return _run(paths, home, connection, autostart)
+    except IdeGone:
+        return 0
+    except OSError as exc:
+        return _error(BridgeError(f"the connection to synapsed failed ({_os_reason(exc)})",
+                                  "the IDE should restart this MCP server; `synapsectl status` shows the daemon"))
+
+
+def _run(paths: Paths, home: str | None, connection: str | None, autostart: bool) -> int:
     bridge = Bridge(paths, home, connection, autostart)
     try:
         sock = connect_or_start(paths, home, autostart)
@@ -395,18 +436,17 @@ def run(paths: Paths, home: str | None, connection: str | None, autostart: bool)
     try:
         while bridge.serve(sock, pending) == "daemon":
             bridge.fail_in_flight()
-            print("synapsectl mcp stdio: synapsed went away; reconnecting", file=sys.stderr, flush=True)
+            _say("synapsectl mcp stdio: synapsed went away; reconnecting")
             try:
                 sock, pending = bridge.reconnect()
             except BridgeError as exc:
                 if exc.code == 0:
                     return 0
-                print(f"synapsectl mcp stdio: error: synapsed closed the connection (it stopped or restarted) and "
-                      f"did not come back within {reconnect_wait_s():g}s: {exc.message}", file=sys.stderr)
-                print("hint: the IDE should restart this MCP server; `synapsectl status` shows the daemon",
-                      file=sys.stderr)
+                _say(f"synapsectl mcp stdio: error: synapsed closed the connection (it stopped or restarted) and "
+                     f"did not come back within {reconnect_wait_s():g}s: {exc.message}")
+                _say("hint: the IDE should restart this MCP server; `synapsectl status` shows the daemon")
                 return 1
-            print("synapsectl mcp stdio: reconnected to synapsed", file=sys.stderr, flush=True)
-    except BrokenPipeError:
+            _say("synapsectl mcp stdio: reconnected to synapsed")
+    except IdeGone:
         return 0
     return 0

@@ -150,6 +150,17 @@ def check_mcp(mcp: McpSettings, text: str = "", source: str = "config.toml") -> 
     if not 1 <= mcp.uninitialized_timeout_s <= 86400:
         raise _invalid("mcp.uninitialized_timeout_s must be between 1 s and 1 day", source,
                        _line_of(text, "uninitialized_timeout_s"), "mcp.uninitialized_timeout_s")
+    if not 0.1 <= mcp.head_timeout_s <= 300:
+        raise _invalid("mcp.head_timeout_s must be between 0.1 s and 300 s", source,
+                       _line_of(text, "head_timeout_s"), "mcp.head_timeout_s",
+                       hint="a request head from an IDE on this machine arrives in milliseconds; 10 is the default")
+    if not 0.1 <= mcp.idle_timeout_s <= 86400:
+        raise _invalid("mcp.idle_timeout_s must be between 0.1 s and 1 day", source,
+                       _line_of(text, "idle_timeout_s"), "mcp.idle_timeout_s")
+    if not 16 <= mcp.max_connections <= 100_000:
+        raise _invalid("mcp.max_connections must be between 16 and 100000", source,
+                       _line_of(text, "max_connections"), "mcp.max_connections",
+                       hint="each IDE holds a few connections; the default 512 is lowered to fit the open-files limit")
 
 
 def check_threads(threads: ThreadSettings, text: str = "", source: str = "config.toml") -> None:

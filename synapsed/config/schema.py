@@ -39,6 +39,12 @@ class McpSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     max_sessions: int = 256
     # A session that never completes the handshake is dropped after this long.
     uninitialized_timeout_s: float = 60.0
+    # The loopback port is open to every local user (docs/security.md): a connection must send a
+    # whole request head within head_timeout_s, may idle between requests for idle_timeout_s,
+    # and at most max_connections are open at once (fewer when the open-files limit is low).
+    head_timeout_s: float = 10.0
+    idle_timeout_s: float = 120.0
+    max_connections: int = 512
     # Answer HTTP tool calls as SSE streams, so that `compare` progress and MCP log messages
     # reach HTTP clients too; off, each call is one plain JSON reply (faster) and only the stdio
     # bridge carries them.
@@ -147,6 +153,9 @@ START_ONLY: tuple[tuple[str, str], ...] = (
     ("mcp", "max_body_bytes"),
     ("mcp", "stream_responses"),
     ("mcp", "fast_path"),
+    ("mcp", "head_timeout_s"),
+    ("mcp", "idle_timeout_s"),
+    ("mcp", "max_connections"),
 )
 
 

@@ -25,6 +25,7 @@ from synapsed.errors import SynapseError
 from synapsed.json_input import MALFORMED, encoded_body
 from synapsed.logging import get_logger
 from synapsed.mcp import asgi, security
+from synapsed.mcp.conn_guard import ConnectionGuard, GuardedSite, GuardSettings, connection_cap
 from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.listing import BOUND_PREFIX, HANDSHAKE_VERSIONS, SDK_FAILED, negotiated
 from synapsed.mcp.sessions import Session, SessionRegistry
@@ -74,13 +75,6 @@ def _modern_era(request: web.Request) -> bool:
     return version is not None and version not in HANDSHAKE_VERSIONS
 
 
-def _bound_port(site: web.TCPSite) -> int:
-    """The port the OS gave us (the config may say 0: any free port)."""
-    server = site._server
-    sockets = getattr(server, "sockets", None) or []
-    return int(sockets[0].getsockname()[1])
-
-
 class HttpListener:
     def __init__(
         self,
@@ -113,6 +107,8 @@ class HttpListener:
         self._manager_task: asyncio.Task[None] | None = None
         self._twin_locks: dict[str, asyncio.Lock] = {}
         self._runner: web.AppRunner | None = None
+        self.guard = ConnectionGuard(GuardSettings(
+            settings.head_timeout_s, settings.idle_timeout_s, connection_cap(settings.max_connections)))
 
     @property
     def url(self) -> str:
@@ -121,14 +117,14 @@ class HttpListener:
 
     async def start(self) -> None:
         """Listen now; the SDK joins through attach()."""
-        app = web.Application(client_max_size=self.settings.max_body_bytes)
+        app = web.Application(client_max_size=self.settings.max_body_bytes, middlewares=[self.guard.middleware()])
         app.router.add_route("*", "/mcp", self.handle)
         app.router.add_route("*", BOUND_PREFIX + "{name}", self.handle)
         for prefix, sub in self.mounts.items():
             app.add_subapp(prefix, sub)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port, reuse_address=True)
+        site = GuardedSite(self._runner, self.settings.host, self.settings.port, self.guard)
         try:
             await site.start()
         except OSError as exc:
@@ -141,7 +137,7 @@ class HttpListener:
                     port=self.settings.port,
                 ) from None
             raise
-        self.port = _bound_port(site)
+        self.port = site.bound_port
         self._sweeper = asyncio.create_task(self._sweep())
         self._names = [f"{n}:{self.port}" for n in ("127.0.0.1", "localhost", "[::1]")]
         if self.fast is not None:

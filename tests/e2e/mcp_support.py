@@ -17,10 +17,10 @@ from mcp.client.streamable_http import streamable_http_client
 from tests.support.daemon import REPO, DaemonProcess
 
 
-def start_with_mcp(daemon: DaemonProcess, extra_config: str = "") -> DaemonProcess:
+def start_with_mcp(daemon: DaemonProcess, extra_config: str = "", nofile: int | None = None) -> DaemonProcess:
     daemon.paths.config_dir.mkdir(parents=True, exist_ok=True)
     daemon.paths.config_file.write_text(f"schema_version = 1\n\n[mcp]\nport = 0\n{extra_config}")
-    daemon.start()
+    daemon.start(nofile=nofile)
     deadline = time.monotonic() + 20
     while daemon.client.daemon_status().mcp is None:
         if time.monotonic() > deadline:

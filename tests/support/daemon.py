@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -50,7 +51,8 @@ class DaemonProcess:
         self.paths: Paths = resolve(self.home)
         self.client = Client(self.paths.socket, timeout=20)
 
-    def start(self, *extra: str, wait: bool = True) -> DaemonProcess:
+    def start(self, *extra: str, wait: bool = True, nofile: int | None = None) -> DaemonProcess:
+        """`nofile` caps the daemon's open-files limit (soft and hard) for descriptor-exhaustion tests."""
         if not self.paths.config_file.exists():
             # Never the default MCP port: a developer's own synapsed may be holding it.
             self.paths.config_dir.mkdir(parents=True, exist_ok=True)
@@ -63,6 +65,7 @@ class DaemonProcess:
             stdout=subprocess.DEVNULL,
             stderr=self.stderr_path.open("wb"),
             cwd=REPO,
+            preexec_fn=None if nofile is None else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile)),
         )
         if wait:
             self.wait_ready()

@@ -285,3 +285,19 @@ def test_a_bedrock_region_typo_in_a_hand_edit_names_the_option_and_its_line() ->
                    'credential = "aws"\n[connections.br.options]\nregion = "us-east"\n')
     assert error.detail["field"] == "connections.br.options.region"
     assert "us-east-1" in error.hint
+
+
+@pytest.mark.parametrize("line, field", [("head_timeout_s = 0", "mcp.head_timeout_s"),
+                                         ("idle_timeout_s = 1e9", "mcp.idle_timeout_s"),
+                                         ("max_connections = 3", "mcp.max_connections")])
+def test_connection_guard_limits_out_of_range_name_line_and_field(line: str, field: str) -> None:
+    with pytest.raises(SynapseError) as caught:
+        parse(f"[mcp]\nport = 0\n{line}\n")
+    assert caught.value.kind == "config_invalid" and caught.value.detail["field"] == field
+    assert caught.value.detail["line"] == 3
+
+
+def test_connection_guard_settings_need_a_restart() -> None:
+    started = parse("[mcp]\nport = 0\n")
+    changed = parse("[mcp]\nport = 0\nhead_timeout_s = 5\nmax_connections = 100\n")
+    assert restart_needed(started, changed) == ["mcp.head_timeout_s", "mcp.max_connections"]

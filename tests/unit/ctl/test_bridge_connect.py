@@ -135,3 +135,62 @@ def test_a_daemon_that_found_another_one_starting_leaves_the_bridge_waiting_for_
         opener.join()
     sock.close()
     assert listening[0].done() == b""
+
+
+def _resetting_socket(path: Path, accepts: int = 1) -> threading.Thread:
+    """A socket at the daemon's MCP path that accepts and resets each connection (SO_LINGER 0), as a
+    daemon out of descriptors or going down does."""
+    import socket
+    import struct
+
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen()
+
+    def serve() -> None:
+        with server:
+            for _ in range(accepts):
+                conn, _ = server.accept()
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.recv(1)
+                conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_mcp_stdio_reports_a_daemon_that_drops_it_mid_handshake_without_a_traceback(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir(mode=0o700)
+    _resetting_socket(tmp_path / "run" / "mcp.sock")
+    done = subprocess.run([sys.executable, "-m", "synapsectl", "--home", str(tmp_path), "mcp", "stdio"],
+                          input=b'{"jsonrpc": "2.0", "id": 1, "method": "ping"}\n', capture_output=True,
+                          timeout=30, cwd=REPO)
+    assert done.returncode == 1
+    assert b"Traceback" not in done.stderr
+    assert "synapsed closed the connection during the handshake" in done.stderr.decode()
+    assert "synapsectl logs" in done.stderr.decode()
+
+
+def test_a_reset_during_the_handshake_is_a_bridge_error() -> None:
+    import socket
+
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    with pytest.raises(BridgeError) as raised:
+        bridge._hello(ours, None)
+    assert "during the handshake" in raised.value.message
+
+
+def test_an_ide_that_closed_stdout_ends_the_bridge_quietly(monkeypatch: pytest.MonkeyPatch) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    saved = os.dup(1)
+    os.dup2(write_end, 1)
+    try:
+        with pytest.raises(bridge.IdeGone):
+            bridge._write_all(b'{"jsonrpc": "2.0", "id": 1, "result": {}}\n')
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(write_end)
