@@ -32,7 +32,7 @@ from synapsed.redaction import REDACTED, SecretRegistry, is_secret_key, redact_t
 
 Scope = Literal["user", "project"]
 INSTALL_CLIENTS = ("claude-code", "cursor", "vscode", "windsurf", "codex", "claude-desktop")
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: `$` would let a trailing newline in
 
 
 class Install(msgspec.Struct, omit_defaults=True):
@@ -102,7 +102,7 @@ def target(client: str, scope: Scope, home: Path | None = None, cwd: Path | None
 
 
 def check_name(name: str) -> str:
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):
         raise SynapseError("bad_request", f"server name {name[:70]!r} is not allowed",
                            hint="use 1-64 letters, digits, '-' or '_'", field="name")
     return name
@@ -111,7 +111,10 @@ def check_name(name: str) -> str:
 # ---- reading and checking the client's file ---------------------------------------------------------
 
 def safe_path(path: Path, home: Path) -> Path:
-    """The file to write: a symlink is followed only to a regular file of ours inside HOME."""
+    """The file to write: every directory on the way is ours (a symlinked ~/.cursor pointing into
+    another user's directory would get our token), and a symlink is followed only to a regular
+    file of ours inside HOME."""
+    _check_directories(path, home)
     if not path.is_symlink():
         return path
     real = path.resolve()
@@ -121,6 +124,32 @@ def safe_path(path: Path, home: Path) -> Path:
                            hint="point it at a file you own under your home, or edit that file by hand; nothing was changed",
                            path=str(path))
     return real
+
+
+def _check_directories(path: Path, home: Path) -> None:
+    """Each existing directory between HOME (or, outside it, the file's own directory) and the
+    file, followed through symlinks, must be owned by us."""
+    parent = path.parent
+    chain = [parent, *parent.parents]
+    if parent.is_relative_to(home):
+        chain = chain[: chain.index(home)] if home in chain else chain
+    else:
+        chain = chain[:1]
+    for directory in chain:
+        try:
+            real = directory.resolve()
+            owner = real.stat().st_uid
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise SynapseError("conflict", f"cannot check {directory}: {exc.strerror}", path=str(path),
+                               hint="check the directory's permissions; nothing was changed") from None
+        if owner != os.getuid():
+            via = f" (a symlink to {real})" if real != directory else ""
+            raise SynapseError("conflict", f"{directory}{via} belongs to uid {owner}, not to you",
+                               hint="the IDE's config (and the token it holds) would land in another user's directory; "
+                                    "fix or remove that directory, then run the command again; nothing was changed",
+                               path=str(path))
 
 
 def read_text(path: Path) -> str | None:
@@ -213,13 +242,23 @@ def _remove_toml_table(text: str, name: str) -> str:
 # ---- writing ---------------------------------------------------------------------------------------
 
 def backup(path: Path) -> Path:
+    """A copy beside the file, created 0600 whatever the file's mode: it may hold a token (a
+    refresh or uninstall backs up a file synapse already wrote one into)."""
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    copy = path.with_name(f"{path.name}.synapse-backup-{stamp}")
+    data = path.read_bytes()
     n = 1
-    while copy.exists():
-        n += 1
-        copy = path.with_name(f"{path.name}.synapse-backup-{stamp}-{n}")
-    shutil.copy2(path, copy)
+    copy = path.with_name(f"{path.name}.synapse-backup-{stamp}")
+    while True:
+        try:
+            fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            break
+        except FileExistsError:
+            n += 1
+            copy = path.with_name(f"{path.name}.synapse-backup-{stamp}-{n}")
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
     return copy
 
 
@@ -266,7 +305,7 @@ def is_ours(server: Any) -> bool:
     if Path(command).name == "synapsectl" and list(server.get("args", []))[:2] == ["mcp", "stdio"]:
         return True
     url = str(server.get("url") or server.get("serverUrl") or "")
-    return bool(re.match(r"^http://(127\.0\.0\.1|localhost|\[::1\]):\d+/mcp(/c/[^/]+)?$", url))
+    return bool(re.fullmatch(r"http://(127\.0\.0\.1|localhost|\[::1\]):\d+/mcp(/c/[^/]+)?", url))
 
 
 def bearer_of(server: dict[str, Any]) -> str | None:

@@ -28,7 +28,7 @@ from synapsed.threads.store import ThreadHead, ThreadStore, Turn, TurnMeta
 log = get_logger("synapsed.threads")
 
 NEW = "new"
-ID_PATTERN = r"^th-[0-9a-f]{16}$"
+ID_PATTERN = r"^th-[0-9a-f]{16}$"  # anchored for JSON Schema; checked with fullmatch (`$` allows a final newline)
 _ID_RE = re.compile(ID_PATTERN)
 TRIM_HINT = "start a new thread (thread: \"new\"), or drop old turns with `synapsectl threads trim {id} --keep N`"
 PRUNE_EVERY_S = 3600.0
@@ -39,7 +39,7 @@ def _iso(ts: float) -> str:
 
 
 def check_id(thread_id: str) -> str:
-    if not _ID_RE.match(thread_id):
+    if not _ID_RE.fullmatch(thread_id):
         raise SynapseError("bad_request", f"{thread_id[:40]!r} is not a thread id",
                            hint="thread ids look like th-0123456789abcdef; `synapsectl threads list` shows them",
                            field="thread")

@@ -18,13 +18,13 @@ from synapsed.protocol import UsageFilters as Filters
 from synapsed.usage.ledger import COLUMNS
 
 EXPORT_COLUMNS = ["id", "time", *[c for c in COLUMNS if c != "ts"]]
-_RELATIVE = re.compile(r"^(\d+)([hdw])$")
+_RELATIVE = re.compile(r"(\d{1,6})([hdw])")  # bounded: 10**30 days overflows a float
 
 
 def parse_when(value: str, field: str, now: float | None = None) -> float:
     now = now or time.time()
     value = value.strip()
-    if match := _RELATIVE.match(value):
+    if match := _RELATIVE.fullmatch(value):
         amount, unit = int(match.group(1)), match.group(2)
         return now - amount * {"h": 3600, "d": 86400, "w": 7 * 86400}[unit]
     if value == "today":

@@ -348,3 +348,37 @@ def test_the_diff_shown_by_a_dry_run_and_by_json_never_holds_the_token(
     assert token not in dry.stdout + dry.stderr + done.stdout + done.stderr + undo.stdout + undo.stderr
     written = _entry("cursor", _path("cursor", _home(daemon_proc)))
     assert written["headers"]["Authorization"] == f"Bearer {token}"  # the file itself works
+
+
+def test_backups_are_0600_even_beside_a_0644_file_holding_the_token(daemon_proc: DaemonProcess, env: dict[str, str]) -> None:
+    path = _path("cursor", _home(daemon_proc))
+    path.parent.mkdir(parents=True)
+    path.write_text(EXISTING["cursor"])
+    path.chmod(0o644)
+    assert daemon_proc.ctl("mcp", "install", "--client", "cursor").returncode == 0
+    assert daemon_proc.ctl("mcp", "token", "--rotate").returncode == 0
+    # The refresh backs up a file that holds the (old) token.
+    assert daemon_proc.ctl("mcp", "install", "--refresh").returncode == 0
+    backups = sorted(path.parent.glob("mcp.json.synapse-backup-*"))
+    assert backups and any("Bearer" in b.read_text() for b in backups)
+    assert {stat.S_IMODE(b.stat().st_mode) for b in backups} == {0o600}
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="a directory of another user needs root to make")
+def test_a_symlinked_parent_directory_into_another_users_directory_is_refused(
+        daemon_proc: DaemonProcess, env: dict[str, str], tmp_path: Path) -> None:
+    theirs = tmp_path / "other-user" / ".cursor"
+    theirs.mkdir(parents=True)
+    os.chown(theirs, 65534, 65534)
+    home = _home(daemon_proc)
+    (home / ".cursor").symlink_to(theirs, target_is_directory=True)
+    result = daemon_proc.ctl("mcp", "install", "--client", "cursor")
+    assert result.returncode == 1 and "kind: conflict" in result.stderr
+    assert "belongs to uid 65534" in result.stderr
+    assert list(theirs.iterdir()) == []
+
+
+def test_a_server_name_with_a_trailing_newline_is_refused(daemon_proc: DaemonProcess, env: dict[str, str]) -> None:
+    result = daemon_proc.ctl("mcp", "install", "--client", "codex", "--name", "evil\n")
+    assert result.returncode != 0 and "is not allowed" in result.stderr
+    assert not _path("codex", _home(daemon_proc)).exists()
