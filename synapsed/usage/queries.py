@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from synapsed.errors import SynapseError
 from synapsed.protocol import ExportFormat, GroupBy, SortKey, UsageHistory, UsageRecord, UsageSummaryRow
@@ -111,20 +113,47 @@ def iter_rows(conn: sqlite3.Connection, filters: Filters) -> Iterator[dict[str, 
 
 
 def export(conn: sqlite3.Connection, filters: Filters, fmt: ExportFormat, path: Path) -> int:
-    count = 0
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        path.chmod(0o600)
-        if fmt == "csv":
-            writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS)
-            writer.writeheader()
-            for row in iter_rows(conn, filters):
-                writer.writerow(row)
-                count += 1
-        else:
-            for row in iter_rows(conn, filters):
-                handle.write(json.dumps(row, separators=(",", ":")) + "\n")
-                count += 1
+    """Write the rows to a new 0600 file beside `path`, then rename it over `path`: a symlink at
+    `path` is replaced, never followed (its target keeps its content and mode), and a failed
+    export leaves the old file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            count = _write_rows(handle, conn, filters, fmt)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return count
+
+
+def _write_rows(handle: TextIO, conn: sqlite3.Connection, filters: Filters, fmt: ExportFormat) -> int:
+    count = 0
+    if fmt == "csv":
+        writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS)
+        writer.writeheader()
+        for row in iter_rows(conn, filters):
+            writer.writerow({k: csv_cell(v) for k, v in row.items()})
+            count += 1
+    else:
+        for row in iter_rows(conn, filters):
+            handle.write(json.dumps(row, separators=(",", ":")) + "\n")
+            count += 1
+    return count
+
+
+# What a spreadsheet reads as the start of a formula (OWASP's CSV injection list). A model name
+# is the provider's text: "=HYPERLINK(...)" from a hostile upstream must stay text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula, prefixed with ' so it shows as text."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 CLEAR_BATCH = 20_000

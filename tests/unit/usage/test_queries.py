@@ -80,3 +80,37 @@ def test_bad_time_is_a_typed_error() -> None:
     assert caught.value.kind == "bad_request" and "24h, 7d" in caught.value.hint
 
 
+
+
+@pytest.mark.parametrize("hostile", ["=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"])
+async def test_csv_cells_that_would_run_as_formulas_are_written_as_text(ledger: Ledger, tmp_path: Path, hostile: str) -> None:
+    await ledger.record(_row("gpt", model_reported=hostile))
+    with ledger.reader() as conn:
+        queries.export(conn, queries.Filters(), "csv", tmp_path / "u.csv")
+        queries.export(conn, queries.Filters(), "jsonl", tmp_path / "u.jsonl")
+    with (tmp_path / "u.csv").open(newline="") as handle:
+        (row,) = csv.DictReader(handle)
+    assert row["model_reported"] == "'" + hostile
+    # JSON lines carry the value as it was: nothing there runs as a formula.
+    assert json.loads((tmp_path / "u.jsonl").read_text())["model_reported"] == hostile
+
+
+def test_csv_cell_leaves_ordinary_text_and_numbers_alone() -> None:
+    assert queries.csv_cell("gpt-4o-mini") == "gpt-4o-mini"
+    assert queries.csv_cell(-0.5) == -0.5
+    assert queries.csv_cell(None) is None
+
+
+async def test_export_replaces_a_symlink_instead_of_writing_through_it(ledger: Ledger, tmp_path: Path) -> None:
+    await _seed(ledger)
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n")
+    target.chmod(0o644)
+    link = tmp_path / "u.csv"
+    link.symlink_to(target)
+    with ledger.reader() as conn:
+        queries.export(conn, queries.Filters(), "csv", link)
+    assert target.read_text() == "keep me\n" and (target.stat().st_mode & 0o777) == 0o644
+    assert not link.is_symlink() and link.read_text().startswith("id,")
+    assert (link.stat().st_mode & 0o777) == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
