@@ -24,7 +24,7 @@ from synapsed.providers import http
 from synapsed.providers.base import CallContext, ChatRequest, ChatResult, Message
 from synapsed.providers.registry import forget_credentials, provider_for
 from synapsed.usage.meter import Meter, Origin, Reservation
-from synapsed.validation import effective_base_url
+from synapsed.validation import MAX_OUTPUT_TOKENS, effective_base_url
 
 log = get_logger("synapsed.gateway")
 _stdlib_log = logging.getLogger("synapsed.gateway")  # asked cheaply whether debug lines are wanted
@@ -180,8 +180,9 @@ def build_chat_request(
         raise SynapseError("bad_request", "the last message must be from the user", hint="end the messages list with a user turn")
     if sum(len(m.content) for m in messages) + len(system or "") > MAX_PROMPT_CHARS:
         raise SynapseError("context_too_long", f"the prompt exceeds {MAX_PROMPT_CHARS} characters", hint="shorten it")
-    if max_output_tokens is not None and max_output_tokens < 1:
-        raise SynapseError("bad_request", "max_output_tokens must be at least 1", field="max_output_tokens")
+    if max_output_tokens is not None and not 1 <= max_output_tokens <= MAX_OUTPUT_TOKENS:
+        raise SynapseError("bad_request", f"max_output_tokens must be 1..{MAX_OUTPUT_TOKENS}", field="max_output_tokens",
+                           hint="no model writes more than this in one answer; leave it out for the model's default")
     if temperature is not None and not 0 <= temperature <= 2:
         raise SynapseError("bad_request", "temperature must be between 0 and 2", field="temperature")
     return ChatRequest(messages=messages, system=system, max_output_tokens=max_output_tokens,

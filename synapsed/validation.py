@@ -5,7 +5,9 @@ field it is about, so config.toml errors, RPC errors and console forms all say t
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 import msgspec
@@ -249,10 +251,53 @@ def check_base_url(url: str, endpoint: bool = False) -> str:
 MAX_PAGE = 1000
 
 
+MAX_OFFSET = 1_000_000_000
+# No model writes more in one answer (the largest today: 128k); a bigger number is a typo or an attack.
+MAX_OUTPUT_TOKENS = 1_000_000
+# Past 2**53 a JSON number is not exact in most clients, and SQLite's integers end at 2**63.
+MAX_EXACT_INT = 2**53 - 1
+
+
 def check_page(limit: int, offset: int) -> None:
-    """A page of a listing (usage history, threads): 1..MAX_PAGE rows from offset >= 0."""
-    if not 1 <= limit <= MAX_PAGE or offset < 0:
-        raise SynapseError("bad_request", f"limit must be 1..{MAX_PAGE} and offset >= 0", field="limit")
+    """A page of a listing (usage history, threads): 1..MAX_PAGE rows from offset 0..MAX_OFFSET."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise SynapseError("bad_request", f"limit must be 1..{MAX_PAGE}", field="limit")
+    if not 0 <= offset <= MAX_OFFSET:
+        raise SynapseError("bad_request", f"offset must be 0..{MAX_OFFSET}", field="offset")
+
+
+def check_numbers(value: Any, path: str = "") -> None:
+    """Every number in params from outside is finite and exactly representable: JSON's 1e400 is
+    infinity and 10**30 an integer SQLite cannot store; either is bad_request naming its field,
+    before any rule or query sees it. A walk with its own stack (params may nest deep)."""
+    stack: list[tuple[str, Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            if abs(item) > MAX_EXACT_INT:
+                raise SynapseError("bad_request", f"{where or 'a number'} is out of range ({str(item)[:24]}…)",
+                                   hint=f"numbers here are at most {MAX_EXACT_INT}", field=where or "params")
+        elif isinstance(item, float):
+            if not math.isfinite(item) or abs(item) > MAX_EXACT_INT:
+                raise SynapseError("bad_request", f"{where or 'a number'} is out of range ({item!r})",
+                                   hint=f"numbers here are finite and at most {MAX_EXACT_INT}", field=where or "params")
+        elif isinstance(item, dict):
+            stack.extend((f"{where}.{k}" if where else str(k), v) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(item))
+
+
+def whole_number(raw: str, field: str, maximum: int) -> int:
+    """A whole number typed into a form or a URL: ASCII digits only (str.isdigit() accepts '²',
+    which int() refuses), at most `maximum` (checked on the digits: 5,000 of them pass Python's
+    int() limit)."""
+    raw = raw.strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > len(str(maximum)) or int(raw) > maximum:
+        raise SynapseError("bad_request", f"{field} must be a whole number from 0 to {maximum}",
+                           hint=f"e.g. {min(maximum, 100)}", field=field)
+    return int(raw)
 
 
 def check_budget(budget: Budget | None, field: str = "budget") -> None:

@@ -13,6 +13,7 @@ from synapsed.errors import SynapseError, internal_error
 from synapsed.json_input import MALFORMED
 from synapsed.logging import get_logger
 from synapsed.redaction import redact_text
+from synapsed.validation import check_numbers
 
 log = get_logger("synapsed.rpc")
 
@@ -129,6 +130,7 @@ class Dispatcher:
                 f"see `synapsectl --help` or docs for the parameters of {request.method}",
             )
         try:
+            check_numbers(raw_params)
             result = await (method.handler(params, progress) if method.streams else method.handler(params))
         except SynapseError as exc:
             return error_response(rid, error_code(exc.kind), exc.message, exc.kind, exc.hint, **exc.detail)

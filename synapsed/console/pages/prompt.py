@@ -10,6 +10,7 @@ from synapsed.console import forms
 from synapsed.console.deps import ConsoleDeps
 from synapsed.console.rendering import FieldErrors, page
 from synapsed.errors import SynapseError
+from synapsed.validation import MAX_OUTPUT_TOKENS, whole_number
 
 DEFAULT_PROMPT = "Reply with one short sentence: are you there?"
 
@@ -28,13 +29,12 @@ def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
         errors = FieldErrors()
         try:
             limit = values["max_output_tokens"]
-            if limit and not limit.isdigit():
-                raise SynapseError("bad_request", "max output tokens must be a whole number", field="max_output_tokens")
+            tokens = whole_number(limit, "max_output_tokens", MAX_OUTPUT_TOKENS) if limit else None
             if not values["prompt"]:
                 raise SynapseError("bad_request", "the prompt is empty", hint="type a short question", field="prompt")
             answer = await deps.call("chat.complete", p.ChatParams(
                 name=values["connection"], prompt=values["prompt"],
-                max_output_tokens=int(limit) if limit else None))
+                max_output_tokens=tokens))
         except SynapseError as exc:
             errors = FieldErrors(exc)
         return page(request, "prompt.html", section="prompt", names=await deps.connection_names(), values=values, answer=answer,

@@ -7,14 +7,15 @@ from aiohttp import web
 from synapsed import protocol as p
 from synapsed.console.deps import ConsoleDeps
 from synapsed.console.rendering import page, redirect
+from synapsed.validation import MAX_OFFSET, whole_number
 
 PAGE_ROWS = 50
 
 
 def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
     async def listing(request: web.Request) -> web.Response:
-        raw = request.query.get("offset", "0")
-        offset = int(raw) if raw.isdigit() else 0
+        raw = request.query.get("offset", "").strip()
+        offset = whole_number(raw, "offset", MAX_OFFSET) if raw else 0
         result: p.ThreadList = await deps.call("threads.list", p.ThreadListParams(limit=PAGE_ROWS, offset=offset))
         return page(request, "threads.html", section="threads", threads=result, notice=request.query.get("notice", ""))
 

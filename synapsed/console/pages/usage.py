@@ -14,6 +14,7 @@ from synapsed.console import charts, forms
 from synapsed.console.deps import ConsoleDeps
 from synapsed.console.rendering import page
 from synapsed.errors import SynapseError
+from synapsed.validation import MAX_OFFSET, whole_number
 
 PAGE_ROWS = 50
 FILTERS = ("since", "until", "connection", "model", "client", "status")
@@ -21,7 +22,7 @@ MEDIA = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 
 
 def _offset(raw: str) -> int:
-    return int(raw) if raw.isdigit() else 0
+    return whole_number(raw, "offset", MAX_OFFSET) if raw.strip() else 0
 
 
 def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
