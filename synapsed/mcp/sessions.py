@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,6 +57,19 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
 
 
+MAX_CLIENT_NAME = 64
+MAX_CLIENT_VERSION = 32
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
+
+
+def client_text(value: str, limit: int) -> str:
+    """A client's self-reported name or version as we store and show it: one line, no control or
+    bidi characters, at most `limit` characters. It lands on every ledger row and in `mcp
+    sessions`, and a client may send 900,000 characters of it."""
+    cleaned = " ".join(_CONTROL.sub(" ", value[: limit * 4]).split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
 @dataclass
 class Session:
     id: str
@@ -78,6 +92,10 @@ class Session:
     sdk_id: str | None = None
     opening: bytes = b""
     initialized: bool = False
+
+    def __post_init__(self) -> None:
+        self.client_name = client_text(self.client_name, MAX_CLIENT_NAME) or "unknown"
+        self.client_version = client_text(self.client_version, MAX_CLIENT_VERSION)
 
     @property
     def public_id(self) -> str:
@@ -168,7 +186,8 @@ class SessionRegistry:
             session.touch_active()
             # A stdio bridge learns its client's name only at initialize.
             if session.client_name == "unknown" and client_name != "unknown":
-                session.client_name, session.client_version = client_name, client_version
+                session.client_name = client_text(client_name, MAX_CLIENT_NAME) or "unknown"
+                session.client_version = client_text(client_version, MAX_CLIENT_VERSION)
             session.protocol_version = protocol_version or session.protocol_version
         return session
 

@@ -276,13 +276,15 @@ class ToolRunner:
             return answer
         fields = {"text": result.text, **_result_fields(connection, conn.provider, result)}
         try:
+            self.threads.check_answer(claim, added, len(result.text))
             turn = claim.commit(system, messages, p.Message("assistant", result.text),
                                 TurnMeta(connection, conn.provider, result.model, call.caller))
         except SynapseError as exc:
             # The provider answered (and billed); the answer is handed over even though the turn was not kept.
             answer = error_answer(exc, connection)
-            answer.structured.update(fields, thread_id=claim.id)
-            return answer
+            answer.structured.update(fields, thread_id=claim.id, stored=False)
+            return Answer(f"{answer.text}\n\nThe answer, not stored in the thread:\n{result.text}", answer.structured,
+                          is_error=True)
         footer = f"\n\n[thread {claim.id}, turn {turn}]"
         return Answer(result.text + footer, {**fields, "thread_id": claim.id, "turn": turn})
 

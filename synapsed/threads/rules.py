@@ -130,6 +130,15 @@ class Threads:
             raise too_long(claim.id, f"thread {claim.id} would hold {claim.chars + added_chars} characters, over its "
                            f"cap of {limit} ([threads] max_chars); nothing was sent")
 
+    def check_answer(self, claim: TurnClaim, added_chars: int, answer_chars: int) -> None:
+        """The same cap on the answer, once it is in: a turn that would pass it is not stored
+        (never cut), and the caller gets the answer with the refusal."""
+        limit = self.settings.max_chars
+        total = claim.chars + added_chars + answer_chars
+        if total > limit:
+            raise too_long(claim.id, f"the answer ({answer_chars} characters) would take thread {claim.id} to {total} "
+                           f"characters, over its cap of {limit} ([threads] max_chars); this turn was not stored")
+
     def _enabled(self) -> ThreadSettings:
         settings = self.settings
         if not settings.enabled:

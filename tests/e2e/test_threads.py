@@ -285,3 +285,29 @@ async def test_a_reload_keeps_threads_working(threads_daemon: DaemonProcess) -> 
         assert reloaded.returncode == 0, reloaded.stderr
         second = await client.call_tool("ask", {"prompt": "after reload", "connection": "gpt", "thread": tid})
     assert second.is_error is False and second.structured_content["turn"] == 2
+
+
+def test_an_answer_past_the_character_cap_is_handed_over_but_not_stored(
+    daemon_proc: DaemonProcess, openai_up: FakeUpstream, anthropic_up: FakeUpstream
+) -> None:
+    daemon = _start(daemon_proc, openai_up, anthropic_up, "\n[threads]\nmax_chars = 2000\n")
+    huge = "x" * 50_000
+    openai_up.reply_chat(openai_up.family.chat_ok(huge))
+
+    async def run() -> tuple[object, object]:
+        async with http_client(daemon) as client:
+            answer = await client.call_tool("ask", {"prompt": "write a lot", "connection": "gpt", "thread": "new"})
+            listed = await client.read_resource("synapse://threads")
+            return answer, listed
+
+    answer, listed = asyncio.run(run())
+    assert answer.is_error is True
+    assert answer.structured_content["error"]["kind"] == "context_too_long"
+    assert "this turn was not stored" in answer.structured_content["error"]["message"]
+    assert answer.structured_content["text"] == huge and answer.structured_content["stored"] is False
+    assert huge in text_of(answer)
+    tid = answer.structured_content["thread_id"]
+    assert tid not in listed.contents[0].text  # a new thread whose first turn was refused does not exist
+    with sqlite3.connect(daemon.paths.state_dir / "threads.sqlite3") as db:
+        stored = db.execute("SELECT COALESCE(SUM(LENGTH(content)), 0) FROM messages").fetchone()[0]
+    assert stored <= 2000

@@ -115,3 +115,28 @@ def test_expired_stateless_rows_leave_the_table_without_a_transport_close() -> N
     row = registry.touch("http-stateless-cursor-1", "http", "cursor", "1", None, "2026-07-28")
     row.last_seen -= registry.idle_timeout_s + 1
     assert registry.expired() == [] and registry.list() == []
+
+
+def test_a_huge_client_name_is_capped_before_it_reaches_the_ledger() -> None:
+    registry = _registry()
+    session = registry.opened("http-a", "http", "n" * 900_000, "v" * 10_000, None, "2025-06-18")
+    assert len(session.client_name) == 64 and session.client_name.endswith("…")
+    assert len(session.client_version) == 32
+    assert len(session.label) == len("mcp:") + 64
+
+
+def test_control_and_bidi_characters_in_a_client_name_become_spaces() -> None:
+    registry = _registry()
+    session = registry.opened("http-a", "http", "evil\nname\x1b[31m\u202e", "1\r\n2", None, None)
+    assert session.client_name == "evil name [31m" and session.client_version == "1 2"
+
+
+def test_a_bridge_that_learns_its_name_later_gets_it_cleaned_too() -> None:
+    registry = _registry()
+    registry.touch("bridge-1", "stdio", "unknown", "", None, None)
+    session = registry.touch("bridge-1", "stdio", "x" * 1000 + "\n", "1", None, None)
+    assert len(session.client_name) == 64
+
+
+def test_a_name_of_only_control_characters_is_unknown() -> None:
+    assert _registry().opened("http-a", "http", "\n\t\x00", "", None, None).client_name == "unknown"
