@@ -195,6 +195,10 @@ def render_body(spec: RestSpec, request: ChatRequest, model: str) -> Any:
 
 
 def render_headers(spec: RestSpec, key: str | None) -> dict[str, str]:
+    if key is not None and any(ch in key for ch in "\r\n"):
+        # secrets.resolve refuses such keys; this keeps a header from ever being split by one.
+        raise SynapseError("credential_unreadable", "the key holds a line break and cannot go into a header",
+                           hint="store the key again, on one line", field="credential")
     return {name: value.replace("{key}", key or "") for name, value in spec.headers.items()}
 
 

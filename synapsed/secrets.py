@@ -150,8 +150,27 @@ def resolve(name: str, ref: str) -> str:
     value = value.strip()
     if not value:
         raise SynapseError("credential_empty", f"the key for {name!r} ({source_of(ref)}) is empty", hint=_missing_hint(name, ref))
+    if not _one_line(value):
+        # A key with a line break in it would go out as a broken header on every call (or splice
+        # a header of its own into the request): refuse it here, where preflight sees it too.
+        SECRETS.add(value)
+        raise SynapseError("credential_unreadable",
+                           f"the key for {name!r} ({source_of(ref)}) holds a line break, whitespace or a control character",
+                           hint=_one_line_hint(name, ref), field="credential")
     SECRETS.add(value)
     return value
+
+
+def _one_line(value: str) -> bool:
+    return value.isprintable() and not any(ch.isspace() for ch in value)
+
+
+def _one_line_hint(name: str, ref: str) -> str:
+    if ref.startswith("file:"):
+        return f"{ref[5:]} must hold only the key, on one line (a trailing newline is fine)"
+    if ref.startswith("env:"):
+        return f"set {ref[4:]} to the key alone, on one line"
+    return f"store the key again with `synapsectl key set {name}`"
 
 
 def read_document(name: str, ref: str) -> str:

@@ -5,6 +5,8 @@ provider; preflight's free check is an optional GET of check_url, never the chat
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from synapsed import custom_rest
@@ -25,6 +27,38 @@ def _count(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
+# JMESPath runs in pure Python: an expression such as a projection of sorts over a 2 MB reply takes
+# seconds. It runs here, off the event loop, on two threads of its own (a runaway one cannot take
+# the default pool keyring and file reads use), and the call stops waiting after this long. A
+# thread cannot be stopped: one still running keeps its worker until it ends.
+EXPRESSION_TIMEOUT_S = 2.0
+_EXPRESSIONS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="synapse-jmespath")
+
+
+async def _search_all(spec: custom_rest.RestSpec, names: tuple[str, ...], document: Any) -> dict[str, Any]:
+    """Every named expression over the reply, off the loop, within EXPRESSION_TIMEOUT_S."""
+    wanted = tuple(n for n in names if n in spec.expressions)
+    if not wanted:
+        return {}
+    future = asyncio.get_running_loop().run_in_executor(
+        _EXPRESSIONS, lambda: {n: custom_rest.search(spec, n, document) for n in wanted})
+    try:
+        return await asyncio.wait_for(future, EXPRESSION_TIMEOUT_S)
+    except TimeoutError:
+        raise SynapseError(
+            "upstream_malformed",
+            f"reading the gateway's reply with the {', '.join(wanted)} expression(s) took over {EXPRESSION_TIMEOUT_S:g} s",
+            hint="simplify the expressions (`synapsectl connections edit NAME --option answer=...`): "
+                 "a direct path such as output.text reads any reply at once",
+        ) from None
+    except Exception as exc:  # a JMESPath function applied to the wrong type (JMESPathTypeError)
+        raise SynapseError(
+            "upstream_malformed",
+            f"the {', '.join(wanted)} expression(s) failed on the gateway's reply ({type(exc).__name__})",
+            hint="check the expressions against a real reply; the gateway's docs show its shape",
+        ) from None
+
+
 class CustomRestProvider:
     family = "custom-rest"
     can_check_model = False
@@ -41,9 +75,9 @@ class CustomRestProvider:
     def auth_headers(self, ctx: CallContext) -> dict[str, str]:
         return self._headers(ctx, self.spec(ctx))
 
-    def _error_message(self, spec: custom_rest.RestSpec, reply: http.Reply) -> http.UpstreamError | None:
+    async def _error_message(self, spec: custom_rest.RestSpec, reply: http.Reply) -> http.UpstreamError | None:
         document = http.decode_or_none(reply)
-        found = _text(custom_rest.search(spec, "error", document)) if document is not None else None
+        found = _text((await _search_all(spec, ("error",), document)).get("error")) if document is not None else None
         if found:
             return http.UpstreamError(found)
         if isinstance(document, dict):  # the common shapes, when no error expression is set
@@ -59,14 +93,15 @@ class CustomRestProvider:
         body = custom_rest.render_body(spec, request, ctx.conn.model)
         reply = await http.send(ctx, spec.method, ctx.base_url, headers=self._headers(ctx, spec), json_body=body)
         if not 200 <= reply.status < 300:
-            raise http.http_error(reply, self._error_message(spec, reply), ctx)
+            raise http.http_error(reply, await self._error_message(spec, reply), ctx)
         document = http.decode_json(reply, "the gateway's JSON reply")
-        error = _text(custom_rest.search(spec, "error", document))
+        found = await _search_all(spec, ("error", "answer", "input_tokens", "output_tokens"), document)
+        error = _text(found.get("error"))
         if error:
             raise SynapseError("upstream_error", f"the gateway answered {reply.status} with an error: {http.upstream_text(error)}",
                                hint="the gateway reported a failure in its body (the error expression found it)",
                                status=reply.status)
-        answer = _text(custom_rest.search(spec, "answer", document))
+        answer = _text(found.get("answer"))
         if answer is None:
             raise SynapseError(
                 "upstream_malformed",
@@ -78,8 +113,8 @@ class CustomRestProvider:
             text=answer,
             finish_reason=None,
             model=ctx.conn.model,
-            input_tokens=_count(custom_rest.search(spec, "input_tokens", document)),
-            output_tokens=_count(custom_rest.search(spec, "output_tokens", document)),
+            input_tokens=_count(found.get("input_tokens")),
+            output_tokens=_count(found.get("output_tokens")),
             request_id=reply.header("x-request-id"),
             latency_ms=round(reply.latency_ms, 3),
         )
@@ -91,7 +126,7 @@ class CustomRestProvider:
             return ("no free check configured (option check_url); the key and template are checked by --probe", None)
         reply = await http.send(ctx, "GET", spec.check_url, headers=headers)
         if not 200 <= reply.status < 300:
-            raise http.http_error(reply, self._error_message(spec, reply), ctx)
+            raise http.http_error(reply, await self._error_message(spec, reply), ctx)
         return f"GET {spec.check_url} answered {reply.status} with these headers (free)", None
 
     async def list_models(self, ctx: CallContext) -> list[str]:
