@@ -202,6 +202,8 @@ class BedrockProvider:
     # ---- errors ---------------------------------------------------------------------------------
 
     def _fail(self, ctx: CallContext, reply: http.Reply, model: str | None = None) -> SynapseError:
+        if 300 <= reply.status < 400:
+            return http.redirect_refused(reply, ctx.name)
         parsed = parse_error(reply)
         kind = parsed.codes[0] if parsed and parsed.codes else ""
         text = http.upstream_text(parsed.message) if parsed and parsed.message else f"HTTP {reply.status}"

@@ -50,6 +50,9 @@ def _one_shot_request(timeout_s: float) -> Any:
         sent += 1
         if sent > 1:
             raise exceptions.TransportError("the token request failed once; synapse does not retry it")
+        # requests follows redirects by default: a second request, carrying the signed assertion
+        # to wherever the token endpoint points. The redirect itself is the answer google-auth sees.
+        kwargs["allow_redirects"] = False
         return inner(url, method=method, body=body, headers=headers, timeout=timeout or timeout_s, **kwargs)
 
     return request

@@ -254,6 +254,20 @@ def convert(raw: Any, type_: type[Any], what: str, parse_error: Any = None, repl
         ) from None
 
 
+def redirect_refused(reply: Reply, name: str) -> SynapseError:
+    """A redirect is never followed: it would be a second request (a hidden retry), and the key
+    header would travel to wherever it points (aiohttp drops Authorization across origins, not
+    x-api-key, api-key or x-goog-api-key)."""
+    location = upstream_text(reply.header("location") or "") or "nowhere named"
+    return SynapseError(
+        "upstream_malformed",
+        f"the provider answered {reply.status}, a redirect to {location}; synapse follows no redirect "
+        "(it would be a second request and could carry the key elsewhere)",
+        hint=f"if that address is the API's new home, make it the base URL: `synapsectl connections edit {name} --base-url URL`",
+        status=reply.status,
+    )
+
+
 @dataclass(frozen=True)
 class UpstreamError:
     """What a family's error body says: message plus the provider's own code/type/status strings."""
@@ -307,6 +321,8 @@ def http_error(reply: Reply, parsed: UpstreamError | None, ctx: CallContext, mod
         return err("model_not_found", f"check the model id {model!r} with `synapsectl preflight {name}` (it lists close matches)")
     if status == 408:
         return err("timeout")
+    if 300 <= status < 400:
+        return redirect_refused(reply, name)
     if 400 <= status < 500:
         if codes & {"context_length_exceeded", "string_above_max_length"} or CONTEXT_TOO_LONG.search(text):
             return err("context_too_long")

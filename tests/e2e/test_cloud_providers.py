@@ -374,3 +374,44 @@ def test_vertex_garbage_reply_is_upstream_malformed_and_sent_once(
     error = json.loads(daemon.ctl("test", "vx", "hi", "--json").stdout)["error"]
     assert error["kind"] == "upstream_malformed"
     assert up.count("POST", up.chat_path) == 1
+
+
+# ---- redirects: never followed by the Bedrock, Vertex or token paths ---------------------------
+
+@pytest.fixture
+def redirect_target() -> Iterator[FakeUpstream]:
+    target = FakeUpstream("openai").start()
+    yield target
+    target.stop()
+
+
+def test_bedrock_redirect_is_refused_after_one_request_and_the_target_gets_nothing(
+        daemon: DaemonProcess, bedrock: tuple[FakeUpstream, SigV4Guard], redirect_target: FakeUpstream) -> None:
+    up, _ = bedrock
+    _add_bedrock(daemon, up, "key")
+    daemon.ctl("key", "set", "key", input=BEDROCK_API_KEY)
+    up.reply_chat(Canned(307, body=b"", headers={"Location": redirect_target.base_url + up.chat_path}))
+    error = json.loads(daemon.ctl("test", "key", "hi", "--json").stdout)["error"]
+    assert error["kind"] == "upstream_malformed" and "redirect" in error["message"]
+    assert up.count("POST", up.chat_path) == 1 and redirect_target.requests == []
+
+
+def test_vertex_redirect_is_refused_after_one_request_and_the_target_gets_nothing(
+        daemon: DaemonProcess, vertex: tuple[FakeUpstream, TokenIssuer, Path], redirect_target: FakeUpstream) -> None:
+    up, _, key_file = vertex
+    _add_vertex(daemon, up, "vx", f"file:{key_file}")
+    up.reply_chat(Canned(308, body=b"", headers={"Location": redirect_target.base_url + up.chat_path}))
+    error = json.loads(daemon.ctl("test", "vx", "hi", "--json").stdout)["error"]
+    assert error["kind"] == "upstream_malformed" and "redirect" in error["message"]
+    assert up.count("POST", up.chat_path) == 1 and redirect_target.requests == []
+
+
+def test_a_token_endpoint_redirect_is_not_followed(
+        daemon: DaemonProcess, vertex: tuple[FakeUpstream, TokenIssuer, Path], redirect_target: FakeUpstream) -> None:
+    up, issuer, key_file = vertex
+    issuer.refuse = Canned(302, body=b"", headers={"Location": redirect_target.base_url + "/token"})
+    _add_vertex(daemon, up, "vx", f"file:{key_file}")
+    error = json.loads(daemon.ctl("test", "vx", "hi", "--json").stdout)["error"]
+    assert error["kind"] in ("auth_failed", "network_unreachable", "upstream_malformed")
+    assert issuer.token_requests == 1 and redirect_target.requests == []
+    assert up.count("POST", up.chat_path) == 0

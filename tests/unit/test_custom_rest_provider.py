@@ -142,3 +142,19 @@ async def test_an_expression_failing_on_the_reply_is_upstream_malformed(tmp_path
         await _ask(gateway)
     assert caught.value.kind == "upstream_malformed" and "answer" in caught.value.message
     await gateway.close()
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_a_gateway_redirect_is_refused_and_the_key_goes_nowhere_else(
+        tmp_path: Path, gateway_up: FakeUpstream, upstreams: list[FakeUpstream], monkeypatch: pytest.MonkeyPatch,
+        status: int) -> None:
+    monkeypatch.setenv("GATEWAY_KEY", "k-fine")
+    target = FakeUpstream("openai").start()
+    upstreams.append(target)
+    gateway_up.routes[("POST", GEN)] = Canned(status, body=b"", headers={"Location": target.base_url + "/gen"})
+    gateway = await _gateway(tmp_path, gateway_up, "env:GATEWAY_KEY")
+    with pytest.raises(SynapseError) as caught:
+        await _ask(gateway)
+    assert caught.value.kind == "upstream_malformed" and "redirect" in caught.value.message
+    assert gateway_up.count("POST", GEN) == 1 and target.requests == []
+    await gateway.close()

@@ -594,3 +594,22 @@ async def test_requests_offer_only_the_encodings_decoded_with_a_bound(make) -> N
     await h.ask()
     assert h.upstream.requests[-1].headers["Accept-Encoding"] == ACCEPT_ENCODING
     await h.gateway.close()
+
+
+# ---- redirects: never followed, the target receives nothing ---------------------------------------
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_redirect_is_a_typed_error_after_one_request_and_its_target_gets_nothing(
+        make, upstreams: list[FakeUpstream], provider: str, status: int) -> None:
+    h = await make(provider)
+    target = FakeUpstream(FAMILY_OF[provider]).start()
+    upstreams.append(target)
+    location = target.base_url + target.chat_path.removeprefix("/v1")
+    h.upstream.reply_chat(Canned(status, body=b"", headers={"Location": location}))
+    error = await h.fail()
+    assert error.kind == "upstream_malformed" and f"answered {status}, a redirect to" in error.message
+    assert "connections edit c --base-url" in (error.hint or "")
+    assert h.chat_requests() == 1
+    assert target.requests == []
+    await h.gateway.close()

@@ -96,3 +96,13 @@ def test_sessions_and_csrf_tokens_are_distinct_random_values() -> None:
     session = console.redeem(console.issue_link())
     assert session is not None
     assert session.id != session.csrf and len(session.id) >= 40
+
+
+def test_docs_console_lists_every_security_header_as_sent() -> None:
+    from pathlib import Path
+
+    from synapsed.console.guards import SECURITY_HEADERS
+
+    docs = (Path(__file__).resolve().parents[3] / "docs" / "console.md").read_text()
+    for name, value in SECURITY_HEADERS.items():
+        assert f"`{name}: {value}`" in docs, f"docs/console.md does not show {name} as the server sends it"
