@@ -34,6 +34,8 @@ class ProviderInfo:
     lists_models: bool = True
     # The endpoint when option `location` is unset or "global" (Vertex AI: no regional host).
     global_base_url: str | None = None
+    # Where the service documents a structured-output control that response_schema maps onto.
+    structured: bool = False
 
     def own_credentials(self, credential: str) -> bool:
         """Whether the provider resolves this credential itself (no key through secrets.resolve)."""
@@ -50,9 +52,14 @@ class ProviderInfo:
             return None  # a required option is missing: validation says which
 
 
-def _compat(pid: str, url: str | None, needs_key: bool = True, lists_models: bool = True) -> ProviderInfo:
+# Options every connection takes: its default reasoning level (model_rules.LEVELS).
+COMMON_OPTIONS = frozenset({"reasoning"})
+
+
+def _compat(pid: str, url: str | None, needs_key: bool = True, lists_models: bool = True,
+            structured: bool = False) -> ProviderInfo:
     return ProviderInfo(pid, "openai", url, needs_key=needs_key, docs="docs/providers/openai-compatible.md",
-                        lists_models=lists_models)
+                        lists_models=lists_models, structured=structured)
 
 
 PROVIDERS: dict[str, ProviderInfo] = {
@@ -62,8 +69,9 @@ PROVIDERS: dict[str, ProviderInfo] = {
             "openai",
             "openai",
             "https://api.openai.com/v1",
-            options=frozenset({"organization", "project"}),
+            options=frozenset({"organization", "project", "store"}),
             docs="docs/providers/openai.md",
+            structured=True,
         ),
         ProviderInfo(
             "azure-openai",
@@ -72,6 +80,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
             options=frozenset({"deployment", "api_version"}),
             required_options=frozenset({"deployment", "api_version"}),
             docs="docs/providers/azure-openai.md",
+            structured=True,
         ),
         ProviderInfo(
             "anthropic",
@@ -79,14 +88,17 @@ PROVIDERS: dict[str, ProviderInfo] = {
             "https://api.anthropic.com",
             options=frozenset({"anthropic_version"}),
             docs="docs/providers/anthropic.md",
+            structured=True,
         ),
         ProviderInfo(
             "gemini",
             "gemini",
             "https://generativelanguage.googleapis.com/v1beta",
             docs="docs/providers/gemini.md",
+            structured=True,
         ),
-        ProviderInfo("ollama", "ollama", "http://127.0.0.1:11434", needs_key=False, docs="docs/providers/ollama.md"),
+        ProviderInfo("ollama", "ollama", "http://127.0.0.1:11434", needs_key=False, docs="docs/providers/ollama.md",
+                     structured=True),
         ProviderInfo(
             "bedrock",
             "bedrock",
@@ -105,6 +117,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
             ambient=frozenset({"adc"}),
             file_is_document=True,
             global_base_url="https://aiplatform.googleapis.com",
+            structured=True,
         ),
         ProviderInfo(
             "custom-rest",
@@ -117,21 +130,21 @@ PROVIDERS: dict[str, ProviderInfo] = {
             base_url_is_endpoint=True,
             needs_key=False,  # only when a header template says {key}
         ),
-        _compat("groq", "https://api.groq.com/openai/v1"),
-        _compat("openrouter", "https://openrouter.ai/api/v1"),
+        _compat("groq", "https://api.groq.com/openai/v1", structured=True),
+        _compat("openrouter", "https://openrouter.ai/api/v1", structured=True),
         _compat("deepseek", "https://api.deepseek.com/v1"),
-        _compat("xai", "https://api.x.ai/v1"),
-        _compat("mistral", "https://api.mistral.ai/v1"),
-        _compat("together", "https://api.together.xyz/v1"),
+        _compat("xai", "https://api.x.ai/v1", structured=True),
+        _compat("mistral", "https://api.mistral.ai/v1", structured=True),
+        _compat("together", "https://api.together.xyz/v1", structured=True),
         # Each default as the service's own documentation gives it (docs/providers/openai-compatible.md cites them).
         _compat("huggingface", "https://router.huggingface.co/v1"),
-        _compat("fireworks", "https://api.fireworks.ai/inference/v1"),
-        _compat("cerebras", "https://api.cerebras.ai/v1"),
+        _compat("fireworks", "https://api.fireworks.ai/inference/v1", structured=True),
+        _compat("cerebras", "https://api.cerebras.ai/v1", structured=True),
         _compat("nvidia", "https://integrate.api.nvidia.com/v1"),
         # Sonar's Chat Completions root has no version path and no GET /models.
         _compat("perplexity", "https://api.perplexity.ai", lists_models=False),
-        _compat("lmstudio", "http://127.0.0.1:1234/v1", needs_key=False),
-        _compat("vllm", "http://127.0.0.1:8000/v1", needs_key=False),
+        _compat("lmstudio", "http://127.0.0.1:1234/v1", needs_key=False, structured=True),
+        _compat("vllm", "http://127.0.0.1:8000/v1", needs_key=False, structured=True),
         _compat("openai-compatible", None),
     )
 }

@@ -21,7 +21,7 @@ from synapsed.protocol import ChatRequest
 
 # A placeholder that is a whole JSON string value takes the typed value (a list, a number or
 # null, which drops the member); inside a longer string only text placeholders are allowed.
-PLACEHOLDERS = ("messages", "prompt", "system", "max_tokens", "temperature", "model", "stop")
+PLACEHOLDERS = ("messages", "prompt", "system", "max_tokens", "temperature", "model", "stop", "response_schema")
 TEXT_PLACEHOLDERS = ("prompt", "system", "model")
 PLACEHOLDER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 HEADER_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -168,6 +168,7 @@ def _values(request: ChatRequest, model: str) -> dict[str, Any]:
         "temperature": request.temperature,
         "model": model,
         "stop": request.stop,
+        "response_schema": request.response_schema,
     }
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import aiohttp
 import msgspec
 
-from synapsed import secrets
+from synapsed import model_rules, secrets, structured
 from synapsed.catalog import PROVIDERS
 from synapsed.config import ConfigStore, ConnectionConfig
 from synapsed.errors import ErrorKind, SynapseError
@@ -98,8 +99,19 @@ class Gateway:
         self, name: str, request: ChatRequest, origin: Origin = CLI
     ) -> tuple[ConnectionConfig, ChatResult]:
         conn = self.connection(name)
+        request = with_connection_defaults(request, conn)
         reservation = await self._admit(name, conn, request, origin)
         result = await self._call(name, conn, request, reservation, origin)
+        if request.response_schema is not None:
+            try:
+                parsed = structured.validate_answer(result.text, request.response_schema)
+            except SynapseError as exc:
+                # Billed and recorded as what it was, and never re-sent.
+                await self.meter.succeeded(reservation, origin, result, error_kind=exc.kind)
+                log.warning("answer does not match response_schema", connection=name, caller=origin.caller,
+                            error=exc.message)
+                raise
+            result = msgspec.structs.replace(result, json=parsed)
         return conn, await self._settle(name, conn, result, reservation, origin)
 
     async def _admit(self, name: str, conn: ConnectionConfig, request: ChatRequest, origin: Origin) -> Reservation:
@@ -111,6 +123,7 @@ class Gateway:
                     f"connection {name!r} is disabled (no other connection was tried)",
                     hint=f"enable it with `synapsectl connections enable {name}`",
                 )
+            check_capabilities(conn, request)
             return self.meter.admit(name, conn, request)
         except SynapseError as exc:
             await self.meter.refused(name, conn, origin, exc)
@@ -166,12 +179,40 @@ class Gateway:
 MAX_PROMPT_CHARS = 200_000
 
 
+def with_connection_defaults(request: ChatRequest, conn: ConnectionConfig) -> ChatRequest:
+    """The connection's default reasoning level where the call named none."""
+    default = conn.options.get("reasoning")
+    if request.reasoning is None and default:
+        return msgspec.structs.replace(request, reasoning=default)
+    return request
+
+
+def check_capabilities(conn: ConnectionConfig, request: ChatRequest) -> None:
+    """What the model cannot take is refused before any upstream call: a reasoning level it has
+    no control for, structured output where the service documents none."""
+    model_rules.resolve(conn.provider, conn.model, request.reasoning, model_rules.family_for(conn.provider, conn.model))
+    if request.response_schema is not None and not takes_schema(conn):
+        raise SynapseError("bad_request", f"response_schema cannot be sent to {conn.provider}: it documents no "
+                           "structured-output control synapse maps onto",
+                           hint="leave response_schema out and ask for JSON in the prompt, or use a connection that "
+                                "takes it (docs/providers/README.md lists them)", field="response_schema")
+
+
+def takes_schema(conn: ConnectionConfig) -> bool:
+    if conn.provider == "custom-rest":
+        return "{response_schema}" in conn.options.get("body", "")
+    return PROVIDERS[conn.provider].structured
+
+
 def build_chat_request(
     messages: list[Message],
     system: str | None = None,
     max_output_tokens: int | None = None,
     temperature: float | None = None,
     stop: list[str] | None = None,
+    reasoning: str | None = None,
+    include_reasoning: bool = False,
+    response_schema: dict[str, Any] | None = None,
 ) -> ChatRequest:
     """The rules every chat request meets, whether it came over RPC or MCP."""
     if not messages or not any(m.content.strip() for m in messages):
@@ -185,5 +226,11 @@ def build_chat_request(
                            hint="no model writes more than this in one answer; leave it out for the model's default")
     if temperature is not None and not 0 <= temperature <= 2:
         raise SynapseError("bad_request", "temperature must be between 0 and 2", field="temperature")
+    if reasoning is not None and reasoning not in model_rules.LEVELS:
+        raise SynapseError("bad_request", f"reasoning {reasoning!r} is not a level",
+                           hint=f"one of: {', '.join(model_rules.LEVELS)}", field="reasoning")
+    if response_schema is not None:
+        structured.check_schema(response_schema)
     return ChatRequest(messages=messages, system=system, max_output_tokens=max_output_tokens,
-                       temperature=temperature, stop=stop)
+                       temperature=temperature, stop=stop, reasoning=reasoning,
+                       include_reasoning=include_reasoning, response_schema=response_schema)

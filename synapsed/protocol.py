@@ -84,12 +84,21 @@ class Message(msgspec.Struct, forbid_unknown_fields=True):
     content: str
 
 
+ReasoningLevel = Literal["none", "low", "medium", "high", "max"]
+
+
 class ChatRequest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
     messages: list[Message]
     system: str | None = None
     max_output_tokens: int | None = None
     temperature: float | None = None
     stop: list[str] | None = None
+    # How hard the model thinks (synapsed/model_rules.py maps it onto each API's own control).
+    reasoning: ReasoningLevel | None = None
+    # Return the reasoning summary the API gives back (never stored in threads).
+    include_reasoning: bool = False
+    # A JSON Schema the answer must meet: each API's structured output, then validated here.
+    response_schema: dict[str, Any] | None = None
 
 
 class ChatResult(msgspec.Struct, omit_defaults=True):
@@ -103,6 +112,17 @@ class ChatResult(msgspec.Struct, omit_defaults=True):
     request_id: str | None = None
     latency_ms: float = 0.0
     budget_warnings: list[str] | None = None  # monitor-mode budgets that are crossed
+    # Of output_tokens, those spent thinking (OpenAI, Gemini, Anthropic where it reports them).
+    reasoning_tokens: int | None = None
+    # Of input_tokens, those read from the provider's prompt cache, and those written to it.
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    # With include_reasoning: the API's reasoning summary, or why there is none.
+    reasoning_summary: str | None = None
+    reasoning_note: str | None = None
+    # With response_schema: the answer parsed and validated against it.
+    json: Any = msgspec.UNSET
+    endpoint: str | None = None  # "responses" when OpenAI's Responses API answered
 
 
 class PreflightCheck(msgspec.Struct, omit_defaults=True):
@@ -146,6 +166,9 @@ class ChatParams(msgspec.Struct, forbid_unknown_fields=True):
     max_output_tokens: int | None = None
     temperature: float | None = None
     stop: list[str] | None = None
+    reasoning: ReasoningLevel | None = None
+    include_reasoning: bool = False
+    response_schema: dict[str, Any] | None = None
 
 
 class ChatCompletion(msgspec.Struct):

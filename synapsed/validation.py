@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from synapsed import custom_rest
-from synapsed.catalog import AMBIENT_CREDENTIALS, PROVIDERS, ProviderInfo
+from synapsed.catalog import AMBIENT_CREDENTIALS, COMMON_OPTIONS, PROVIDERS, ProviderInfo
 from synapsed.config.schema import Budget, ConnectionConfig
 from synapsed.errors import SynapseError
 
@@ -121,9 +121,22 @@ def _bad_option(field: str, message: str, hint: str) -> SynapseError:
     return SynapseError("config_invalid", message, hint=hint, field=f"options.{field}")
 
 
+def _check_common_options(options: dict[str, str]) -> None:
+    from synapsed.model_rules import LEVELS
+
+    level = options.get("reasoning")
+    if level is not None and level not in LEVELS:
+        raise _bad_option("reasoning", f"reasoning {level!r} is not a level", f"one of: {', '.join(LEVELS)}")
+    store = options.get("store")
+    if store is not None and store not in ("true", "false"):
+        raise _bad_option("store", f"store {store!r} is not true or false",
+                          "store=true lets OpenAI keep Responses API conversations; the default false keeps none")
+
+
 def check_option_values(info: ProviderInfo, options: dict[str, str], credential: str) -> None:
     """The values of the options that have a shape: regions, locations, projects, REST templates.
     Each provider's own: OpenAI's `project` is an OpenAI project id, not a Google one."""
+    _check_common_options(options)
     if info.id == "bedrock":
         _check_bedrock_options(options, credential)
     elif info.id == "vertex":
@@ -167,13 +180,13 @@ OPTION_EXAMPLES = {"deployment": "my-gpt4o", "api_version": "2024-10-21", "regio
 
 
 def check_options(info: ProviderInfo, options: dict[str, str]) -> dict[str, str]:
-    unknown = sorted(set(options) - info.options)
+    unknown = sorted(set(options) - info.options - COMMON_OPTIONS)
     if unknown:
         allowed = ", ".join(sorted(info.options)) or "none"
         raise SynapseError(
             "config_invalid",
             f"provider {info.id} does not take option(s) {', '.join(unknown)}",
-            hint=f"options for {info.id}: {allowed}",
+            hint=f"options for {info.id}: {allowed}; for every provider: {', '.join(sorted(COMMON_OPTIONS))}",
             field="options",
         )
     missing = sorted(info.required_options - {k for k, v in options.items() if v.strip()})

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from synapsed import model_rules
 from synapsed.errors import SynapseError
 from synapsed.providers import http
 from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult
@@ -42,11 +43,18 @@ def check_temperature(model: str, temperature: float | None) -> bool:
 class _Block(msgspec.Struct):
     type: str
     text: str | None = None
+    thinking: str | None = None  # a thinking block's (summarized) reasoning
+
+
+class _OutputDetails(msgspec.Struct):
+    thinking_tokens: int | None = None
 
 
 class _Usage(msgspec.Struct):
     input_tokens: int | None = None
     output_tokens: int | None = None
+    # Of output_tokens, those spent thinking (where the API reports them).
+    output_tokens_details: _OutputDetails | None = None
     # Prompt caching: these are billed input too, and input_tokens leaves them out.
     cache_creation_input_tokens: int | None = None
     cache_read_input_tokens: int | None = None
@@ -102,15 +110,40 @@ def message_body(request: ChatRequest, model: str) -> dict[str, Any]:
         body["temperature"] = request.temperature
     if request.stop:
         body["stop_sequences"] = request.stop
+    _thinking(body, request, model)
+    if request.response_schema is not None:
+        body.setdefault("output_config", {})["format"] = {"type": "json_schema", "schema": request.response_schema}
     return body
 
 
-def message_result(reply: http.Reply) -> ChatResult:
+def _thinking(body: dict[str, Any], request: ChatRequest, model: str) -> None:
+    """Adaptive thinking with output_config.effort (Claude 4.6 and later: from Opus 4.7 on,
+    budget_tokens is a 400), or a thinking budget for the older thinking models, with max_tokens
+    raised above it (it counts the thinking too)."""
+    reasoning = model_rules.resolve("anthropic", model, request.reasoning, family="anthropic")
+    display = {"display": "summarized"} if request.include_reasoning else {}
+    if reasoning is None:
+        return  # the model's own default; include_reasoning then reports what came back
+    if reasoning.value in ("disabled", 0):
+        body["thinking"] = {"type": "disabled"}
+    elif reasoning.rule.control == "adaptive":
+        body["thinking"] = {"type": "adaptive", **display}
+        body.setdefault("output_config", {})["effort"] = reasoning.value
+    else:
+        budget = int(reasoning.value)
+        body["thinking"] = {"type": "enabled", "budget_tokens": budget, **display}
+        body["max_tokens"] = budget + (request.max_output_tokens or DEFAULT_MAX_TOKENS)
+        body.pop("temperature", None)  # thinking takes no temperature (a 400 if sent)
+
+
+def message_result(reply: http.Reply, request: ChatRequest | None = None) -> ChatResult:
     message: _Message = http.convert(http.decode_json(reply, "a message"), _Message, "message", parse_error, reply)
     texts = [b.text for b in message.content if b.type == "text" and b.text is not None]
     if not texts and message.stop_reason not in ("max_tokens", "refusal", "end_turn"):
         raise SynapseError("upstream_malformed", "the provider's message had no text content")
     usage = message.usage or _Usage()
+    thoughts = [b.thinking for b in message.content if b.type == "thinking" and b.thinking]
+    wanted = request is not None and request.include_reasoning
     return ChatResult(
         text="".join(texts),
         finish_reason=message.stop_reason,
@@ -119,6 +152,12 @@ def message_result(reply: http.Reply) -> ChatResult:
         output_tokens=usage.output_tokens,
         request_id=reply.header("request-id") or message.id,
         latency_ms=round(reply.latency_ms, 3),
+        # Claude counts thinking inside output_tokens; the split is reported only where the API gives it.
+        reasoning_tokens=usage.output_tokens_details.thinking_tokens if usage.output_tokens_details else None,
+        cache_read_tokens=usage.cache_read_input_tokens,
+        cache_write_tokens=usage.cache_creation_input_tokens,
+        reasoning_summary="\n\n".join(thoughts) if wanted and thoughts else None,
+        reasoning_note="the model returned no thinking for this answer" if wanted and not thoughts else None,
     )
 
 
@@ -141,7 +180,7 @@ class AnthropicProvider:
         reply = await http.send(ctx, "POST", f"{ctx.base_url}/v1/messages", headers=self.auth_headers(ctx), json_body=body)
         if reply.status != 200:
             raise self._fail(ctx, reply)
-        return message_result(reply)
+        return message_result(reply, request)
 
     async def list_models(self, ctx: CallContext) -> list[str]:
         reply = await http.send(ctx, "GET", f"{ctx.base_url}/v1/models", headers=self.auth_headers(ctx), params={"limit": "1000"})

@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from synapsed.providers import http
+import msgspec
+
+from synapsed import model_rules
+from synapsed.providers import http, responses
 from synapsed.providers.base import CallContext, ChatRequest, ChatResult
-from synapsed.providers.openai import REASONING_MODEL, _Models, chat_body, completion_result, parse_error
+from synapsed.providers.openai import REASONING_MODEL, _Models, chat_body, completion_result, parse_error, reasoning_note
 
 
 def deployment_body(ctx: CallContext, request: ChatRequest) -> dict[str, Any]:
@@ -35,6 +38,10 @@ class AzureOpenAIProvider:
         return {"api-version": ctx.conn.options["api_version"]}
 
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
+        if model_rules.endpoint_for(ctx.conn.provider, ctx.conn.model) == "responses":
+            # https://learn.microsoft.com/en-us/azure/ai-foundry/openai/how-to/responses
+            return await responses.complete(ctx, request, f"{ctx.base_url}/openai/responses", self.auth_headers(ctx),
+                                            params=self._params(ctx), model=ctx.conn.options["deployment"])
         deployment = quote(ctx.conn.options["deployment"], safe="")
         body = deployment_body(ctx, request)
         reply = await http.send(
@@ -47,7 +54,9 @@ class AzureOpenAIProvider:
         )
         if reply.status != 200:
             raise http.http_error(reply, parse_error(reply), ctx, model=ctx.conn.options["deployment"])
-        return completion_result(reply, ctx.conn.model)
+        result = completion_result(reply, ctx.conn.model)
+        note = reasoning_note(request, "Chat Completions")
+        return msgspec.structs.replace(result, reasoning_note=note) if note else result
 
     async def list_models(self, ctx: CallContext) -> list[str]:
         reply = await http.send(ctx, "GET", f"{ctx.base_url}/openai/models", headers=self.auth_headers(ctx), params=self._params(ctx))

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from synapsed import model_rules
 from synapsed.errors import SynapseError
 from synapsed.providers import http
 from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult, sampling_options
@@ -35,6 +36,7 @@ class _Usage(msgspec.Struct):
     promptTokenCount: int | None = None  # noqa: N815
     candidatesTokenCount: int | None = None  # noqa: N815
     thoughtsTokenCount: int | None = None  # noqa: N815
+    cachedContentTokenCount: int | None = None  # noqa: N815 - of promptTokenCount, read from the cache
 
 
 class _Feedback(msgspec.Struct):
@@ -89,7 +91,7 @@ def _model_path(model: str) -> str:
     return quote(model.removeprefix("models/"), safe="-._")
 
 
-def content_body(request: ChatRequest) -> dict[str, Any]:
+def content_body(request: ChatRequest, model: str = "") -> dict[str, Any]:
     """A generateContent body (the Gemini API and Gemini on Vertex AI take the same one)."""
     body: dict[str, Any] = {
         "contents": [
@@ -100,12 +102,30 @@ def content_body(request: ChatRequest) -> dict[str, Any]:
     if request.system:
         body["systemInstruction"] = {"parts": [{"text": request.system}]}
     config = sampling_options(request, max_tokens="maxOutputTokens", stop="stopSequences")
+    thinking = _thinking_config(request, model)
+    if thinking:
+        config["thinkingConfig"] = thinking
+    if request.response_schema is not None:
+        config["responseMimeType"] = "application/json"
+        config["responseJsonSchema"] = request.response_schema
     if config:
         body["generationConfig"] = config
     return body
 
 
-def content_result(reply: http.Reply, requested_model: str) -> ChatResult:
+def _thinking_config(request: ChatRequest, model: str) -> dict[str, Any]:
+    """thinkingLevel for Gemini 3, thinkingBudget for 2.5 (never both: a 400); includeThoughts for
+    the thought summaries."""
+    config: dict[str, Any] = {}
+    reasoning = model_rules.resolve("gemini", model, request.reasoning, family="gemini")
+    if reasoning is not None:
+        config["thinkingLevel" if reasoning.rule.control == "level" else "thinkingBudget"] = reasoning.value
+    if request.include_reasoning:
+        config["includeThoughts"] = True
+    return config
+
+
+def content_result(reply: http.Reply, requested_model: str, request: ChatRequest | None = None) -> ChatResult:
     parsed: _Response = http.convert(
         http.decode_json(reply, "generateContent output"), _Response, "generateContent output", parse_error, reply
     )
@@ -129,6 +149,8 @@ def content_result(reply: http.Reply, requested_model: str) -> ChatResult:
     output = None
     if usage.candidatesTokenCount is not None or usage.thoughtsTokenCount is not None:
         output = (usage.candidatesTokenCount or 0) + (usage.thoughtsTokenCount or 0)
+    thoughts = [p.text for p in parts if p.text and p.thought]
+    wanted = request is not None and request.include_reasoning
     return ChatResult(
         text="".join(p.text for p in parts if p.text is not None and not p.thought),
         finish_reason=candidate.finishReason,
@@ -137,6 +159,10 @@ def content_result(reply: http.Reply, requested_model: str) -> ChatResult:
         output_tokens=output,
         request_id=parsed.responseId,
         latency_ms=round(reply.latency_ms, 3),
+        reasoning_tokens=usage.thoughtsTokenCount,
+        cache_read_tokens=usage.cachedContentTokenCount,
+        reasoning_summary="\n\n".join(thoughts) if wanted and thoughts else None,
+        reasoning_note="the model returned no thought summary for this answer" if wanted and not thoughts else None,
     )
 
 
@@ -152,10 +178,11 @@ class GeminiProvider:
 
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
         url = f"{ctx.base_url}/models/{_model_path(ctx.conn.model)}:generateContent"
-        reply = await http.send(ctx, "POST", url, headers=self.auth_headers(ctx), json_body=content_body(request))
+        reply = await http.send(ctx, "POST", url, headers=self.auth_headers(ctx),
+                                json_body=content_body(request, ctx.conn.model))
         if reply.status != 200:
             raise self._fail(ctx, reply)
-        return content_result(reply, ctx.conn.model)
+        return content_result(reply, ctx.conn.model, request)
 
     async def list_models(self, ctx: CallContext) -> list[str]:
         names: list[str] = []

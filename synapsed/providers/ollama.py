@@ -60,6 +60,8 @@ class OllamaProvider:
         body: dict[str, Any] = {"model": ctx.conn.model, "messages": messages, "stream": False}
         if options:
             body["options"] = options
+        if request.response_schema is not None:
+            body["format"] = request.response_schema  # https://docs.ollama.com/capabilities/structured-outputs
         reply = await http.send(ctx, "POST", f"{ctx.base_url}/api/chat", headers=self.auth_headers(ctx), json_body=body)
         if reply.status != 200:
             raise http.http_error(reply, parse_error(reply), ctx)

@@ -13,8 +13,9 @@ from urllib.parse import quote
 
 import msgspec
 
+from synapsed import model_rules, structured
 from synapsed.errors import SynapseError
-from synapsed.providers import http
+from synapsed.providers import http, responses
 from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult
 
 # Reasoning models reject max_tokens with a 400 and need max_completion_tokens; Azure's older
@@ -32,10 +33,20 @@ class _Choice(msgspec.Struct):
     finish_reason: str | None = None
 
 
+class _CompletionDetails(msgspec.Struct):
+    reasoning_tokens: int | None = None
+
+
+class _PromptDetails(msgspec.Struct):
+    cached_tokens: int | None = None
+
+
 class _Usage(msgspec.Struct):
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cost: float | None = None  # OpenRouter reports the charge in USD
+    completion_tokens_details: _CompletionDetails | None = None
+    prompt_tokens_details: _PromptDetails | None = None
 
 
 class _Completion(msgspec.Struct):
@@ -87,7 +98,27 @@ def chat_body(ctx: CallContext, request: ChatRequest, max_tokens_field: str) -> 
         body["temperature"] = request.temperature
     if request.stop:
         body["stop"] = request.stop
+    reasoning = model_rules.resolve(ctx.conn.provider, ctx.conn.model, request.reasoning)
+    if reasoning is not None:
+        if reasoning.rule.control == "openrouter":
+            body["reasoning"] = {"effort": reasoning.value}
+        else:
+            body["reasoning_effort"] = reasoning.value
+    if request.response_schema is not None:
+        body["response_format"] = {"type": "json_schema", "json_schema": json_schema_format(request.response_schema)}
     return body
+
+
+def json_schema_format(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's json_schema member (chat completions' response_format.json_schema; the Responses
+    API's text.format adds its type beside these): strict where the schema allows it."""
+    return {"name": "answer", "schema": schema, "strict": structured.strict_compatible(schema)}
+
+
+def reasoning_note(request: ChatRequest, endpoint: str) -> str | None:
+    if not request.include_reasoning:
+        return None
+    return f"OpenAI's {endpoint} API returns no reasoning summary; the Responses API does (models served there)"
 
 
 def completion_result(reply: http.Reply, requested_model: str) -> ChatResult:
@@ -108,6 +139,8 @@ def completion_result(reply: http.Reply, requested_model: str) -> ChatResult:
         cost_usd=usage.cost,
         request_id=reply.header("x-request-id") or parsed.id,
         latency_ms=round(reply.latency_ms, 3),
+        reasoning_tokens=usage.completion_tokens_details.reasoning_tokens if usage.completion_tokens_details else None,
+        cache_read_tokens=usage.prompt_tokens_details.cached_tokens if usage.prompt_tokens_details else None,
     )
 
 
@@ -127,11 +160,15 @@ class OpenAIProvider:
         return headers
 
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
+        if self.family == "openai" and model_rules.endpoint_for(ctx.conn.provider, ctx.conn.model) == "responses":
+            return await responses.complete(ctx, request, f"{ctx.base_url}/responses", self.auth_headers(ctx))
         body = chat_body(ctx, request, self.max_tokens_field)
         reply = await http.send(ctx, "POST", f"{ctx.base_url}/chat/completions", headers=self.auth_headers(ctx), json_body=body)
         if reply.status != 200:
             raise http.http_error(reply, parse_error(reply), ctx)
-        return completion_result(reply, ctx.conn.model)
+        result = completion_result(reply, ctx.conn.model)
+        note = reasoning_note(request, "Chat Completions")
+        return msgspec.structs.replace(result, reasoning_note=note) if note else result
 
     async def list_models(self, ctx: CallContext) -> list[str]:
         reply = await http.send(ctx, "GET", f"{ctx.base_url}/models", headers=self.auth_headers(ctx))

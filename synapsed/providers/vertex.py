@@ -136,12 +136,12 @@ class VertexProvider:
             reply = await http.send(ctx, "POST", self.model_url(ctx, project, "rawPredict"), headers=headers, json_body=body)
             if reply.status != 200:
                 raise self._fail(ctx, reply, project)
-            return anthropic.message_result(reply)
+            return anthropic.message_result(reply, request)
         url = self.model_url(ctx, project, "generateContent")
-        reply = await http.send(ctx, "POST", url, headers=headers, json_body=gemini.content_body(request))
+        reply = await http.send(ctx, "POST", url, headers=headers, json_body=gemini.content_body(request, ctx.conn.model))
         if reply.status != 200:
             raise self._fail(ctx, reply, project)
-        return gemini.content_result(reply, ctx.conn.model)
+        return gemini.content_result(reply, ctx.conn.model, request)
 
     async def check_auth(self, ctx: CallContext) -> tuple[str, str | None]:
         """countTokens on the configured model: free, and it needs everything a real call needs."""

@@ -203,7 +203,9 @@ class Meter:
                                    origin.caller, origin.session, "error", exc.kind, round(latency, 3), None, None,
                                    None, "UNKNOWN", None, origin.thread))
 
-    async def succeeded(self, reservation: Reservation, origin: Origin, result: p.ChatResult) -> Cost:
+    async def succeeded(self, reservation: Reservation, origin: Origin, result: p.ChatResult,
+                        error_kind: str | None = None) -> Cost:
+        """A provider answer, billed; `error_kind` when it is unusable all the same (schema_mismatch)."""
         self._release(reservation)
         cost = self.prices.cost(reservation.provider, reservation.model, result.model, result.input_tokens,
                                 result.output_tokens, result.cost_usd)
@@ -212,7 +214,8 @@ class Meter:
         self._add(now, reservation.connection, tokens, cost.usd or 0.0)
         self._last[reservation.connection] = Spend(tokens, cost.usd or 0.0)
         await self._write(UsageRow(now, reservation.connection, reservation.provider, reservation.model, result.model,
-                                   origin.caller, origin.session, "ok", None, result.latency_ms, result.input_tokens,
+                                   origin.caller, origin.session, "error" if error_kind else "ok", error_kind,
+                                   result.latency_ms, result.input_tokens,
                                    result.output_tokens, cost.usd, cost.source, cost.price_version, origin.thread))
         return cost
 
