@@ -107,6 +107,7 @@ PROVIDERS: dict[str, ProviderInfo] = {
             required_options=frozenset({"region"}),
             docs="docs/providers/bedrock.md",
             ambient=frozenset({"aws"}),
+            structured=True,
         ),
         ProviderInfo(
             "vertex",

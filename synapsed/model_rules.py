@@ -120,6 +120,9 @@ def family_for(provider: str, model: str) -> str | None:
     """Whose rules a connection's model follows: Vertex AI serves Gemini and Claude."""
     if provider == "vertex":
         return "anthropic" if _bare(model).startswith("claude") else "gemini"
+    if provider == "bedrock":
+        # Claude's thinking only: Nova and the other Bedrock models have no control mapped here.
+        return "anthropic" if "anthropic.claude" in model else None
     return FAMILY_OF_PROVIDER.get(provider)
 
 

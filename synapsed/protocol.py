@@ -476,6 +476,9 @@ class UsageRecord(msgspec.Struct):
     cost_source: str
     price_version: str | None
     thread_id: str | None = None
+    reasoning_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
 
 class UsageHistory(msgspec.Struct):
@@ -506,11 +509,16 @@ class UsageClearResult(msgspec.Struct):
     before: str | None
 
 
-class PriceRow(msgspec.Struct):
+class PriceRow(msgspec.Struct, omit_defaults=True):
     model: str  # "provider/model" or "provider/*"
     input_per_mtok: float
     output_per_mtok: float
     source: str  # "config" or "builtin:<version>"
+    cached_input_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
+    # Above this many input tokens the whole request is priced at the long-context rates.
+    long_context_above: int | None = None
+    page: str | None = None  # the provider's pricing page the entry was read from
 
 
 class PriceList(msgspec.Struct):

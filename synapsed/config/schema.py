@@ -82,6 +82,9 @@ class PriceOverride(msgspec.Struct, forbid_unknown_fields=True):
 
     input_per_mtok: float
     output_per_mtok: float
+    # Prompt-cache rates; unset, cached tokens are priced as input (an overstatement, never a guess).
+    cached_input_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
 
 
 class Budget(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):

@@ -36,6 +36,14 @@ MaxTokensArg = Annotated[int, Meta(ge=1, le=200_000, description="Optional cap o
 TemperatureArg = Annotated[
     float, Meta(ge=0, le=2, description="Optional sampling temperature (0 = most deterministic). Omit for the model's default.")
 ] | None
+ReasoningArg = Annotated[
+    Literal["none", "low", "medium", "high", "max"],
+    Meta(description="Thinking effort; refused if the model has no such control."),
+] | None
+SchemaArg = Annotated[
+    dict[str, Any], Meta(description="JSON Schema for the answer; parsed into `json`.")
+] | None
+IncludeReasoningArg = Annotated[bool, Meta(description="Return the reasoning summary.")]
 ThreadArg = Annotated[
     str, Meta(pattern=f"^new$|{ID_PATTERN}",
               description='"new" starts a kept conversation; a thread_id from a result continues it (any connection '
@@ -52,6 +60,9 @@ class AskArgs(msgspec.Struct, forbid_unknown_fields=True):
     max_output_tokens: MaxTokensArg = None
     temperature: TemperatureArg = None
     thread: ThreadArg = None
+    reasoning: ReasoningArg = None
+    response_schema: SchemaArg = None
+    include_reasoning: IncludeReasoningArg = False
 
 
 class ChatMessage(msgspec.Struct, forbid_unknown_fields=True):
@@ -71,6 +82,9 @@ class ChatArgs(msgspec.Struct, forbid_unknown_fields=True):
     max_output_tokens: MaxTokensArg = None
     temperature: TemperatureArg = None
     thread: ThreadArg = None
+    reasoning: ReasoningArg = None
+    response_schema: SchemaArg = None
+    include_reasoning: IncludeReasoningArg = False
 
 
 class CompareArgs(msgspec.Struct, forbid_unknown_fields=True):
@@ -87,6 +101,9 @@ class CompareArgs(msgspec.Struct, forbid_unknown_fields=True):
     thread: Annotated[
         str, Meta(pattern=ID_PATTERN, description="A thread_id every connection sees first (read-only).")
     ] | None = None
+    reasoning: ReasoningArg = None
+    response_schema: SchemaArg = None
+    include_reasoning: IncludeReasoningArg = False
 
 
 class NoArgs(msgspec.Struct, forbid_unknown_fields=True):
@@ -159,24 +176,44 @@ def error_answer(exc: SynapseError, connection: str | None = None) -> Answer:
     structured: dict[str, Any] = {"error": {"kind": exc.kind, "message": exc.message, "hint": exc.hint}}
     if connection is not None:
         structured["connection"] = connection
-    for key in ("status", "retry_after_s", "request_id"):
+    for key in ("status", "retry_after_s", "request_id", "path", "validator_message", "raw_answer"):
         if key in exc.detail:
             structured["error"][key] = exc.detail[key]
     return Answer(f"{exc.kind}: {exc.message}\nhint: {exc.hint}", structured, is_error=True)
 
 
 def _result_fields(connection: str, provider: str, result: p.ChatResult) -> dict[str, Any]:
-    return {
+    usage: dict[str, Any] = {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens}
+    for key in ("reasoning_tokens", "cache_read_tokens", "cache_write_tokens"):
+        if getattr(result, key) is not None:
+            usage[key] = getattr(result, key)
+    fields: dict[str, Any] = {
         "connection": connection,
         "provider": provider,
         "model": result.model,
-        "usage": {"input_tokens": result.input_tokens, "output_tokens": result.output_tokens},
+        "usage": usage,
         "cost_usd": result.cost_usd,
         "cost_source": result.cost_source,
         "latency_ms": result.latency_ms,
         "finish_reason": result.finish_reason,
         **({"budget_warnings": result.budget_warnings} if result.budget_warnings else {}),
     }
+    if result.json is not msgspec.UNSET:
+        fields["json"] = result.json
+    if result.reasoning_summary is not None or result.reasoning_note is not None:
+        fields["reasoning"] = {"summary": result.reasoning_summary, "note": result.reasoning_note}
+    if result.endpoint is not None:
+        fields["endpoint"] = result.endpoint
+    return fields
+
+
+def _answer_text(result: p.ChatResult) -> str:
+    """The answer, and the reasoning summary asked for, for agents that read only the text."""
+    if result.reasoning_summary:
+        return f"{result.text}\n\n[reasoning summary]\n{result.reasoning_summary}"
+    if result.reasoning_note:
+        return f"{result.text}\n\n[reasoning: {result.reasoning_note}]"
+    return result.text
 
 
 class ToolRunner:
@@ -250,12 +287,12 @@ class ToolRunner:
                 return await self._continue(call, connection, claim, messages, args)
             finally:
                 claim.release()
-        request = build_chat_request(messages, args.system, args.max_output_tokens, args.temperature)
+        request = _request(messages, args.system, args)
         try:
             conn, result = await self.gateway.complete(connection, request, Origin(call.caller, call.session))
         except SynapseError as exc:
             return error_answer(exc, connection)
-        return Answer(result.text, {"text": result.text, **_result_fields(connection, conn.provider, result)})
+        return Answer(_answer_text(result), {"text": result.text, **_result_fields(connection, conn.provider, result)})
 
     async def _continue(self, call: Call, connection: str, claim: TurnClaim, messages: list[p.Message],
                         args: AskArgs | ChatArgs) -> Answer:
@@ -264,7 +301,7 @@ class ToolRunner:
         added = sum(len(m.content) for m in messages) + len(system or "") - len(claim.system or "")
         self.threads.check_size(claim, added)
         try:
-            request = build_chat_request([*claim.history, *messages], system, args.max_output_tokens, args.temperature)
+            request = _request([*claim.history, *messages], system, args)
             conn, result = await self.gateway.complete(connection, request,
                                                        Origin(call.caller, call.session, claim.id))
         except SynapseError as exc:
@@ -286,7 +323,7 @@ class ToolRunner:
             return Answer(f"{answer.text}\n\nThe answer, not stored in the thread:\n{result.text}", answer.structured,
                           is_error=True)
         footer = f"\n\n[thread {claim.id}, turn {turn}]"
-        return Answer(result.text + footer, {**fields, "thread_id": claim.id, "turn": turn})
+        return Answer(_answer_text(result) + footer, {**fields, "thread_id": claim.id, "turn": turn})
 
     async def list_connections(self, call: Call) -> Answer:
         bound = call.bound
@@ -315,8 +352,7 @@ class ToolRunner:
         if args.thread is not None:
             thread_id, stored_system, history = self.threads.context(args.thread)
             system = args.system if args.system is not None else stored_system
-        request = build_chat_request([*history, p.Message("user", args.prompt)], system, args.max_output_tokens,
-                                     args.temperature)
+        request = _request([*history, p.Message("user", args.prompt)], system, args)
         origin = Origin(call.caller, call.session, thread_id)
         total, done = len(args.connections), 0
 
@@ -342,12 +378,17 @@ class ToolRunner:
             else:
                 conn, result = outcome
                 results.append({"ok": True, "text": result.text, **_result_fields(name, conn.provider, result)})
-                sections.append(f"## {name} ({result.model})\n{result.text}")
+                sections.append(f"## {name} ({result.model})\n{_answer_text(result)}")
         answered = sum(1 for r in results if r["ok"])
         structured: dict[str, Any] = {"results": results, "answered": answered, "failed": len(results) - answered}
         if thread_id is not None:
             structured["thread_id"] = thread_id
         return Answer("\n\n".join(sections), structured, is_error=answered == 0)
+
+
+def _request(messages: list[p.Message], system: str | None, args: AskArgs | ChatArgs | CompareArgs) -> p.ChatRequest:
+    return build_chat_request(messages, system, args.max_output_tokens, args.temperature, reasoning=args.reasoning,
+                              include_reasoning=args.include_reasoning, response_schema=args.response_schema)
 
 
 PROGRESS_TEXT_CHARS = 2000

@@ -16,6 +16,7 @@ from urllib.parse import quote
 import msgspec
 import yarl
 
+from synapsed import model_rules
 from synapsed.catalog import PROVIDERS
 from synapsed.errors import SynapseError
 from synapsed.providers import anthropic, http
@@ -119,8 +120,28 @@ def converse_body(request: ChatRequest, model: str) -> dict[str, Any]:
     # Claude on Bedrock follows Anthropic's rule on temperature (refused for the newer models).
     takes_temperature = "anthropic.claude" not in model or anthropic.check_temperature(model, request.temperature)
     config = sampling_options(request, max_tokens="maxTokens", stop="stopSequences", temperature=takes_temperature)
+    output: dict[str, Any] = {}
+    reasoning = model_rules.resolve("bedrock", model, request.reasoning)
+    if reasoning is not None:
+        # Claude's thinking goes through additionalModelRequestFields; Converse's own outputConfig
+        # carries the effort (botocore's bedrock-runtime model, 2023-09-30).
+        if reasoning.value in ("disabled", 0):
+            body["additionalModelRequestFields"] = {"thinking": {"type": "disabled"}}
+        elif reasoning.rule.control == "adaptive":
+            body["additionalModelRequestFields"] = {"thinking": {"type": "adaptive"}}
+            output["effort"] = reasoning.value
+        else:
+            budget = int(reasoning.value)
+            body["additionalModelRequestFields"] = {"thinking": {"type": "enabled", "budget_tokens": budget}}
+            config["maxTokens"] = budget + (request.max_output_tokens or anthropic.DEFAULT_MAX_TOKENS)
+            config.pop("temperature", None)
+    if request.response_schema is not None:
+        output["textFormat"] = {"type": "json_schema", "structure": {"jsonSchema": {
+            "schema": msgspec.json.encode(request.response_schema).decode(), "name": "answer"}}}
     if config:
         body["inferenceConfig"] = config
+    if output:
+        body["outputConfig"] = output
     return body
 
 
@@ -142,6 +163,8 @@ def converse_result(reply: http.Reply, requested_model: str) -> ChatResult:
         output_tokens=usage.outputTokens,
         request_id=reply.header("x-amzn-requestid"),
         latency_ms=round(reply.latency_ms, 3),
+        cache_read_tokens=usage.cacheReadInputTokens,
+        cache_write_tokens=usage.cacheWriteInputTokens,
     )
 
 

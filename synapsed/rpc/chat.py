@@ -14,7 +14,9 @@ def to_request(params: p.ChatParams) -> p.ChatRequest:
         raise SynapseError("bad_request", "give exactly one of prompt or messages",
                            hint='e.g. {"name": "gpt", "prompt": "hi"}')
     messages = params.messages if params.messages is not None else [p.Message("user", params.prompt or "")]
-    return build_chat_request(messages, params.system, params.max_output_tokens, params.temperature, params.stop)
+    return build_chat_request(messages, params.system, params.max_output_tokens, params.temperature, params.stop,
+                              reasoning=params.reasoning, include_reasoning=params.include_reasoning,
+                              response_schema=params.response_schema)
 
 
 def methods(services: Services) -> dict[str, Method]:

@@ -57,6 +57,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 3: the conversation thread a request continued (its id only: the ledger holds no text)
         "ALTER TABLE requests ADD COLUMN thread_id TEXT",
     ),
+    (  # 4: of the tokens, those spent reasoning and those read from / written to the prompt cache
+        "ALTER TABLE requests ADD COLUMN reasoning_tokens INTEGER",
+        "ALTER TABLE requests ADD COLUMN cache_read_tokens INTEGER",
+        "ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -79,6 +84,9 @@ class UsageRow:
     cost_source: str  # ACTUAL | ESTIMATED | UNKNOWN
     price_version: str | None
     thread_id: str | None = None
+    reasoning_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
 
 COLUMNS = [f.name for f in fields(UsageRow)]

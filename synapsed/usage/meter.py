@@ -208,7 +208,7 @@ class Meter:
         """A provider answer, billed; `error_kind` when it is unusable all the same (schema_mismatch)."""
         self._release(reservation)
         cost = self.prices.cost(reservation.provider, reservation.model, result.model, result.input_tokens,
-                                result.output_tokens, result.cost_usd)
+                                result.output_tokens, result.cost_usd, result.cache_read_tokens, result.cache_write_tokens)
         tokens = (result.input_tokens or 0) + (result.output_tokens or 0)
         now = time.time()
         self._add(now, reservation.connection, tokens, cost.usd or 0.0)
@@ -216,7 +216,8 @@ class Meter:
         await self._write(UsageRow(now, reservation.connection, reservation.provider, reservation.model, result.model,
                                    origin.caller, origin.session, "error" if error_kind else "ok", error_kind,
                                    result.latency_ms, result.input_tokens,
-                                   result.output_tokens, cost.usd, cost.source, cost.price_version, origin.thread))
+                                   result.output_tokens, cost.usd, cost.source, cost.price_version, origin.thread,
+                                   result.reasoning_tokens, result.cache_read_tokens, result.cache_write_tokens))
         return cost
 
     async def _write(self, row: UsageRow) -> None:

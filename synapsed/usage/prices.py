@@ -2,8 +2,12 @@
 
 `ACTUAL` when the provider reported the charge, `ESTIMATED` from a table entry (built-in, with
 its date, or the user's own), `UNKNOWN` otherwise: an unlisted model is never priced by guess.
-Gemini 2.5 Pro's higher rate for prompts over 200k tokens is not modelled (the entry is the
-lower tier); override it if you send such prompts.
+
+An entry is [input, output] USD per million tokens, or an object that adds the cache-read and
+cache-write rates, a long-context tier (every token of a request above `above` input tokens at
+the higher rates, as Gemini and Anthropic bill it) and the page it was read from. Cached and
+cache-write tokens are priced at their own rates; where an entry has none, at the input rate.
+Reasoning tokens are part of the output and priced as output, as every provider bills them.
 """
 
 from __future__ import annotations
@@ -11,9 +15,18 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from synapsed.config.schema import PriceOverride
 from synapsed.protocol import PriceRow
+
+
+@dataclass(frozen=True)
+class Rates:
+    input_per_mtok: float
+    output_per_mtok: float
+    cached_input_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
 
 
 @dataclass(frozen=True)
@@ -21,6 +34,16 @@ class Price:
     input_per_mtok: float
     output_per_mtok: float
     source: str  # "builtin:<version>" or "config"
+    cached_input_per_mtok: float | None = None
+    cache_write_per_mtok: float | None = None
+    long_context_above: int | None = None
+    long_context: Rates | None = None
+    page: str | None = None
+
+    def rates(self, input_tokens: int) -> Rates:
+        if self.long_context is not None and self.long_context_above is not None and input_tokens > self.long_context_above:
+            return self.long_context
+        return Rates(self.input_per_mtok, self.output_per_mtok, self.cached_input_per_mtok, self.cache_write_per_mtok)
 
 
 @dataclass(frozen=True)
@@ -30,14 +53,33 @@ class Cost:
     price_version: str | None = None
 
 
+def _entry(raw: Any, source: str) -> Price:
+    if isinstance(raw, list):
+        return Price(float(raw[0]), float(raw[1]), source)
+    long = raw.get("long_context")
+    return Price(
+        float(raw["input"]), float(raw["output"]), source,
+        cached_input_per_mtok=raw.get("cached_input"), cache_write_per_mtok=raw.get("cache_write"),
+        long_context_above=long["above"] if long else None,
+        long_context=Rates(float(long["input"]), float(long["output"]), long.get("cached_input"),
+                           long.get("cache_write")) if long else None,
+        page=raw.get("page"),
+    )
+
+
 @functools.cache
-def builtin() -> tuple[str, dict[str, tuple[float, float]]]:
-    """The bundled table's version and its `provider/model` -> (input, output) $/Mtok, read on
-    first use: importlib.resources and the file cost start-up ~5 ms before MCP answers."""
+def builtin() -> tuple[str, dict[str, Price]]:
+    """The bundled table's version and its `provider/model` entries, read on first use:
+    importlib.resources and the file cost start-up ~5 ms before MCP answers."""
     from importlib import resources
 
     data = json.loads(resources.files("synapsed.usage").joinpath("prices.json").read_text(encoding="utf-8"))
-    return data["version"], {k: (float(v[0]), float(v[1])) for k, v in data["models"].items()}
+    version = data["version"]
+    return version, {k: _entry(v, f"builtin:{version}") for k, v in data["models"].items()}
+
+
+def _override(o: PriceOverride) -> Price:
+    return Price(o.input_per_mtok, o.output_per_mtok, "config", o.cached_input_per_mtok, o.cache_write_per_mtok)
 
 
 class PriceTable:
@@ -48,13 +90,13 @@ class PriceTable:
         """The user's exact entry, then the user's `provider/*`, then the built-in table."""
         for model in models:
             if model and (o := self.overrides.get(f"{provider}/{model}")):
-                return Price(o.input_per_mtok, o.output_per_mtok, "config")
+                return _override(o)
         if o := self.overrides.get(f"{provider}/*"):
-            return Price(o.input_per_mtok, o.output_per_mtok, "config")
-        version, table = builtin()
+            return _override(o)
+        _, table = builtin()
         for model in models:
             if model and (entry := table.get(f"{provider}/{model}")):
-                return Price(entry[0], entry[1], f"builtin:{version}")
+                return entry
         return None
 
     def cost(
@@ -65,19 +107,32 @@ class PriceTable:
         input_tokens: int | None,
         output_tokens: int | None,
         reported_usd: float | None,
+        cache_read_tokens: int | None = None,
+        cache_write_tokens: int | None = None,
     ) -> Cost:
+        """`input_tokens` counts the whole prompt, cached and cache-written tokens included."""
         if reported_usd is not None:
             return Cost(reported_usd, "ACTUAL")
         price = self.lookup(provider, model_reported, model_requested)
         if price is None or input_tokens is None or output_tokens is None:
             return Cost(None, "UNKNOWN")
-        usd = (input_tokens * price.input_per_mtok + output_tokens * price.output_per_mtok) / 1_000_000
+        rates = price.rates(input_tokens)
+        read, written = cache_read_tokens or 0, cache_write_tokens or 0
+        fresh = max(input_tokens - read - written, 0)
+        usd = (fresh * rates.input_per_mtok
+               + read * (rates.cached_input_per_mtok if rates.cached_input_per_mtok is not None else rates.input_per_mtok)
+               + written * (rates.cache_write_per_mtok if rates.cache_write_per_mtok is not None else rates.input_per_mtok)
+               + output_tokens * rates.output_per_mtok) / 1_000_000
         return Cost(round(usd, 10), "ESTIMATED", price.source)
 
     def rows(self) -> list[PriceRow]:
         """Everything applied, for `synapsectl usage prices`."""
-        out = [PriceRow(key, o.input_per_mtok, o.output_per_mtok, "config") for key, o in sorted(self.overrides.items())]
-        version, table = builtin()
-        out += [PriceRow(key, inp, outp, f"builtin:{version}")
-                for key, (inp, outp) in sorted(table.items()) if key not in self.overrides]
+        out = [_row(key, _override(o)) for key, o in sorted(self.overrides.items())]
+        _, table = builtin()
+        out += [_row(key, price) for key, price in sorted(table.items()) if key not in self.overrides]
         return out
+
+
+def _row(key: str, price: Price) -> PriceRow:
+    return PriceRow(key, price.input_per_mtok, price.output_per_mtok, price.source, price.cached_input_per_mtok,
+                    price.cache_write_per_mtok, price.long_context_above, price.page)

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOTS = ("CreateChatCompletionRequest", "CreateChatCompletionResponse", "ListModelsResponse", "Model", "ErrorResponse")
+ROOTS = ("CreateChatCompletionRequest", "CreateChatCompletionResponse", "ListModelsResponse", "Model", "ErrorResponse",
+         "CreateResponse", "Response")
 OUT = Path(__file__).parent / "schemas" / "openai.json"
 
 
