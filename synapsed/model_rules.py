@@ -83,7 +83,7 @@ RULES: tuple[ModelRule, ...] = (
     ModelRule("anthropic", r"claude-(3-5|3-haiku|3-opus|3-sonnet|instant|2)", "none", {}, "chat", ANTHROPIC_EXTENDED,
               "Claude 3.5 and older have no extended thinking: leave reasoning out"),
     ModelRule("anthropic", r"claude-(opus-4-5|sonnet-4-5|haiku-4-5|opus-4-1|opus-4(-0)?|sonnet-4(-0)?|3-7-sonnet)"
-              r"(?![0-9])", "budget", {"none": 0, "low": 2048, "medium": 8192, "high": 16384, "max": 24576}, "chat",
+              r"(?=$|-\d{8}|@|-v\d|-latest)", "budget", {"none": 0, "low": 2048, "medium": 8192, "high": 16384, "max": 24576}, "chat",
               ANTHROPIC_EXTENDED, "takes a thinking budget (low 2048 … max 24576 tokens)"),
     # Adaptive thinking: 4.6 and every later Claude (Opus 4.7 on refuses budget_tokens with a 400).
     ModelRule("anthropic", r"", "adaptive", {"none": "disabled", "low": "low", "medium": "medium", "high": "high",

@@ -38,6 +38,7 @@ class _Item(msgspec.Struct):
 
 class _InputDetails(msgspec.Struct):
     cached_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
 
 class _OutputDetails(msgspec.Struct):
@@ -125,6 +126,7 @@ def result(reply: http.Reply, request: ChatRequest, requested_model: str) -> Cha
         latency_ms=round(reply.latency_ms, 3),
         reasoning_tokens=usage.output_tokens_details.reasoning_tokens if usage.output_tokens_details else None,
         cache_read_tokens=usage.input_tokens_details.cached_tokens if usage.input_tokens_details else None,
+        cache_write_tokens=usage.input_tokens_details.cache_write_tokens if usage.input_tokens_details else None,
         reasoning_summary=summary,
         reasoning_note=note,
         endpoint="responses",

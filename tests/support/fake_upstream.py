@@ -80,6 +80,52 @@ def _openai_chat(text: str) -> Canned:
     }, headers={"x-request-id": "req_fake_openai"})
 
 
+def openai_reasoning_chat(text: str, reasoning_tokens: int = 40, cached_tokens: int = 8) -> Canned:
+    """A chat completion from a reasoning model: the usage details OpenAI reports for it."""
+    canned = _openai_chat(text)
+    canned.json["usage"] = {"prompt_tokens": 12, "completion_tokens": 43, "total_tokens": 55,
+                            "completion_tokens_details": {"reasoning_tokens": reasoning_tokens},
+                            "prompt_tokens_details": {"cached_tokens": cached_tokens}}
+    return canned
+
+
+def openai_response(text: str, summary: str | None = None, status: str = "completed") -> Canned:
+    """A Responses API reply (POST /v1/responses), as OpenAI's OpenAPI `Response` describes it."""
+    output: list[dict[str, Any]] = []
+    if summary is not None:
+        output.append({"type": "reasoning", "id": "rs_fake", "summary": [{"type": "summary_text", "text": summary}]})
+    output.append({"type": "message", "id": "msg_fake", "role": "assistant", "status": "completed",
+                   "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]})
+    return Canned(200, {
+        "id": "resp_fake", "object": "response", "created_at": 1732400000, "status": status, "model": "served-pro-model",
+        "output": output, "error": None, "incomplete_details": None, "instructions": None, "metadata": {},
+        "parallel_tool_calls": True, "temperature": 1.0, "top_p": 1.0, "tool_choice": "auto", "tools": [],
+        "usage": {"input_tokens": 20, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0}, "output_tokens": 90,
+                  "output_tokens_details": {"reasoning_tokens": 64}, "total_tokens": 110},
+    }, headers={"x-request-id": "req_fake_responses"})
+
+
+def anthropic_thinking_chat(text: str, thinking: str = "I weighed both options.") -> Canned:
+    """A message with a (summarized) thinking block before the answer, and prompt-cache usage."""
+    return Canned(200, {
+        "id": "msg_01Fake", "type": "message", "role": "assistant", "model": "served-model",
+        "content": [{"type": "thinking", "thinking": thinking, "signature": "sig_fake"}, {"type": "text", "text": text}],
+        "stop_reason": "end_turn", "stop_sequence": None,
+        "usage": {"input_tokens": 12, "output_tokens": 80, "cache_read_input_tokens": 1000,
+                  "cache_creation_input_tokens": 200, "output_tokens_details": {"thinking_tokens": 70}},
+    }, headers={"request-id": "req_fake_anthropic"})
+
+
+def gemini_thinking_chat(text: str, thought: str = "Considering the options.") -> Canned:
+    return Canned(200, {
+        "candidates": [{"content": {"role": "model", "parts": [{"text": thought, "thought": True}, {"text": text}]},
+                        "finishReason": "STOP", "index": 0}],
+        "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 3, "thoughtsTokenCount": 50,
+                          "cachedContentTokenCount": 4, "totalTokenCount": 65},
+        "modelVersion": "served-model", "responseId": "resp-gemini-fake",
+    })
+
+
 def _openai_models(ids: list[str]) -> Canned:
     return Canned(200, {"object": "list", "data": [{"id": i, "object": "model", "created": 1, "owned_by": "system"} for i in ids]})
 
