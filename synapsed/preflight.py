@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from synapsed import model_rules
 from synapsed.catalog import PROVIDERS
 from synapsed.config import ConnectionConfig
 from synapsed.errors import SynapseError
@@ -176,6 +177,12 @@ class Probe:
         return "pass", f"key accepted; {len(self.models)} model(s) listed (free endpoint)", None
 
     async def check_model(self) -> Outcome:
+        status, message, detail = await self._check_model()
+        if model_rules.endpoint_for(self._conn.provider, self._conn.model) == "responses":
+            message += "; called on the Responses API (/responses): this model is served only there"
+        return status, message, detail
+
+    async def _check_model(self) -> Outcome:
         conn = self._conn
         provider = provider_for(conn.provider)
         if self.unlisted:

@@ -67,11 +67,12 @@ def cmd_history(client: Client, args: argparse.Namespace) -> int:
         render.emit_json(page)
         return EXIT_OK
     render.table(
-        ["time", "connection", "model", "caller", "status", "kind", "ms", "in", "out", "cost", "source"],
+        ["time", "connection", "model", "caller", "status", "kind", "ms", "in", "out", "reasoning", "cached", "cost",
+         "source"],
         [[r.time[:19].replace("T", " "), r.connection, r.model_reported or r.model_requested, r.caller,
           r.status, r.error_kind, f"{r.latency_ms:.0f}" if r.latency_ms is not None else None,
-          r.input_tokens, r.output_tokens, _money(r.cost_usd) if r.cost_usd is not None else None,
-          r.cost_source] for r in page.rows],
+          r.input_tokens, r.output_tokens, r.reasoning_tokens, r.cache_read_tokens,
+          _money(r.cost_usd) if r.cost_usd is not None else None, r.cost_source] for r in page.rows],
     )
     shown_to = page.offset + len(page.rows)
     more = f"; next page: --offset {page.next_offset}" if page.next_offset is not None else ""

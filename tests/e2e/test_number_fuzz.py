@@ -152,7 +152,7 @@ CONSOLE_QUERIES = {
     "/console/ides": ("rotated",),
 }
 CONSOLE_FORMS = {
-    "/console/prompt": {"connection": "c", "prompt": "hi", "max_output_tokens": "10"},
+    "/console/prompt": {"connection": "c", "prompt": "hi", "max_output_tokens": "10", "reasoning": ""},
     "/console/connections/new": {"name": "fz", "provider": "ollama", "model": "m", "base_url": "", "credential": "keyring",
                                  "timeout_s": "60"},
     "/console/connections/c/edit": {"provider": "openai", "model": "gpt-4o-mini", "base_url": "", "credential": "env:FUZZ_KEY",

@@ -195,3 +195,16 @@ def test_permission_text_is_recognised() -> None:
     assert preflight.is_permission_refusal(SynapseError("auth_failed", f"provider answered 401: {SCOPE_MESSAGE}"))
     assert preflight.is_permission_refusal(SynapseError("permission_denied", "provider answered 403: nope"))
     assert not preflight.is_permission_refusal(SynapseError("auth_failed", "provider answered 401: Incorrect API key"))
+
+
+async def test_the_model_stage_names_the_responses_api_for_a_model_served_only_there(tmp_path: Path, upstreams) -> None:
+    upstream = _start(upstreams, "openai", model="gpt-5.2-pro")
+    report = await _run(tmp_path, _conn(upstream, model="gpt-5.2-pro"))
+    model = _check(report, "model")
+    assert model.status == "pass" and "Responses API" in model.message
+
+
+async def test_the_model_stage_says_nothing_of_endpoints_for_chat_models(tmp_path: Path, upstreams) -> None:
+    upstream = _start(upstreams, "openai", model="gpt-5.2")
+    report = await _run(tmp_path, _conn(upstream, model="gpt-5.2"))
+    assert "Responses" not in _check(report, "model").message

@@ -19,12 +19,12 @@ def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
     async def form_page(request: web.Request) -> web.Response:
         return page(request, "prompt.html", section="prompt", names=await deps.connection_names(),
                     values={"connection": request.query.get("connection", ""), "prompt": DEFAULT_PROMPT,
-                            "max_output_tokens": ""},
+                            "max_output_tokens": "", "reasoning": ""},
                     answer=None, errors=FieldErrors())
 
     async def send(request: web.Request) -> web.Response:
         form = await request.post()
-        values = {k: forms.text(form, k) for k in ("connection", "prompt", "max_output_tokens")}
+        values = {k: forms.text(form, k) for k in ("connection", "prompt", "max_output_tokens", "reasoning")}
         answer: p.ChatCompletion | None = None
         errors = FieldErrors()
         try:
@@ -34,10 +34,10 @@ def routes(deps: ConsoleDeps) -> list[web.RouteDef]:
                 raise SynapseError("bad_request", "the prompt is empty", hint="type a short question", field="prompt")
             answer = await deps.call("chat.complete", p.ChatParams(
                 name=values["connection"], prompt=values["prompt"],
-                max_output_tokens=tokens))
+                max_output_tokens=tokens, reasoning=values["reasoning"] or None))  # type: ignore[arg-type]
         except SynapseError as exc:
             errors = FieldErrors(exc)
         return page(request, "prompt.html", section="prompt", names=await deps.connection_names(), values=values, answer=answer,
-                    errors=errors, status=422 if errors.field in ("prompt", "max_output_tokens") else 200)
+                    errors=errors, status=422 if errors.field in ("prompt", "max_output_tokens", "reasoning") else 200)
 
     return [web.get("/prompt", form_page), web.post("/prompt", send)]
