@@ -71,7 +71,7 @@ class Daemon:
         self._cli_log_level = log_level
         self._logging = False
         self.config_store = ConfigStore(paths.config_file)
-        self.ledger = Ledger(paths.ledger_file)
+        self.ledger = Ledger(paths.ledger_file, keep_rows_days=lambda: self.config_store.config.usage.keep_rows_days)
         meter = Meter(self.ledger, self.config_store)
         self.gateway = Gateway(self.config_store, meter=meter)
         self.last_preflight = LastResults(paths.state_dir / "preflight.json")

@@ -430,6 +430,9 @@ class UsageSummaryRow(msgspec.Struct):
     unknown_cost_requests: int
     actual_cost_requests: int
     estimated_cost_requests: int
+    reasoning_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
 class UsageTotals(msgspec.Struct):
@@ -441,12 +444,24 @@ class UsageTotals(msgspec.Struct):
     output_tokens: int
     unknown_cost_requests: int
     cost_usd: float
+    reasoning_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
 
 
-class UsageSummary(msgspec.Struct):
+class CatchingUp(msgspec.Struct):
+    """Rows from before the rollups still being folded in at start: summaries are right for
+    every row written since and for the `folded` rows of the `pending` ones so far."""
+
+    folded: int
+    pending: int
+
+
+class UsageSummary(msgspec.Struct, omit_defaults=True):
     group_by: GroupBy
     rows: list[UsageSummaryRow]
     totals: UsageTotals
+    catching_up: CatchingUp | None = None
 
 
 class UsageHistoryParams(msgspec.Struct, forbid_unknown_fields=True):

@@ -85,6 +85,10 @@ def parse(text: str, source: str = "config.toml") -> Config:
         )
     check_mcp(top.mcp, text, source)
     check_threads(top.threads, text, source)
+    if not 0 <= top.usage.keep_rows_days <= 36_500:
+        raise _invalid("usage.keep_rows_days must be between 0 (keep every row) and 36500", source,
+                       _line_of(text, "keep_rows_days"), "usage.keep_rows_days",
+                       hint="rollups are kept whatever this says; it prunes only the per-request rows")
     check_console(top.console, text, source)
     try:
         validation.check_budget(top.budget)

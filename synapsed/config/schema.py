@@ -119,6 +119,13 @@ class ConnectionConfig(msgspec.Struct, forbid_unknown_fields=True, omit_defaults
     budget: Budget | None = None
 
 
+class UsageSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """The ledger. Raw rows older than keep_rows_days are pruned (at most hourly); the hourly
+    rollups stay, so totals, charts and budgets survive. 0 keeps every row."""
+
+    keep_rows_days: int = 0
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     schema_version: int = SCHEMA_VERSION
     revision: int = 0
@@ -126,6 +133,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     mcp: McpSettings = msgspec.field(default_factory=McpSettings)
     threads: ThreadSettings = msgspec.field(default_factory=ThreadSettings)
     console: ConsoleSettings = msgspec.field(default_factory=ConsoleSettings)
+    usage: UsageSettings = msgspec.field(default_factory=UsageSettings)
     # A budget over all connections together, checked beside each connection's own.
     budget: Budget | None = None
     # Price overrides, "provider/model" or "provider/*" -> USD per million tokens.

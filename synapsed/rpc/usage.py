@@ -32,6 +32,9 @@ def totals(rows: list[p.UsageSummaryRow]) -> p.UsageTotals:
         output_tokens=sum(r.output_tokens for r in rows),
         unknown_cost_requests=sum(r.unknown_cost_requests for r in rows),
         cost_usd=round(sum(r.cost_usd for r in rows), 6),
+        reasoning_tokens=sum(r.reasoning_tokens for r in rows),
+        cache_read_tokens=sum(r.cache_read_tokens for r in rows),
+        cache_write_tokens=sum(r.cache_write_tokens for r in rows),
     )
 
 
@@ -45,13 +48,21 @@ def methods(services: Services) -> dict[str, Method]:
 
         return await asyncio.to_thread(run)
 
+    def catching_up() -> p.CatchingUp | None:
+        pending = ledger.catching_up()
+        return None if pending is None else p.CatchingUp(folded=pending[0], pending=pending[1])
+
     async def summary(params: p.UsageSummaryParams) -> p.UsageSummary:
-        rows = await read(lambda conn: queries.summary(conn, params.filters, params.group_by))
-        return p.UsageSummary(group_by=params.group_by, rows=rows, totals=totals(rows))
+        kept_from = ledger.kept_from()
+        rows = await read(lambda conn: queries.summary(conn, params.filters, params.group_by, kept_from))
+        return p.UsageSummary(group_by=params.group_by, rows=rows, totals=totals(rows), catching_up=catching_up())
 
     async def history(params: p.UsageHistoryParams) -> p.UsageHistory:
         check_page(params.limit, params.offset)
-        return await read(lambda conn: queries.history(conn, params.filters, params.sort, params.limit, params.offset))
+        # The total comes from the rollups once every older row is folded in (no count over the rows).
+        fast_total = ledger.catching_up() is None and ledger.kept_from() is None
+        return await read(lambda conn: queries.history(conn, params.filters, params.sort, params.limit, params.offset,
+                                                       fast_total))
 
     async def export(params: p.UsageExportParams) -> p.UsageExportResult:
         path = Path(params.path)

@@ -17,13 +17,15 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from operator import attrgetter
 from pathlib import Path
 
 from synapsed.logging import get_logger
+from synapsed.usage import rollups
 
 log = get_logger("synapsed.usage")
 
@@ -62,6 +64,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE requests ADD COLUMN cache_read_tokens INTEGER",
         "ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER",
     ),
+    rollups.MIGRATION,  # 5: hourly rollups kept by a trigger, and the indexes history filters on
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -122,9 +125,18 @@ def migrate(conn: sqlite3.Connection, migrations: tuple[tuple[str, ...], ...] = 
 
 class Ledger:
     CHECKPOINT_EVERY_S = 5.0
+    PRUNE_EVERY_S = 3600.0
+    PRUNE_BATCH = 20_000
 
-    def __init__(self, path: Path, max_pages: int | None = None) -> None:
+    def __init__(self, path: Path, max_pages: int | None = None, keep_rows_days: Callable[[], int] = lambda: 0) -> None:
         self.path = path
+        # [usage] keep_rows_days, read at each prune (a reload applies it).
+        self.keep_rows_days = keep_rows_days
+        self._last_prune = 0.0
+        self.pruned_rows = 0
+        # Rows from before the rollups, being folded in at start: (folded, pending) until done.
+        self.backfill: rollups.Progress | None = None
+        self._backfiller: threading.Thread | None = None
         # A size cap in pages (PRAGMA max_page_count); tests use it to make the "disk" full.
         self.max_pages = max_pages
         self._conn: sqlite3.Connection | None = None
@@ -150,11 +162,58 @@ class Ledger:
             conn.execute(f"PRAGMA max_page_count = {int(self.max_pages)}")
         self.path.chmod(0o600)
         self._conn = conn
+        state = rollups.progress(conn)
+        if not state.done:
+            self.backfill = state
+            self._backfiller = threading.Thread(target=self._backfill, name="ledger-rollups", daemon=True)
+            self._backfiller.start()
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="ledger-checkpoint", daemon=True)
         self._checkpointer.start()
 
+    def _backfill(self) -> None:
+        try:
+            self.backfill = rollups.backfill(lambda: connect(self.path), self._stop.is_set)
+        except sqlite3.Error as exc:
+            log.error("usage rollups: folding stopped; summaries stay short of the older rows until the next start",
+                      error=str(exc))
+            return
+        if self.backfill.done:
+            self.backfill = None
+
+    def catching_up(self) -> tuple[int, int] | None:
+        """(rows folded, rows to fold) while rows from before the rollups are folded in."""
+        state = self.backfill
+        return None if state is None or state.done else (state.folded_upto, state.backfill_until)
+
+    def kept_from(self, now: float | None = None) -> float | None:
+        """The oldest time raw rows are kept for (None: all are)."""
+        days = self.keep_rows_days()
+        return None if days <= 0 else (now or time.time()) - days * 86400
+
+    def prune(self, conn: sqlite3.Connection, now: float | None = None) -> int:
+        """Delete raw rows older than keep_rows_days, in batches; rollups are kept."""
+        cutoff = self.kept_from(now)
+        if cutoff is None:
+            return 0
+        deleted = 0
+        while not self._stop.is_set():
+            conn.execute("BEGIN IMMEDIATE")
+            count = conn.execute("DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE ts < ? LIMIT ?)",
+                                 (cutoff, self.PRUNE_BATCH)).rowcount
+            conn.execute("COMMIT")
+            deleted += count
+            if count < self.PRUNE_BATCH:
+                break
+        if deleted:
+            self.pruned_rows += deleted
+            log.info("usage rows pruned (rollups kept)", rows=deleted, keep_rows_days=self.keep_rows_days())
+        return deleted
+
     def close(self) -> None:
         self._stop.set()
+        if self._backfiller is not None:
+            self._backfiller.join(30)
+            self._backfiller = None
         if self._checkpointer is not None:
             self._checkpointer.join(10)
             self._checkpointer = None
@@ -236,6 +295,14 @@ class Ledger:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error as exc:
                     log.warning("usage ledger checkpoint failed", error=str(exc))
+                if time.monotonic() - self._last_prune >= self.PRUNE_EVERY_S:
+                    self._last_prune = time.monotonic()
+                    try:
+                        self.prune(conn)
+                    except sqlite3.Error as exc:
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+                        log.warning("usage ledger prune failed", error=str(exc))
             try:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error:

@@ -110,11 +110,14 @@ class Meter:
         since = min(period_start("daily", now), period_start("monthly", now))
 
         def read() -> list[tuple[Any, ...]]:
+            # From the hourly rollups: a month of heavy use is a few thousand rows, not a million.
+            # Billed answers count, schema mismatches included (they were paid for).
             with self.ledger.reader() as conn:  # type: ignore[union-attr]
                 return conn.execute(
-                    "SELECT ts, connection, COALESCE(input_tokens,0)+COALESCE(output_tokens,0), COALESCE(cost_usd,0) "
-                    "FROM requests WHERE ts >= ? AND status = 'ok'",
-                    (since,),
+                    "SELECT hour * 3600, connection, SUM(input_tokens + output_tokens), SUM(cost_usd) "
+                    "FROM rollup_hour WHERE hour >= ? AND (status = 'ok' OR error_kind = 'schema_mismatch') "
+                    "GROUP BY hour, connection",
+                    (int(since // 3600),),
                 ).fetchall()
 
         for ts, connection, tokens, usd in await asyncio.to_thread(read):

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from synapsed.errors import SynapseError
 from synapsed.protocol import ExportFormat, GroupBy, SortKey, UsageHistory, UsageRecord, UsageSummaryRow
 from synapsed.protocol import UsageFilters as Filters
+from synapsed.usage import rollups
 from synapsed.usage.ledger import COLUMNS
 
 EXPORT_COLUMNS = ["id", "time", *[c for c in COLUMNS if c != "ts"]]
@@ -38,50 +39,104 @@ def parse_when(value: str, field: str, now: float | None = None) -> float:
                            hint="use YYYY-MM-DD, an ISO date-time, 'today', or a span like 24h, 7d, 2w", field=field) from None
 
 
-def where(filters: Filters) -> tuple[str, list[Any]]:
+def _match(filters: Filters, model_expr: str) -> tuple[list[str], list[Any]]:
+    """The non-time filters, over raw rows or rollups. --model matches the requested id or the
+    one that answered (`usage history` shows the latter)."""
     clauses: list[str] = []
     args: list[Any] = []
-    if filters.since:
-        clauses.append("ts >= ?")
-        args.append(parse_when(filters.since, "since"))
-    if filters.until:
-        clauses.append("ts < ?")
-        args.append(parse_when(filters.until, "until"))
-    for column, value in (("connection", filters.connection), ("model_requested", filters.model),
-                          ("caller", filters.client), ("status", filters.status), ("error_kind", filters.error_kind)):
+    for column, value in (("connection", filters.connection), ("caller", filters.client), ("status", filters.status),
+                          ("error_kind", filters.error_kind)):
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
+    if filters.model is not None:
+        clauses.append(f"(model_requested = ? OR {model_expr} = ?)")
+        args += [filters.model, filters.model]
+    return clauses, args
+
+
+def _times(filters: Filters) -> tuple[float | None, float | None]:
+    return (parse_when(filters.since, "since") if filters.since else None,
+            parse_when(filters.until, "until") if filters.until else None)
+
+
+def where(filters: Filters) -> tuple[str, list[Any]]:
+    """The filters over raw rows (history, export)."""
+    since, until = _times(filters)
+    clauses, args = _match(filters, "model_reported")
+    if since is not None:
+        clauses.append("ts >= ?")
+        args.append(since)
+    if until is not None:
+        clauses.append("ts < ?")
+        args.append(until)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
 _GROUP_SQL = {
     "connection": "connection",
-    "model": "COALESCE(model_reported, model_requested)",
+    "model": "model",
     "client": "caller",
     "provider": "provider",
     "status": "status",
-    "day": "date(ts, 'unixepoch', 'localtime')",
-    "day_connection": "date(ts, 'unixepoch', 'localtime') || ' ' || connection",
+    "day": "date(hour * 3600, 'unixepoch', 'localtime')",
+    "day_connection": "date(hour * 3600, 'unixepoch', 'localtime') || ' ' || connection",
 }
+_UNIFIED = ", ".join(rollups.KEY_COLUMNS + rollups.SUM_COLUMNS)
 
 
-def summary(conn: sqlite3.Connection, filters: Filters, group_by: GroupBy) -> list[UsageSummaryRow]:
-    clause, args = where(filters)
+def _sources(filters: Filters, kept_from: float | None) -> tuple[str, list[Any]]:
+    """The rows a summary reads, as one UNION ALL: whole hours from the rollups, the partial hours
+    at the edges of [since, until) from raw rows, in the rollups' own columns."""
+    since, until = _times(filters)
+    span = rollups.split(since, until, kept_from)
+    parts: list[str] = []
+    args: list[Any] = []
+    if span.whole is not None:
+        clauses, match_args = _match(filters, "model")
+        parts.append(f"SELECT {_UNIFIED} FROM rollup_hour WHERE hour >= ? AND hour < ?"
+                     + "".join(f" AND {c}" for c in clauses))
+        args += [*span.whole, *match_args]
+    for lo, hi in span.edges:
+        clauses, match_args = _match(filters, "COALESCE(model_reported, model_requested)")
+        parts.append(f"SELECT {', '.join(rollups.row_columns())} FROM requests WHERE ts >= ? AND ts < ?"
+                     + "".join(f" AND {c}" for c in clauses))
+        args += [lo, hi, *match_args]
+    return " UNION ALL ".join(parts), args
+
+
+def summary(conn: sqlite3.Connection, filters: Filters, group_by: GroupBy,
+            kept_from: float | None = None) -> list[UsageSummaryRow]:
+    """Grouped totals from the hourly rollups (raw rows only at the range's partial edges)."""
+    source, args = _sources(filters, kept_from)
+    if not source:
+        return []
     key = _GROUP_SQL[group_by]
     rows = conn.execute(
-        f"SELECT {key} AS k, COUNT(*), SUM(status='ok'), SUM(status='error'), SUM(status='refused'), "
-        "COALESCE(SUM(input_tokens),0), COALESCE(SUM(output_tokens),0), COALESCE(SUM(cost_usd),0), "
-        "SUM(status='ok' AND cost_source='UNKNOWN'), SUM(cost_source='ACTUAL'), SUM(cost_source='ESTIMATED') "
-        f"FROM requests{clause} GROUP BY k ORDER BY k",
+        f"SELECT {key} AS k, SUM(requests), SUM(CASE WHEN status='ok' THEN requests END), "
+        "SUM(CASE WHEN status='error' THEN requests END), SUM(CASE WHEN status='refused' THEN requests END), "
+        "SUM(input_tokens), SUM(output_tokens), SUM(cost_usd), "
+        "SUM(CASE WHEN status='ok' AND cost_source='UNKNOWN' THEN requests END), "
+        "SUM(CASE WHEN cost_source='ACTUAL' THEN requests END), SUM(CASE WHEN cost_source='ESTIMATED' THEN requests END), "
+        "SUM(reasoning_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens) "
+        f"FROM ({source}) GROUP BY k HAVING SUM(requests) > 0 ORDER BY k",
         args,
     ).fetchall()
     return [
-        UsageSummaryRow(key=k, requests=n, ok=ok or 0, errors=err or 0, refused=ref or 0, input_tokens=tin,
-                        output_tokens=tout, cost_usd=round(cost, 6), unknown_cost_requests=unknown or 0,
-                        actual_cost_requests=actual or 0, estimated_cost_requests=estimated or 0)
-        for k, n, ok, err, ref, tin, tout, cost, unknown, actual, estimated in rows
+        UsageSummaryRow(key=k, requests=n, ok=ok or 0, errors=err or 0, refused=ref or 0, input_tokens=tin or 0,
+                        output_tokens=tout or 0, cost_usd=round(cost or 0.0, 6), unknown_cost_requests=unknown or 0,
+                        actual_cost_requests=actual or 0, estimated_cost_requests=estimated or 0,
+                        reasoning_tokens=reasoning or 0, cache_read_tokens=read or 0, cache_write_tokens=written or 0)
+        for k, n, ok, err, ref, tin, tout, cost, unknown, actual, estimated, reasoning, read, written in rows
     ]
+
+
+def count(conn: sqlite3.Connection, filters: Filters, kept_from: float | None = None) -> int:
+    """How many requests match, from the rollups (what history's total shows without a scan)."""
+    source, args = _sources(filters, kept_from)
+    if not source:
+        return 0
+    return int(conn.execute(f"SELECT COALESCE(SUM(requests), 0) FROM ({source})", args).fetchone()[0])
 
 
 _SORT_SQL = {"time": "ts ASC, id ASC", "-time": "ts DESC, id DESC", "cost": "cost_usd ASC, id ASC",
@@ -94,9 +149,13 @@ def _row(record: tuple[Any, ...]) -> dict[str, Any]:
     return {k: data[k] for k in EXPORT_COLUMNS}
 
 
-def history(conn: sqlite3.Connection, filters: Filters, sort: SortKey, limit: int, offset: int) -> UsageHistory:
+def history(conn: sqlite3.Connection, filters: Filters, sort: SortKey, limit: int, offset: int,
+            total_from_rollups: bool = False) -> UsageHistory:
     clause, args = where(filters)
-    total = conn.execute(f"SELECT COUNT(*) FROM requests{clause}", args).fetchone()[0]
+    if total_from_rollups:
+        total = count(conn, filters)
+    else:
+        total = conn.execute(f"SELECT COUNT(*) FROM requests{clause}", args).fetchone()[0]
     records = conn.execute(
         f"SELECT id, {', '.join(COLUMNS)} FROM requests{clause} ORDER BY {_SORT_SQL[sort]} LIMIT ? OFFSET ?",
         [*args, limit, offset],
@@ -165,10 +224,13 @@ def clear(conn: sqlite3.Connection, before: float | None) -> int:
     deleted = 0
     while True:
         conn.execute("BEGIN IMMEDIATE")
-        count = conn.execute(
+        batch = conn.execute(
             "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE ts < ? LIMIT ?)", (cutoff, CLEAR_BATCH)
         ).rowcount
+        if batch < CLEAR_BATCH:
+            # The last batch and the rollups in one transaction: what is left and its sums agree.
+            rollups.clear(conn, before)
         conn.execute("COMMIT")
-        deleted += count
-        if count < CLEAR_BATCH:
+        deleted += batch
+        if batch < CLEAR_BATCH:
             return deleted
