@@ -1,4 +1,4 @@
-"""Typed JSON-RPC client over the daemon's Unix socket (stdlib http.client + msgspec).
+"""Typed JSON-RPC client over the daemon's Unix socket (a small HTTP/1.1 exchange + msgspec).
 
 Used by the CLI and by the tests. Deliberately small: one fresh connection per call, so a
 request is never silently re-sent on a reused keep-alive connection (no hidden retry).
@@ -6,14 +6,15 @@ request is never silently re-sent on a reused keep-alive connection (no hidden r
 
 from __future__ import annotations
 
-import http.client
 import itertools
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
 
+from synapsectl import unix_http
 from synapsed import protocol as p
 from synapsed.paths import check_socket_path
 from synapsed.peer import connect_to_daemon
@@ -57,13 +58,8 @@ class DaemonGone(Exception):
                      "check `synapsectl status` and `synapsectl usage history`")
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, path: Path, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self._path = path
-
-    def connect(self) -> None:
-        self.sock = connect_to_daemon(self._path, self.timeout)
+# A reset or a close mid-exchange: the daemon took the request and went away.
+_GONE = (unix_http.RemoteGone, ConnectionResetError, BrokenPipeError)
 
 
 _ids = itertools.count(1)
@@ -95,27 +91,26 @@ class Client:
         self.socket_path = Path(socket_path)
         self.timeout = timeout
 
-    def _connected(self) -> _UnixHTTPConnection:
+    def _connected(self) -> socket.socket:
         check_socket_path(self.socket_path)
-        conn = _UnixHTTPConnection(self.socket_path, self.timeout)
         try:
-            conn.connect()
+            return connect_to_daemon(self.socket_path, self.timeout)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise DaemonNotRunning(self.socket_path, type(exc).__name__) from None
-        return conn
 
     def post(self, body: bytes, content_type: str = "application/json") -> tuple[int, bytes]:
         """Send raw bytes to /rpc; the status and body as received (tests use it for bad input)."""
-        conn = self._connected()
+        sock = self._connected()
         try:
             try:
-                conn.request("POST", p.RPC_PATH, body=body, headers={"Content-Type": content_type})
-                response = conn.getresponse()
+                response = unix_http.post(sock, p.RPC_PATH, body, {"Content-Type": content_type})
                 return response.status, response.read()
-            except (http.client.RemoteDisconnected, http.client.IncompleteRead, ConnectionResetError, BrokenPipeError):
+            except _GONE:
                 raise DaemonGone(self.socket_path) from None
+            except unix_http.BadResponse as exc:
+                raise ProtocolError(f"the daemon's socket answered something that is not HTTP ({exc})") from None
         finally:
-            conn.close()
+            sock.close()
 
     def call(self, method: str, params: Any = None, result_type: type[T] = Any) -> T:  # type: ignore[assignment]
         status, body = self.post(_request(method, params))
@@ -129,25 +124,28 @@ class Client:
         on_progress: Callable[[str, Any], None],
     ) -> T:
         """Call a streaming method: `on_progress(method, params)` sees each notification as it arrives."""
-        conn = self._connected()
+        sock = self._connected()
         try:
             try:
-                conn.request("POST", p.RPC_PATH, body=_request(method, params),
-                             headers={"Content-Type": "application/json", "Accept": p.NDJSON})
-                response = conn.getresponse()
-                if p.NDJSON not in (response.getheader("Content-Type") or ""):
+                response = unix_http.post(sock, p.RPC_PATH, _request(method, params),
+                                          {"Content-Type": "application/json", "Accept": p.NDJSON})
+                if p.NDJSON not in (response.header("Content-Type") or ""):
                     return _result(response.status, response.read(), result_type)
                 while line := response.readline():
+                    if not line.strip():
+                        continue
                     message = msgspec.json.decode(line)
                     if isinstance(message, dict) and "method" in message and "id" not in message:
                         on_progress(message["method"], message.get("params"))
                         continue
                     return _result(response.status, line, result_type)
-            except (http.client.RemoteDisconnected, http.client.IncompleteRead, ConnectionResetError, BrokenPipeError):
+            except _GONE:
                 raise DaemonGone(self.socket_path) from None
+            except unix_http.BadResponse as exc:
+                raise ProtocolError(f"the daemon's socket answered something that is not HTTP ({exc})") from None
             raise ProtocolError("the daemon closed the stream before its response (did it stop?)")
         finally:
-            conn.close()
+            sock.close()
 
     # ---- typed methods: one per RPC method, named after it ------------------------------------
 

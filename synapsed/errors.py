@@ -6,7 +6,7 @@ this module stays dependency-free and cheap to import (synapsectl imports it too
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import Any, Literal, Protocol, get_args
 
 ErrorKind = Literal[
@@ -107,7 +107,7 @@ class _ExceptionLogger(Protocol):
 def internal_error(log: _ExceptionLogger, what: str) -> SynapseError:
     """Call inside `except`: log the traceback under a fresh error id and return the `internal`
     error the caller sees, which names the id and nothing of the failure's details."""
-    error_id = uuid.uuid4().hex[:12]
+    error_id = os.urandom(6).hex()  # not uuid: its import costs synapsectl ~3 ms at start
     log.exception("internal error", what=what, error_id=error_id)
     return SynapseError(
         "internal",

@@ -12,9 +12,8 @@ import errno
 import os
 import stat
 import sys
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from synapsed.errors import SynapseError
 
@@ -24,8 +23,10 @@ HOME_ENV = "SYNAPSE_HOME"
 MAX_SOCKET_PATH = 103 if sys.platform == "darwin" else 107
 
 
-@dataclass(frozen=True)
-class Paths:
+class Paths(NamedTuple):
+    """Where everything lives. A NamedTuple, not a dataclass: `dataclasses` imports `inspect`,
+    about 10 ms of synapsectl's start-up."""
+
     config_dir: Path
     state_dir: Path
     log_dir: Path
@@ -165,6 +166,8 @@ def write_atomic(path: Path, data: str, mode: int = 0o600) -> None:
 
 
 def _write_atomic(path: Path, data: str, mode: int) -> None:
+    import tempfile  # ~5 ms at import; only writes need it
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

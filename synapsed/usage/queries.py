@@ -64,6 +64,8 @@ def where(filters: Filters) -> tuple[str, list[Any]]:
     """The filters over raw rows (history, export)."""
     since, until = _times(filters)
     clauses, args = _match(filters, "model_reported")
+    if filters.status is not None and filters.status != "ok":
+        clauses.append(rollups.NOT_OK)  # lets the partial (status, ts) indexes serve it
     if since is not None:
         clauses.append("ts >= ?")
         args.append(since)

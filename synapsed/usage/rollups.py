@@ -30,6 +30,9 @@ from synapsed.logging import get_logger
 log = get_logger("synapsed.usage")
 
 HOUR = 3600
+# The partial indexes' condition; a query that wants them repeats it word for word (SQLite uses a
+# partial index only where the query's WHERE visibly implies the index's).
+NOT_OK = "status <> 'ok'"
 BACKFILL_BATCH = 50_000
 KEY_COLUMNS = ("hour", "connection", "caller", "provider", "model_requested", "model", "status", "error_kind",
                "cost_source")
@@ -77,10 +80,11 @@ MIGRATION: tuple[str, ...] = (
         {_INSERT_HEAD} VALUES ({', '.join(_contribution('NEW.') + _sums('NEW.', aggregate=False))})
         {_UPSERT_TAIL};
     END""",
-    # What the history filters on, beyond the (connection, ts) and (caller, ts) indexes of migration 2.
-    "CREATE INDEX requests_status_ts ON requests (status, ts)",
-    "CREATE INDEX requests_connection_status_ts ON requests (connection, status, ts)",
-    "CREATE INDEX requests_model_ts ON requests (model_requested, ts)",
+    # What the history filters on, beyond the (connection, ts) and (caller, ts) indexes of migration 2:
+    # errors and refusals. Partial (the 95 % of rows that are ok are not in them), so an insert of an
+    # ok row costs nothing more; a filter on ok rows reads the ts or connection index instead.
+    f"CREATE INDEX requests_status_ts ON requests (status, ts) WHERE {NOT_OK}",
+    f"CREATE INDEX requests_connection_status_ts ON requests (connection, status, ts) WHERE {NOT_OK}",
 )
 
 

@@ -38,3 +38,31 @@ def test_a_reader_that_goes_away_ends_the_command_quietly_with_141(tmp_path: Pat
         os.close(write_end)
     assert done.returncode == EXIT_PIPE_CLOSED == 141
     assert done.stderr == b""
+
+
+def test_the_command_map_names_every_command_each_group_registers() -> None:
+    import argparse
+
+    from synapsectl.cli import commands
+
+    registered: dict[str, str] = {}
+    for name in commands.GROUP_NAMES:
+        parser = argparse.ArgumentParser()
+        sub = parser.add_subparsers()
+        commands._group(name).register(sub, commands.common_flags())
+        registered |= {command: name for command in sub.choices}
+    assert registered == commands.COMMANDS
+
+
+def test_a_command_loads_only_its_own_group_and_help_loads_them_all() -> None:
+    import argparse
+
+    from synapsectl.cli import commands
+
+    def top_level(parser: argparse.ArgumentParser) -> set[str]:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        return set(sub.choices)
+
+    assert top_level(commands.build_parser(["status"])) == {"status", "reload", "stop", "logs"}
+    assert top_level(commands.build_parser(["--help"])) == set(commands.COMMANDS)
+    assert top_level(commands.build_parser([])) == set(commands.COMMANDS)
