@@ -54,6 +54,10 @@ def cmd_summary(client: Client, args: argparse.Namespace) -> int:
                  totals.errors + totals.refused, totals.unknown_cost_requests])
     render.table(["connection", "today", "7 days", "30 days", "30d tokens", "30d requests", "30d failed", "unknown cost"],
                  rows)
+    catching_up = results["30d"].catching_up
+    if catching_up is not None:
+        print(f"\nstill folding in rows from before this synapsed's rollups ({catching_up.folded:,} of "
+              f"{catching_up.pending:,}): the figures will grow until it is done")
     if totals.unknown_cost_requests:
         print(f"\n{totals.unknown_cost_requests} request(s) have UNKNOWN cost (no reported cost, no price entry):"
               " their tokens count, their dollars are not guessed. See `synapsectl usage prices`.")

@@ -150,3 +150,75 @@ def test_kill9_during_a_burst_of_200_keeps_every_acknowledged_row(wired: DaemonP
     assert acknowledged <= len(rows) <= acknowledged + len(threads)
     wired.start()
     assert json.loads(wired.ctl("usage", "history", "--limit", "1", "--json").stdout)["total"] == len(_rows(wired))
+
+
+def test_rows_an_older_synapsed_left_are_folded_in_at_start_and_the_totals_match(daemon_proc: DaemonProcess) -> None:
+    """A ledger filled while the daemon was stopped, as synapsed before the rollups left it."""
+    import sqlite3
+    import time as _time
+
+    from synapsed.usage.ledger import COLUMNS, MIGRATIONS, migrate
+
+    daemon_proc.paths.state_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(daemon_proc.paths.ledger_file, isolation_level=None)
+    migrate(conn, MIGRATIONS[:4])
+    now = _time.time()
+    rows = [(now - i * 97.0, ["gpt", "claude"][i % 2], "openai", "m", None, "mcp:cursor", None, "ok", None, 10.0,
+             100 + i, 7, 0.001, "ESTIMATED", None, None, None, None, None) for i in range(3000)]
+    conn.execute("BEGIN")
+    conn.executemany(f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+    conn.execute("COMMIT")
+    conn.close()
+    daemon_proc.start()
+    deadline = _time.monotonic() + 30
+    while True:
+        result = daemon_proc.ctl("usage", "--json")
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        if "catching_up" not in data["30d"] or _time.monotonic() > deadline:
+            break
+        _time.sleep(0.2)
+    assert data["30d"]["totals"]["requests"] == 3000
+    assert data["30d"]["totals"]["input_tokens"] == sum(100 + i for i in range(3000))
+    by_connection = {r["key"]: r["requests"] for r in data["30d"]["rows"]}
+    assert by_connection == {"gpt": 1500, "claude": 1500}
+    assert "usage rollups: folding" in daemon_proc.stderr()
+
+
+async def test_the_console_shows_the_same_figures_as_the_cli_over_a_large_ledger(daemon_proc: DaemonProcess) -> None:
+    import random
+    import re
+    import sqlite3
+    import time as _time
+
+    from synapsed.usage.ledger import COLUMNS, MIGRATIONS, migrate
+    from tests.e2e.mcp_support import start_with_mcp
+    from tests.support.console import http_session, origin, sign_in
+
+    daemon_proc.paths.state_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(daemon_proc.paths.ledger_file, isolation_level=None)
+    migrate(conn, MIGRATIONS)
+    rng, now = random.Random(3), _time.time()
+    rows = []
+    for _ in range(40_000):
+        status = rng.choice(["ok"] * 18 + ["error", "refused"])
+        rows.append((now - rng.random() * 60 * 86400, rng.choice(["gpt", "claude", "gem"]), "openai", "m", None,
+                     rng.choice(["mcp:cursor", "synapsectl"]), None, status, None if status == "ok" else "rate_limited",
+                     10.0, rng.randrange(1, 500), rng.randrange(1, 90), round(rng.random() / 100, 6), "ESTIMATED", None,
+                     None, None, None, None))
+    conn.execute("BEGIN")
+    conn.executemany(f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+    conn.execute("COMMIT")
+    conn.close()
+    daemon = start_with_mcp(daemon_proc)
+    cli = json.loads(daemon.ctl("usage", "--json").stdout)["30d"]
+    async with http_session() as session:
+        await sign_in(session, daemon)
+        async with session.get(origin(daemon) + "/console/usage?since=30d") as page:
+            html = await page.text()
+    shown = {m.group(1): [int(m.group(i).replace(",", "")) for i in range(2, 6)]
+             for m in re.finditer(r'<tr><th scope="row">(gpt|claude|gem)</th><td>([\d,]+)</td><td>([\d,]+)</td>'
+                                  r'<td>([\d,]+)</td><td>([\d,]+)</td>', html)}
+    expected = {r["key"]: [r["requests"], r["errors"], r["refused"], r["input_tokens"] + r["output_tokens"]]
+                for r in cli["rows"]}
+    assert shown == expected and sum(v[0] for v in expected.values()) > 15_000
