@@ -2,25 +2,45 @@
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
+PY_OK := import sys; sys.exit(sys.version_info < (3, 11))
 
-.PHONY: install run lint test bench soak clean screens
+.PHONY: venv install install-dev run lint test bench soak clean screens dist
 
-$(BIN)/python:
-	$(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+# A .venv made by an interpreter that cannot run synapse (too old, or gone) is rebuilt, not reused.
+venv:
+	@$(PY) -c '$(PY_OK)' 2>/dev/null || { echo "error: PY=$(PY) is not Python >= 3.11 ($$($(PY) -V 2>&1)); run e.g. make PY=python3.12 ..." >&2; exit 2; }
+	@if [ -e $(VENV) ] && ! $(BIN)/python -c '$(PY_OK)' 2>/dev/null; then \
+		echo "$(VENV) was not made by a usable Python >= 3.11: rebuilding it with $(PY)"; rm -rf $(VENV); fi
+	@[ -x $(BIN)/python ] || { $(PY) -m venv $(VENV) && $(BIN)/python -m pip install -q --upgrade pip; }
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[test,aws,gcp]'
-	@touch $(STAMP)
+# make run installs the runtime only; make test adds the test and lint tools (requirements-dev.txt).
+$(RUN_STAMP): pyproject.toml
+	$(BIN)/python -m pip install -q -e .
+	@touch $(RUN_STAMP)
 
-install: $(STAMP)
+$(DEV_STAMP): pyproject.toml requirements-dev.txt
+	$(BIN)/python -m pip install -q -e '.[aws,gcp]' -r requirements-dev.txt
+	@touch $(DEV_STAMP) $(RUN_STAMP)
+
+install: venv
+	@$(MAKE) --no-print-directory $(RUN_STAMP)
+
+install-dev: venv
+	@$(MAKE) --no-print-directory $(DEV_STAMP)
 
 run: install
 	$(BIN)/synapsed
 
-lint: install
+# A wheel and an sdist in dist/, their metadata checked.
+dist: install-dev
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*
+
+lint: install-dev
 	$(BIN)/ruff check synapsed synapsectl tests bench
 	$(BIN)/mypy
 
@@ -30,10 +50,10 @@ test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Refresh the console screenshots in docs/console/ from the real pages (needs Chromium).
-screens: install
+screens: install-dev
 	SYNAPSE_CONSOLE_SCREENS=docs/console $(BIN)/python -m pytest tests/browser -q
 
-bench: install
+bench: install-dev
 	$(BIN)/python bench/control_plane.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/chat_latency.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/mcp_latency.py --markdown BENCHMARKS.md
@@ -44,9 +64,10 @@ bench: install
 	$(BIN)/python bench/mcp_startup.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/redaction.py --markdown BENCHMARKS.md
 	$(BIN)/python bench/tools_list_size.py
+	$(BIN)/python bench/ledger_scale.py --markdown BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache
 
-soak: install
+soak: install-dev
 	$(BIN)/python bench/soak.py --markdown BENCHMARKS.md

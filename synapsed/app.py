@@ -253,9 +253,9 @@ class Daemon:
                            hint="reinstall synapsed (`make install`, or pip install --force-reinstall mcp-synapse)")
 
     def _console(self) -> dict[str, web.Application]:
-        """The web console, served on the MCP listener under /console/ (unless turned off)."""
-        if not self.config_store.config.console.enabled:
-            return {}
+        """The web console, mounted on the MCP listener under /console/ whatever [console] enabled
+        says at start: the console's own guard answers 404 while it is off, so a reload turns it
+        on or off without a restart."""
         from synapsed.console import routes
         from synapsed.console.deps import ConsoleDeps
         from synapsed.console.guards import PREFIX

@@ -160,6 +160,8 @@ GUIDE_STAGES = ("config", "base_url", "credential", "reach", "auth", "model", "p
 
 def guide_for(provider_id: str, stage: str | None = None) -> str:
     """The provider guide (and the section on one preflight stage) a user should read."""
+    from synapsed.docs_location import doc_ref
+
     info = PROVIDERS.get(provider_id)
     page = info.docs if info is not None and info.docs else "docs/providers/README.md"
-    return f"{page}#{stage}-stage" if stage in GUIDE_STAGES else page
+    return doc_ref(f"{page}#{stage}-stage" if stage in GUIDE_STAGES else page)

@@ -45,12 +45,12 @@ def renew_hint(name: str, ref: str) -> str:
     return f"the provider rejected the key; store a fresh one with `synapsectl key set {name}`"
 
 
-def _keyring_unavailable(exc: Exception) -> SynapseError:
+def _keyring_unavailable(exc: Exception, name: str = "NAME") -> SynapseError:
     return SynapseError(
         "keyring_unavailable",
         f"the OS keyring is not usable here ({type(exc).__name__})",
         hint="no keyring backend on this machine: point the connection at env:VAR or file:PATH "
-        "(`synapsectl connections edit NAME --credential env:OPENAI_API_KEY`)",
+        f"(`synapsectl connections edit {name} --credential env:OPENAI_API_KEY`)",
     )
 
 
@@ -74,7 +74,7 @@ def _read_keyring(name: str) -> str | None:
     try:
         return keyring.get_password(KEYRING_SERVICE, name)
     except NoKeyringError as exc:
-        raise _keyring_unavailable(exc) from None
+        raise _keyring_unavailable(exc, name) from None
     except (KeyringError, RuntimeError, OSError) as exc:
         raise SynapseError(
             "credential_unreadable",
@@ -223,7 +223,7 @@ def store(name: str, value: str) -> KeyStatus:
         keyring.set_password(KEYRING_SERVICE, name, value)
         kept = keyring.get_password(KEYRING_SERVICE, name)
     except NoKeyringError as exc:
-        raise _keyring_unavailable(exc) from None
+        raise _keyring_unavailable(exc, name) from None
     except (PasswordSetError, KeyringError, RuntimeError, OSError) as exc:
         raise SynapseError(
             "credential_unreadable",
@@ -253,7 +253,7 @@ def remove(name: str) -> bool:
     except PasswordDeleteError:
         return False
     except NoKeyringError as exc:
-        raise _keyring_unavailable(exc) from None
+        raise _keyring_unavailable(exc, name) from None
     except Exception as exc:  # locked, or a third-party backend's own failure: the entry is still there
         raise SynapseError(
             "credential_unreadable",

@@ -37,10 +37,11 @@ from synapsed.paths import resolve
 # The command groups, in the order of `synapsectl --help`, and the top-level commands each
 # registers (a test holds this map to what the modules register).
 GROUP_NAMES = ("daemon", "connections", "keys", "preflight", "prompt", "mcp", "threads", "usage", "console", "service",
-               "doctor")
+               "doctor", "docs")
 COMMANDS = {"status": "daemon", "reload": "daemon", "stop": "daemon", "logs": "daemon", "connections": "connections", "conn": "connections",
             "key": "keys", "preflight": "preflight", "test": "prompt", "mcp": "mcp", "threads": "threads",
-            "usage": "usage", "console": "console", "service": "service", "doctor": "doctor"}
+            "usage": "usage", "console": "console", "service": "service", "doctor": "doctor",
+            "docs": "docs"}
 
 
 def _group(name: str) -> ModuleType:

@@ -24,6 +24,15 @@ def _read_key(args: argparse.Namespace) -> str:
 
 
 def cmd_key_set(client: Client, args: argparse.Namespace) -> int:
+    # Ask the daemon first: nobody should type a key into a prompt whose keyring cannot keep it.
+    keyring = client.daemon_status().keyring
+    if not keyring.usable:
+        from synapsed.errors import SynapseError
+
+        raise SynapseError("keyring_unavailable",
+                           f"the daemon has no usable OS keyring ({keyring.backend}); the key was not asked for",
+                           hint=f"point the connection at env:VAR or file:PATH (a 0600 file) instead: "
+                                f"`synapsectl connections edit {args.name} --credential env:OPENAI_API_KEY`")
     status = client.secrets_set(args.name, _read_key(args))
     render.result(status, args.json, f"stored key for {status.name} in the keyring ({status.fingerprint})")
     return EXIT_OK

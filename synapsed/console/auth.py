@@ -41,6 +41,15 @@ class ConsoleAuth:
     def max_age_s(self) -> float:
         return self._settings().session_max_age_s
 
+    def enabled(self) -> bool:
+        """[console] enabled as the config says now: a reload turns the console on or off at once,
+        and turning it off ends every session and unused link."""
+        if self._settings().enabled:
+            return True
+        self._links.clear()
+        self._sessions.clear()
+        return False
+
     # ---- one-time links --------------------------------------------------------------------
 
     def issue_link(self) -> str:

@@ -72,6 +72,8 @@ def refuse(status: int, message: str) -> web.Response:
 def guard(auth: ConsoleAuth, port: Callable[[], int]) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not auth.enabled():
+            return refuse(404, "the web console is turned off ([console] enabled = false in config.toml)")
         if not host_ok(request.host, port()):
             return refuse(403, "forbidden: this console answers only on its loopback address")
         if request.method not in ("GET", "HEAD", "POST"):

@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover - the test extra installs it
 # attached to every browser test at collection instead.
 SKIP_REASON: str | None = None
 if sync_playwright is None:
-    SKIP_REASON = "browser tests need the playwright package: pip install -e '.[test]'"
+    SKIP_REASON = "browser tests need the playwright package: pip install -r requirements-dev.txt (make test does)"
 elif not Path(CHROMIUM).exists():
     SKIP_REASON = (f"browser tests need Chromium at {CHROMIUM}: apt-get install chromium (Debian) "
                    "or set SYNAPSE_TEST_CHROMIUM")

@@ -1,1 +1,1 @@
-"""Contract tests need the providers' schemas: the test extra installs them (pip install -e '.[test]')."""
+"""Contract tests need the providers' schemas: requirements-dev.txt installs them (make test does)."""

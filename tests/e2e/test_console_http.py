@@ -328,3 +328,44 @@ def test_a_disabled_console_is_neither_served_nor_offered() -> None:
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(origin(daemon) + "/console/login", timeout=5)
         assert refused.value.code == 404
+
+
+async def test_turning_the_console_off_and_on_with_reload_applies_at_once(daemon_proc: DaemonProcess) -> None:
+    from tests.e2e.mcp_support import start_with_mcp
+
+    daemon = start_with_mcp(daemon_proc)
+    config = daemon.paths.config_file
+    async with http_session() as session:
+        await sign_in(session, daemon)
+        base = origin(daemon)
+        async with session.get(base + "/console/connections") as page:
+            assert page.status == 200
+        config.write_text(config.read_text() + "\n[console]\nenabled = false\n")
+        assert daemon.ctl("reload").returncode == 0
+        async with session.get(base + "/console/connections", allow_redirects=False) as page:
+            assert page.status == 404 and "turned off" in await page.text()
+        off = daemon.ctl("console", "--json")
+        assert off.returncode == 1 and "console.enabled" in off.stdout + off.stderr
+        config.write_text(config.read_text().replace("enabled = false", "enabled = true"))
+        assert daemon.ctl("reload").returncode == 0
+        # The old session ended when the console went off; a new link signs in again.
+        async with session.get(base + "/console/connections", allow_redirects=False) as page:
+            assert page.status == 303
+    async with http_session() as session:
+        await sign_in(session, daemon)
+        async with session.get(origin(daemon) + "/console/connections") as page:
+            assert page.status == 200
+
+
+async def test_a_console_off_at_start_is_turned_on_by_reload(daemon_proc: DaemonProcess) -> None:
+    from tests.e2e.mcp_support import start_with_mcp
+
+    daemon = start_with_mcp(daemon_proc, "\n[console]\nenabled = false\n")
+    assert daemon.ctl("console", "--json").returncode == 1
+    config = daemon.paths.config_file
+    config.write_text(config.read_text().replace("enabled = false", "enabled = true"))
+    assert daemon.ctl("reload").returncode == 0
+    async with http_session() as session:
+        await sign_in(session, daemon)
+        async with session.get(origin(daemon) + "/console/connections") as page:
+            assert page.status == 200

@@ -124,3 +124,14 @@ def test_key_file_readable_by_others_is_refused(daemon: DaemonProcess, short_tmp
     assert keys[0]["present"] is False
     assert keys[0]["error_kind"] == "credential_unreadable"
     assert f"chmod 600 {key_file}" in keys[0]["hint"]
+
+
+def test_key_set_checks_the_keyring_before_asking_for_the_key(daemon_proc: DaemonProcess) -> None:
+    daemon_proc.env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+    daemon = daemon_proc.start()
+    daemon.ctl("connections", "add", "gpt", "--provider", "openai", "--model", "gpt-4o")
+    # No --stdin and no input: were the key asked for, this would wait on the prompt or read EOF.
+    result = daemon.ctl("key", "set", "gpt", "--json")
+    error = json.loads(result.stdout)["error"]
+    assert error["kind"] == "keyring_unavailable" and "not asked for" in error["message"]
+    assert "connections edit gpt --credential" in error["hint"]
