@@ -173,8 +173,20 @@ class Probe:
                 self.listing_refusal = exc
                 return "warn", f"the model listing refused the key ({exc.message}); the requested probe will decide", \
                     {"kind": exc.kind}
-            raise
+            raise self._root_hint(exc) from None
         return "pass", f"key accepted; {len(self.models)} model(s) listed (free endpoint)", None
+
+    def _root_hint(self, exc: SynapseError) -> SynapseError:
+        """A listing that is not there at all (404) under an OpenAI-style root without /v1: the
+        base URL is probably missing it, which later shows up as a bogus model_not_found."""
+        base = self._context().base_url.rstrip("/")
+        family = PROVIDERS[self._conn.provider].family
+        if exc.detail.get("status") == 404 and family == "openai" and not re.search(r"/v\d+(beta)?$", base):
+            return SynapseError("base_url_invalid", f"{base}/models answered 404: the base URL is probably not the "
+                                "API root", hint=f"most OpenAI-compatible servers serve it under /v1: try "
+                                f"`synapsectl connections edit {self.name} --base-url {base}/v1`",
+                                field="base_url", status=404)
+        return exc
 
     async def check_model(self) -> Outcome:
         status, message, detail = await self._check_model()

@@ -23,17 +23,27 @@ def _read_key(args: argparse.Namespace) -> str:
     return value
 
 
-def cmd_key_set(client: Client, args: argparse.Namespace) -> int:
-    # Ask the daemon first: nobody should type a key into a prompt whose keyring cannot keep it.
+def _check_keyring(client: Client, name: str) -> None:
     keyring = client.daemon_status().keyring
     if not keyring.usable:
         from synapsed.errors import SynapseError
 
         raise SynapseError("keyring_unavailable",
-                           f"the daemon has no usable OS keyring ({keyring.backend}); the key was not asked for",
+                           f"the daemon has no usable OS keyring ({keyring.backend}), so it cannot keep a key",
                            hint=f"point the connection at env:VAR or file:PATH (a 0600 file) instead: "
-                                f"`synapsectl connections edit {args.name} --credential env:OPENAI_API_KEY`")
-    status = client.secrets_set(args.name, _read_key(args))
+                                f"`synapsectl connections edit {name} --credential env:OPENAI_API_KEY`")
+
+
+def cmd_key_set(client: Client, args: argparse.Namespace) -> int:
+    # Nobody should type a key into a prompt whose keyring cannot keep it: ask the daemon first.
+    # A piped key is read (and checked) first: it costs nobody any typing.
+    interactive = not args.stdin and sys.stdin.isatty()
+    if interactive:
+        _check_keyring(client, args.name)
+    key = _read_key(args)
+    if not interactive:
+        _check_keyring(client, args.name)
+    status = client.secrets_set(args.name, key)
     render.result(status, args.json, f"stored key for {status.name} in the keyring ({status.fingerprint})")
     return EXIT_OK
 

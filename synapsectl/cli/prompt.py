@@ -10,6 +10,7 @@ from synapsectl.cli import render
 from synapsectl.cli.common import EXIT_OK, UsageError, stdin_text
 from synapsectl.client import Client
 from synapsed import protocol as p
+from synapsed.money import usd
 
 COST_SOURCES = {
     "ACTUAL": "reported by the provider",
@@ -23,7 +24,7 @@ def cost_fact(result: p.ChatResult) -> str:
     source = COST_SOURCES.get(result.cost_source, result.cost_source.lower())
     if result.cost_usd is None:
         return f"cost {source}"
-    return f"cost ${result.cost_usd:.6f} ({source})"
+    return f"cost {usd(result.cost_usd)} ({source})"
 
 
 def _schema(raw: str | None) -> dict[str, Any] | None:

@@ -72,7 +72,9 @@ def preflight_cell(last: p.LastPreflight | None) -> str:
 def spend_cell(usage: p.BudgetView | None) -> str:
     if usage is None:
         return "-"
-    return f"${usage.today_usd:.4f} / {usage.today_tokens:,} tok"
+    from synapsed.money import usd
+
+    return f"{usd(usage.today_usd)} / {usage.today_tokens:,} tok"
 
 
 def budget_cell(usage: p.BudgetView | None) -> str:

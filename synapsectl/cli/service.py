@@ -89,12 +89,22 @@ def cmd_logs(args: argparse.Namespace) -> int:
     from synapsectl import logs
 
     if sys.platform != "darwin" and shutil.which("journalctl") and not args.file:
-        command = ["journalctl", "--user", "-u", "synapsed", "-n", str(args.lines), "--no-pager"] + (["-f"] if args.follow else [])
-        done = subprocess.run(command)
-        if done.returncode == 0:
-            return EXIT_OK
-        print("journalctl had nothing for the user unit; showing the log file instead", file=sys.stderr)
+        if _journal_has_entries():
+            command = ["journalctl", "--user", "-u", "synapsed", "-n", str(args.lines), "--no-pager"] + (
+                ["-f"] if args.follow else [])
+            if subprocess.run(command).returncode == 0:
+                return EXIT_OK
+        print("the user journal has nothing for synapsed (no user journal on this machine, or the service never "
+              "ran); showing the log file instead", file=sys.stderr)
     return logs.show(resolve(args.home).log_file, args.lines, args.follow, args.json)
+
+
+def _journal_has_entries() -> bool:
+    """Whether journalctl holds any line of the user unit. It exits 0 and says only "No journal
+    files were found." on machines without a user journal, so its exit code alone proves nothing."""
+    probe = subprocess.run(["journalctl", "--user", "-u", "synapsed", "-n", "1", "--no-pager", "-q", "-o", "cat"],
+                           capture_output=True, text=True)
+    return probe.returncode == 0 and bool(probe.stdout.strip())
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -14,6 +14,7 @@ from synapsectl.cli import render
 from synapsectl.cli.common import EXIT_OK, confirmed, int_in
 from synapsectl.client import Client
 from synapsed import protocol as p
+from synapsed.money import usd
 
 GLYPHS = "█▓▒░#*+=%@"
 
@@ -24,7 +25,7 @@ def _filters(args: argparse.Namespace) -> p.UsageFilters:
 
 
 def _money(value: float) -> str:
-    return f"${value:.4f}" if value < 1 else f"${value:,.2f}"
+    return usd(value)
 
 
 def _summary(client: Client, since: str, group_by: p.GroupBy) -> p.UsageSummary:

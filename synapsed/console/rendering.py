@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from synapsed import money
 from synapsed.console.guards import CSRF_FIELD, session_of
 from synapsed.errors import SynapseError
 from synapsed.redaction import redact_text
@@ -49,10 +50,7 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def usd(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return f"${value:,.4f}" if value < 1 else f"${value:,.2f}"
+usd = money.usd
 
 
 class FieldErrors:

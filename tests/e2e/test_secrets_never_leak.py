@@ -130,8 +130,31 @@ def test_key_set_checks_the_keyring_before_asking_for_the_key(daemon_proc: Daemo
     daemon_proc.env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
     daemon = daemon_proc.start()
     daemon.ctl("connections", "add", "gpt", "--provider", "openai", "--model", "gpt-4o")
-    # No --stdin and no input: were the key asked for, this would wait on the prompt or read EOF.
-    result = daemon.ctl("key", "set", "gpt", "--json")
+    # At a terminal: refused before the prompt (tmux stands in for the user's terminal).
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.daemon import REPO
+
+    result = daemon.ctl("key", "set", "gpt", "--json", input="sk-test-abcdefghijklmnop")
     error = json.loads(result.stdout)["error"]
-    assert error["kind"] == "keyring_unavailable" and "not asked for" in error["message"]
+    assert error["kind"] == "keyring_unavailable" and "cannot keep a key" in error["message"]
     assert "connections edit gpt --credential" in error["hint"]
+    if shutil.which("tmux") is None:
+        return
+    session = f"syn-key-{daemon.proc.pid if daemon.proc else 0}"
+    env = " ".join(f"{k}={v!r}" for k, v in daemon.env.items() if k.startswith(("SYNAPSE_", "PYTHON")))
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "20",
+                    f"cd {REPO} && env {env} {sys.executable} -m synapsectl key set gpt; sleep 5"], check=True)
+    try:
+        screen = ""
+        for _ in range(50):
+            time.sleep(0.1)
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True).stdout
+            if "kind:" in screen or "input hidden" in screen:
+                break
+        assert "keyring_unavailable" in screen and "input hidden" not in screen
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

@@ -232,3 +232,19 @@ def test_doctor_service_not_installed_is_a_warning_with_the_command(daemon: Daem
     code, checks = _doctor(daemon)
     assert checks["service"]["status"] == "warn"
     assert checks["service"]["fix"] == "synapsectl service install"
+
+
+def test_service_logs_falls_back_to_the_log_file_when_the_journal_has_nothing(daemon_proc: DaemonProcess,
+                                                                              short_tmp: Path) -> None:
+    daemon = daemon_proc.start()
+    bin_dir = short_tmp / "bin"
+    bin_dir.mkdir()
+    journalctl = bin_dir / "journalctl"
+    # What journalctl prints, exiting 0, on a machine without a user journal.
+    journalctl.write_text("#!/bin/sh\necho 'No journal files were found.' >&2\nexit 0\n")
+    journalctl.chmod(0o755)
+    env = {**daemon.env, "PATH": f"{bin_dir}:{daemon.env.get('PATH', '')}"}
+    result = daemon.ctl("service", "logs", "-n", "5", env=env)
+    assert result.returncode == 0
+    assert "showing the log file instead" in result.stderr
+    assert "synapsed ready" in result.stdout

@@ -208,3 +208,19 @@ async def test_the_model_stage_says_nothing_of_endpoints_for_chat_models(tmp_pat
     upstream = _start(upstreams, "openai", model="gpt-5.2")
     report = await _run(tmp_path, _conn(upstream, model="gpt-5.2"))
     assert "Responses" not in _check(report, "model").message
+
+
+async def test_a_base_url_missing_v1_is_named_at_the_auth_stage(tmp_path: Path, upstreams) -> None:
+    upstream = _start(upstreams, "openai", model="llama-3.1-8b")
+    root = upstream.base_url.removesuffix("/v1")  # the server serves /v1/models; the user gave the bare root
+    report = await _run(tmp_path, _conn(upstream, provider="vllm", model="llama-3.1-8b", base_url=root))
+    auth = _check(report, "auth")
+    assert not report.ok and auth.kind == "base_url_invalid"
+    assert auth.hint is not None and f"--base-url {root}/v1" in auth.hint
+
+
+async def test_a_404_listing_under_a_v1_root_stays_what_it_was(tmp_path: Path, upstreams) -> None:
+    upstream = _start(upstreams, "openai", model="m")
+    upstream.routes[("GET", "/v1/models")] = openai_error(404, "no listing here", "not_found")
+    report = await _run(tmp_path, _conn(upstream, provider="vllm", model="m"))
+    assert _check(report, "auth").kind == "model_not_found"
