@@ -13,6 +13,7 @@ from synapsed.catalog import PROVIDERS
 from synapsed.config import Config, ConnectionConfig
 from synapsed.errors import SynapseError
 from synapsed.logging import get_logger
+from synapsed.providers import optional
 from synapsed.rpc.dispatch import Method
 from synapsed.services import Services
 from synapsed.validation import effective_base_url, validate_connection
@@ -40,6 +41,10 @@ def view(
 
 async def key_status(name: str, conn: ConnectionConfig) -> p.KeyStatus:
     info = PROVIDERS.get(conn.provider)
+    missing = optional.missing_for(conn.provider, conn.credential)
+    if missing is not None:
+        return p.KeyStatus(name=name, source=secrets.source_of(conn.credential), present=False,
+                           error_kind=missing.kind, hint=f"{missing.message}: {missing.hint}")
     if info is not None and info.file_is_document and conn.credential.startswith("file:"):
         return await asyncio.to_thread(secrets.document_status, name, conn.credential)
     status = await asyncio.to_thread(secrets.status, name, conn.credential)

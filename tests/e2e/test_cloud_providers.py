@@ -415,3 +415,29 @@ def test_a_token_endpoint_redirect_is_not_followed(
     assert error["kind"] in ("auth_failed", "network_unreachable", "upstream_malformed")
     assert issuer.token_requests == 1 and redirect_target.requests == []
     assert up.count("POST", up.chat_path) == 0
+
+
+def test_a_connection_whose_library_is_missing_says_so_when_added_listed_and_in_doctor(
+        daemon_proc: DaemonProcess, bedrock: tuple[FakeUpstream, SigV4Guard], short_tmp: Path) -> None:
+    up, _ = bedrock
+    blocker = short_tmp / "blocker"
+    blocker.mkdir()
+    # As if botocore were not installed: the import and find_spec both fail, as for a missing package.
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\n"
+        "class _Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'botocore' or name.startswith('botocore.'):\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, _Block())\n")
+    daemon_proc.env["PYTHONPATH"] = f"{blocker}:{daemon_proc.env['PYTHONPATH']}"
+    daemon = daemon_proc.start()
+    added = daemon.ctl("connections", "add", "br", "--provider", "bedrock", "--model", MODEL, "--option",
+                       "region=us-east-1", "--base-url", up.base_url, "--credential", "aws", "--json")
+    assert added.returncode == 0, added.stderr
+    key = json.loads(added.stdout)["connection"]["key"]
+    assert key["present"] is False and "botocore" in key["hint"] and "pipx inject mcp-synapse botocore" in key["hint"]
+    listed = json.loads(daemon.ctl("connections", "list", "--json").stdout)
+    assert "mcp-synapse[aws]" in next(c for c in listed["connections"] if c["name"] == "br")["key"]["hint"]
+    doctor = daemon.ctl("doctor", env={**daemon.env})
+    assert "pipx inject mcp-synapse botocore" in doctor.stdout
