@@ -47,6 +47,8 @@ class Install(msgspec.Struct, omit_defaults=True):
     connection: str | None = None
     created_file: bool = False
     created_container: bool = False
+    # The file's mode before a token made us narrow it to 0600: uninstall puts it back.
+    mode_before: int | None = None
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -262,14 +264,21 @@ def backup(path: Path) -> Path:
     return copy
 
 
-def write_keeping_mode(path: Path, text: str, holds_token: bool) -> None:
-    """Atomic replace (write_failed on error); the file keeps its mode, narrowed to 0600 when it
-    holds a token."""
+def mode_of(path: Path) -> int | None:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return None
+
+
+def write_keeping_mode(path: Path, text: str, holds_token: bool, mode: int | None = None) -> None:
+    """Atomic replace (write_failed on error); the file keeps its mode (or takes `mode`), narrowed
+    to 0600 when it holds a token."""
     from synapsed.paths import write_atomic
 
-    try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
+    if mode is None:
+        mode = mode_of(path)
+    if mode is None:
         mode = 0o600
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, text, mode & 0o600 if holds_token else mode)

@@ -348,7 +348,8 @@ def validated_base_url(conn: ConnectionConfig) -> str | None:
         base_url = check_base_url(base_url, endpoint=info.base_url_is_endpoint)
     elif info.default_endpoint(conn.options) is None:
         example = ("https://llm.corp.example/api/generate" if info.base_url_is_endpoint
-                   else "https://my-resource.openai.azure.com or http://127.0.0.1:8080/v1")
+                   else "https://my-resource.openai.azure.com" if info.id == "azure-openai"
+                   else "http://127.0.0.1:8080/v1 (the server's OpenAI-compatible API root)")
         raise SynapseError(
             "base_url_invalid",
             f"provider {info.id} has no default endpoint: a base URL is required",

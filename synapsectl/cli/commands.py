@@ -51,7 +51,8 @@ def _group(name: str) -> ModuleType:
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The command tree; with `argv` naming a command, only that command's group is loaded and
     registered (building all of them cost ~30 ms of every run); --help and mistakes get them all."""
-    parser = top_parser("exit codes: 0 ok, 1 failure reported by the daemon, 2 usage error, 3 daemon not running")
+    parser = top_parser("exit codes: 0 ok, 1 failure reported by the daemon, 2 usage error, 3 daemon not running, "
+                        "141 whatever read the output closed it first (e.g. `| head`; nothing is printed)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_flags()
     wanted = next((COMMANDS[a] for a in argv or () if a in COMMANDS), None)

@@ -56,7 +56,10 @@ def cmd_config(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"# {args.client}: {where}", file=sys.stderr)
     if endpoint.token:
-        print("# contains your MCP token: keep this file private (chmod 600)", file=sys.stderr)
+        secret_note = ("# the command carries your MCP token: it lands in Claude Code's user config; do not paste it "
+                       "into shared shells or scripts" if args.client == "claude-code"
+                       else "# contains your MCP token: keep this file private (chmod 600)")
+        print(secret_note, file=sys.stderr)
     print(snippet)
     return EXIT_OK
 

@@ -79,9 +79,13 @@ def cmd_install(args: argparse.Namespace) -> int:
                         connection=args.connection)
     if tgt.path is None:
         return _install_claude_code(args, name, server, record)
+    mode_before = ii.mode_of(tgt.path)
+    previous = _registry(args).find(record.key)
     outcome = _merge(tgt, name, server, force=args.force, dry_run=args.dry_run, holds_token=endpoint.token is not None)
     if outcome.written:
         record.created_file, record.created_container = outcome.created_file, outcome.created_container
+        # A re-install keeps the mode the file had before the first one.
+        record.mode_before = previous.mode_before if previous is not None else mode_before
         _registry(args).replace(record, keep=True)
     _report(args, "installed" if outcome.written else outcome.verdict, name, tgt.path, outcome)
     return EXIT_OK
@@ -141,6 +145,11 @@ def _report(args: argparse.Namespace, verdict: str, name: str, path: Path, outco
         print(f"{name} is already installed in {path}; nothing changed")
         return
     print(f"{verdict} {name} in {path}" + (f" (backup: {outcome.backup})" if outcome.backup else " (new file)"))
+    if verdict == "removed":
+        print("restart or reload the IDE's MCP servers; put it back with "
+              f"`synapsectl mcp install --client {args.client}" + (f" --name {name}`" if args.name else "`")
+              + (f", or restore {outcome.backup}" if outcome.backup else ""))
+        return
     print("restart or reload the IDE's MCP servers to pick it up; undo with "
           f"`synapsectl mcp uninstall --client {args.client}" + (f" --name {name}`" if args.name else "`"))
 
@@ -199,7 +208,11 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
         if remove_file:
             path.unlink()
         else:
-            ii.write_keeping_mode(path, after, holds_token=False)
+            # The token is gone with the entry: the file gets back the mode it had before install
+            # (unless another entry still carries a bearer token).
+            still_secret = any(ii.bearer_of(s) for n, s in servers.items() if n != name and isinstance(s, dict))
+            restore = record.mode_before if record is not None and not still_secret else None
+            ii.write_keeping_mode(path, after, holds_token=still_secret, mode=restore)
         if record is not None:
             _registry(args).replace(record, keep=False)
     _report(args, outcome.verdict, name, path, outcome)

@@ -86,7 +86,7 @@ def cmd_test(client: Client, args: argparse.Namespace) -> int:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     test = sub.add_parser("test", parents=[common], help="send one prompt through a connection and print the answer")
-    test.add_argument("name")
+    test.add_argument("name", help="the connection to send it through (see `synapsectl connections list`)")
     test.add_argument("prompt", help='the prompt, or "-" to read it from stdin')
     test.add_argument("--system", help="a system prompt")
     test.add_argument("--max-tokens", type=int, dest="max_tokens", help="cap the answer's length")

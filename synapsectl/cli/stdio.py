@@ -20,8 +20,17 @@ def cmd_stdio(args: argparse.Namespace) -> int:
     return bridge.run(resolve(args.home), home_of(args), args.connection, autostart=not args.no_autostart)
 
 
+def _stdio_flags() -> argparse.ArgumentParser:
+    """The common flags less --json, which a bridge has no use for (still accepted, not shown)."""
+    flags = argparse.ArgumentParser(add_help=False)
+    flags.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    flags.add_argument("--home", default=argparse.SUPPRESS, help="the daemon's home (also $SYNAPSE_HOME)")
+    return flags
+
+
 def register(mcp: Any, common: argparse.ArgumentParser) -> None:
-    stdio = mcp.add_parser("stdio", parents=[common], help="bridge stdin/stdout to the daemon (for IDEs that launch a command)")
+    stdio = mcp.add_parser("stdio", parents=[_stdio_flags()],
+                           help="bridge stdin/stdout to the daemon (for IDEs that launch a command)")
     stdio.add_argument("--connection", help="bind this IDE to one connection")
     stdio.add_argument("--no-autostart", action="store_true", help="fail instead of starting synapsed in the background")
     stdio.set_defaults(run=cmd_stdio, local=True)

@@ -382,3 +382,18 @@ def test_a_server_name_with_a_trailing_newline_is_refused(daemon_proc: DaemonPro
     result = daemon_proc.ctl("mcp", "install", "--client", "codex", "--name", "evil\n")
     assert result.returncode != 0 and "is not allowed" in result.stderr
     assert not _path("codex", _home(daemon_proc)).exists()
+
+
+def test_uninstall_gives_the_file_back_its_mode_and_says_how_to_reinstall(daemon_proc: DaemonProcess,
+                                                                         env: dict[str, str]) -> None:
+    path = _path("cursor", _home(daemon_proc))
+    path.parent.mkdir(parents=True)
+    path.write_text(EXISTING["cursor"])
+    path.chmod(0o644)
+    assert daemon_proc.ctl("mcp", "install", "--client", "cursor").returncode == 0
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # it holds the token now
+    removed = daemon_proc.ctl("mcp", "uninstall", "--client", "cursor")
+    assert removed.returncode == 0
+    assert "mcp install --client cursor" in removed.stdout and "mcp uninstall" not in removed.stdout
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert path.read_text() == EXISTING["cursor"]

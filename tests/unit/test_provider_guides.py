@@ -59,3 +59,12 @@ def test_explain_links_point_at_real_sections() -> None:
     link = guide_for("openai", "auth")
     page, anchor = link.split("#")
     assert anchor == "auth-stage" and "### auth stage" in (ROOT / page).read_text(encoding="utf-8")
+
+
+def test_architecture_lists_every_error_kind() -> None:
+    from pathlib import Path
+
+    from synapsed.errors import ERROR_KINDS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    assert [k for k in ERROR_KINDS if f"`{k}`" not in text] == []
