@@ -98,6 +98,7 @@ class Daemon:
         self._stop: asyncio.Event | None = None
         self._reload_task: asyncio.Task[None] | None = None
         self._mcp_task: asyncio.Task[None] | None = None
+        self._event_loop_reason = "configured"
         self.mcp: McpService | None = None
         self.exit_code = 0
         self.inherited: list[socket.socket] = []
@@ -199,18 +200,9 @@ class Daemon:
             site = web.UnixSite(runner, str(self.paths.socket))
             await site.start()
             os.chmod(self.paths.socket, 0o600)
-        self.log.info(
-            lifecycle.READY,
-            version=__version__,
-            pid=os.getpid(),
-            socket=str(self.paths.socket),
-            socket_activated=bool(self.inherited),
-            connections=len(self.config_store.config.connections),
-            open_files_limit=resource.getrlimit(resource.RLIMIT_NOFILE)[0],
-            event_loop=event_loop.running_name(),
-            event_loop_reason=event_loop_reason,
-        )
-        lifecycle.sd_notify("READY=1")
+        self._event_loop_reason = event_loop_reason
+        # "synapsed ready" is said once the MCP listener is up too (_start_mcp): a start that
+        # fails on a taken MCP port logs only "could not start", never "ready" first.
         self._mcp_task = asyncio.create_task(self._start_mcp())
         try:
             await self._stop.wait()
@@ -232,6 +224,20 @@ class Daemon:
             self.lock.release()
             self.log.info("synapsed stopped")
 
+    def _ready(self) -> None:
+        self.log.info(
+            lifecycle.READY,
+            version=__version__,
+            pid=os.getpid(),
+            socket=str(self.paths.socket),
+            socket_activated=bool(self.inherited),
+            connections=len(self.config_store.config.connections),
+            open_files_limit=resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+            event_loop=event_loop.running_name(),
+            event_loop_reason=self._event_loop_reason,
+        )
+        lifecycle.sd_notify("READY=1")
+
     async def _start_mcp(self) -> None:
         """MCP comes up right after the control plane: HTTP listens at once, the SDK (about a
         second to import) joins after, and `synapsectl` never waits for it."""
@@ -239,6 +245,7 @@ class Daemon:
             module = importlib.import_module("synapsed.mcp.service")
             self.mcp = module.McpService(self.services, mounts=self._console(), on_listening=self._keyring_detection)
             await self.mcp.start()
+            self._ready()
         except SynapseError as exc:  # the MCP port is taken, say: the daemon stops, so this start failed
             self.start_failed(exc.kind, exc.message, exc.hint)
             print(f"synapsed: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
@@ -251,6 +258,7 @@ class Daemon:
             self.log.error("mcp server not loaded: MCP answers only what needs no SDK",
                            error_id=failure.detail["error_id"],
                            hint="reinstall synapsed (`make install`, or pip install --force-reinstall mcp-synapse)")
+            self._ready()  # the control plane is up and stays up to say so
 
     def _console(self) -> dict[str, web.Application]:
         """The web console, mounted on the MCP listener under /console/ whatever [console] enabled

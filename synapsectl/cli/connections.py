@@ -25,12 +25,23 @@ def cmd_conn_list(client: Client, args: argparse.Namespace) -> int:
     render.table(
         ["name", "provider", "model", "enabled", "credential", "key", "preflight", "endpoint"],
         [
-            [c.name, c.provider, c.model, "yes" if c.enabled else "no", c.credential, render.key_cell(c.key),
+            [c.name, c.provider, c.model, "yes" if c.enabled else "no", _credential(c), render.key_cell(c.key),
              render.preflight_cell(c.last_preflight), c.effective_base_url]
             for c in listing.connections
         ],
     )
     return EXIT_OK
+
+
+def _credential(c: p.ConnectionView) -> str:
+    """A keyless connection (Ollama, LM Studio, vLLM) with no key stored reads as keyless, not as
+    a keyring it never uses."""
+    from synapsed.catalog import PROVIDERS
+
+    info = PROVIDERS.get(c.provider)
+    if info is not None and not info.needs_key and c.credential == "keyring" and (c.key is None or not c.key.present):
+        return "none (keyless)"
+    return c.credential
 
 
 def _show_connection(result: p.ConnectionResult, args: argparse.Namespace) -> None:
@@ -44,7 +55,7 @@ def _show_connection(result: p.ConnectionResult, args: argparse.Namespace) -> No
         ("model", c.model),
         ("enabled", "yes" if c.enabled else "no"),
         ("endpoint", c.effective_base_url + ("" if c.base_url else "  (provider default)") if c.effective_base_url else None),
-        ("credential", c.credential),
+        ("credential", _credential(c)),
         ("key", render.key_cell(c.key)),
         ("timeout", f"{c.timeout_s:g}s"),
     ]

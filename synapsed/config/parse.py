@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import typing
 from typing import Any
 
 import msgspec
@@ -39,6 +40,23 @@ def _line_of(text: str, *needles: str) -> int | None:
     for number, line in enumerate(text.splitlines(), 1):
         if all(n in line for n in needles):
             return number
+    return None
+
+
+def _allowed_values(root: Any, field: str | None) -> str | None:
+    """For a field whose type is a set of words (a Literal), the words it takes: the hint of an
+    "Invalid enum value" error."""
+    if not field:
+        return None
+    node: Any = root
+    for part in field.split("."):
+        hints = typing.get_type_hints(node) if isinstance(node, type) else {}
+        node = hints.get(part)
+        if node is None:
+            return None
+    choices = [a for a in typing.get_args(node) if isinstance(a, str)]
+    if typing.get_origin(node) is typing.Literal and choices:
+        return f"use one of: {', '.join(choices)}"
     return None
 
 
@@ -74,7 +92,8 @@ def parse(text: str, source: str = "config.toml") -> Config:
         top = msgspec.convert(raw, type=Config)
     except msgspec.ValidationError as exc:
         field = _field_from_validation(str(exc))
-        raise _invalid(str(exc), source, _line_of(text, field.split(".")[-1]) if field else None, field) from None
+        raise _invalid(str(exc), source, _line_of(text, field.split(".")[-1]) if field else None, field,
+                       hint=_allowed_values(Config, field)) from None
     if top.schema_version > SCHEMA_VERSION:
         raise _invalid(
             f"schema_version {top.schema_version} is newer than this synapsed understands ({SCHEMA_VERSION})",

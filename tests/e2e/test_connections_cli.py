@@ -149,3 +149,11 @@ def test_a_failing_keyring_backend_leaves_list_and_delete_working(daemon_proc: D
     assert removed.returncode == 0, removed.stderr
     assert json.loads(removed.stdout)["secret_deleted"] is False
     assert json.loads(daemon.ctl("connections", "list", "--json").stdout)["connections"] == []
+
+
+def test_a_keyless_connection_reads_as_keyless_not_keyring(daemon: DaemonProcess) -> None:
+    assert daemon.ctl("connections", "add", "local", "--provider", "ollama", "--model", "llama3.2").returncode == 0
+    listed = daemon.ctl("connections", "list")
+    line = next(row for row in listed.stdout.splitlines() if row.startswith("local "))
+    assert "none (keyless)" in line and "keyring" not in line
+    assert "none (keyless)" in daemon.ctl("connections", "show", "local").stdout

@@ -163,6 +163,9 @@ def test_busy_port_is_a_startup_error_naming_the_port(daemon_proc: DaemonProcess
         port = holder.getsockname()[1]
         stderr = daemon_proc.refused_start(f"[mcp]\nport = {port}\n")
     assert f"MCP port {port} on 127.0.0.1 is already in use" in stderr
+    # The log says it could not start, and never "ready" before that.
+    log = daemon_proc.paths.log_file.read_text()
+    assert '"event": "synapsed could not start"' in log and '"event": "synapsed ready"' not in log
 
 
 def test_non_loopback_bind_is_refused(daemon_proc: DaemonProcess) -> None:
@@ -231,7 +234,10 @@ def test_several_bridges_autostart_exactly_one_daemon(daemon_proc: DaemonProcess
                 bridge.kill()
     assert codes == [0, 0, 0, 0]
     assert sum("started synapsed in the background" in e for e in stderr) == 1
-    log = daemon_proc.paths.log_file.read_text()
+    deadline = time.monotonic() + 10
+    while '"event": "synapsed ready"' not in (log := daemon_proc.paths.log_file.read_text()):
+        assert time.monotonic() < deadline, "synapsed never said it was ready"
+        time.sleep(0.05)
     assert log.count('"event": "synapsed ready"') == 1
     assert "already running" not in log
     status = daemon_proc.client.daemon_status()

@@ -58,6 +58,7 @@ class DaemonProcess:
             self.paths.config_dir.mkdir(parents=True, exist_ok=True)
             self.paths.config_file.write_text("[mcp]\nport = 0\n")
         self._runs += 1
+        self._ready_lines = self._count_ready()
         self.stderr_path = self.home.parent / f"{self.home.name}-stderr-{self._runs}.txt"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "synapsed", "--home", str(self.home), *extra],
@@ -79,16 +80,29 @@ class DaemonProcess:
         assert self.proc is not None and self.proc.wait(timeout) == 1, self.stderr()
         return self.stderr()
 
+    def _count_ready(self) -> int:
+        try:
+            return self.paths.log_file.read_text(errors="replace").count('"event": "synapsed ready"')
+        except FileNotFoundError:
+            return 0
+
     def wait_ready(self) -> None:
+        """Until the control socket answers and this start logged "synapsed ready" (said once the
+        MCP listener is up too)."""
         deadline = time.monotonic() + READY_TIMEOUT_S
+        answered = False
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"synapsed exited with {self.proc.returncode}: {self.stderr()}")
             try:
-                self.client.daemon_status()
-                return
+                if not answered:
+                    self.client.daemon_status()
+                    answered = True
+                if self._count_ready() > getattr(self, "_ready_lines", 0):
+                    return
             except (DaemonNotRunning, ConnectionError, OSError):
-                time.sleep(0.05)
+                pass
+            time.sleep(0.02)
         raise AssertionError(f"synapsed not ready after {READY_TIMEOUT_S}s: {self.stderr()}")
 
     def stderr(self) -> str:

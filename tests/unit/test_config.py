@@ -301,3 +301,11 @@ def test_connection_guard_settings_need_a_restart() -> None:
     started = parse("[mcp]\nport = 0\n")
     changed = parse("[mcp]\nport = 0\nhead_timeout_s = 5\nmax_connections = 100\n")
     assert restart_needed(started, changed) == ["mcp.head_timeout_s", "mcp.max_connections"]
+
+
+@pytest.mark.parametrize(("text", "allowed"), [('[daemon]\nlog_level = "loud"\n', "debug, info, warning, error"),
+                                               ('[daemon]\nevent_loop = "fast"\n', "auto, uvloop, asyncio")])
+def test_an_invalid_choice_lists_the_allowed_ones(text: str, allowed: str) -> None:
+    with pytest.raises(SynapseError) as caught:
+        parse(text)
+    assert caught.value.hint == f"use one of: {allowed}" and caught.value.detail["line"] == 2
