@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
 PY_OK := import sys; sys.exit(sys.version_info < (3, 11))
 
-.PHONY: venv install install-dev run lint test bench soak clean screens dist
+.PHONY: venv install install-dev run lint test test-lowest bench soak clean screens dist
 
 # A .venv made by an interpreter that cannot run synapse (too old, or gone) is rebuilt, not reused.
 venv:
@@ -49,6 +49,19 @@ test: lint
 		echo "note: the browser tests will skip: no Chromium (Debian: sudo apt-get install chromium, or set SYNAPSE_TEST_CHROMIUM)"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The declared lower bounds, proven: a second venv with every direct runtime dependency at the
+# lowest version pyproject.toml allows (uv's lowest-direct resolution), the test tools as usual,
+# then the unit tests and the console, MCP and CLI end-to-end tests.
+LOWEST := .venv-lowest
+test-lowest: venv
+	@[ -x $(LOWEST)/bin/python ] || $(PY) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install -q --upgrade pip uv
+	$(LOWEST)/bin/python -m uv pip install -q --python $(LOWEST)/bin/python -r requirements-dev.txt
+	$(LOWEST)/bin/python -m uv pip install -q --python $(LOWEST)/bin/python --resolution lowest-direct -e '.[aws,gcp]'
+	$(LOWEST)/bin/python -c 'import aiohttp, msgspec, mcp; print("lowest:", "aiohttp", aiohttp.__version__, "msgspec", msgspec.__version__)'
+	SYNAPSE_SKIP_PACKAGING=1 $(LOWEST)/bin/python -m pytest -q -p no:cacheprovider tests/unit tests/contracts \
+		tests/e2e/test_console_http.py tests/e2e/test_mcp.py tests/e2e/test_synapsectl.py tests/e2e/test_usage_cli.py
+
 # Refresh the console screenshots in docs/console/ from the real pages (needs Chromium).
 screens: install-dev
 	SYNAPSE_CONSOLE_SCREENS=docs/console $(BIN)/python -m pytest tests/browser -q
@@ -67,7 +80,7 @@ bench: install-dev
 	$(BIN)/python bench/ledger_scale.py --markdown BENCHMARKS.md
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(LOWEST) build dist *.egg-info .pytest_cache
 
 soak: install-dev
 	$(BIN)/python bench/soak.py --markdown BENCHMARKS.md

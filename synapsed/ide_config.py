@@ -57,11 +57,13 @@ def entry(client: str, *, url: str | None, token: str | None, connection: str | 
 
 
 def claude_add_args(name: str, server: dict[str, Any], scope: str | None = None) -> list[str]:
-    """`claude mcp add ...` for one entry, as Claude Code's docs give it."""
+    """`claude mcp add ...` for one entry, as Claude Code's docs give it: the name first, then the
+    variadic `-e K=V` and `--header` options (`-e` takes several values: placed before the name it
+    would swallow it, "Invalid environment variable format: NAME"), then `--` and the command."""
     scope_flags = ["-s", scope] if scope else []
     if "command" in server:
         env_flags = [f for k, v in server.get("env", {}).items() for f in ("-e", f"{k}={v}")]
-        return ["claude", "mcp", "add", *scope_flags, *env_flags, name, "--", server["command"], *server["args"]]
+        return ["claude", "mcp", "add", *scope_flags, name, *env_flags, "--", server["command"], *server["args"]]
     header_flags = [f for k, v in server.get("headers", {}).items() for f in ("--header", f"{k}: {v}")]
     return ["claude", "mcp", "add", "--transport", "http", *scope_flags, name, server["url"], *header_flags]
 

@@ -174,10 +174,40 @@ def test_token_rotation_is_seen_by_installs_and_fixed_by_refresh(
     assert _entry("cursor", _path("cursor", _home(daemon_proc)))["headers"]["Authorization"] == f"Bearer {new_token}"
 
 
+# How Claude Code's `mcp add` reads its arguments (commander.js): `-e/--env <env...>` and
+# `-H/--header <header...>` are variadic and take every following argument up to the next option
+# or `--`; then come the name and the URL or command. A fake that accepts any order proved nothing
+# (an `-e K=V` before the name swallowed the name in the real CLI).
+_CLAUDE_ADD = r"""
+args = sys.argv[1:]
+if args[:2] == ["mcp", "add"]:
+    rest, positional, variadic = args[2:], [], None
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            positional += rest
+            break
+        if arg in ("-e", "--env", "-H", "--header"):
+            variadic = arg
+        elif arg in ("-s", "--scope", "-t", "--transport"):
+            rest.pop(0)
+            variadic = None
+        elif variadic is not None and not arg.startswith("-"):
+            if variadic in ("-e", "--env") and "=" not in arg:
+                sys.exit(f"error: Invalid environment variable format: {arg}")
+        else:
+            variadic = None
+            positional.append(arg)
+    if len(positional) < 2:
+        sys.exit("error: missing required argument 'name' or 'commandOrUrl'")
+"""
+
+
 def _fake_claude(bin_dir: Path, log: Path) -> None:
     bin_dir.mkdir(parents=True, exist_ok=True)
     script = bin_dir / "claude"
-    script.write_text(f"#!{sys.executable}\nimport json, sys\nopen({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    script.write_text(f"#!{sys.executable}\nimport json, sys\n{_CLAUDE_ADD}\n"
+                      f"open({str(log)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
     script.chmod(0o755)
 
 
@@ -191,6 +221,21 @@ def test_claude_code_install_runs_its_own_cli(daemon_proc: DaemonProcess, env: d
     assert calls[0][:6] == ["mcp", "add", "--transport", "http", "-s", "user"]
     assert calls[0][6] == "synapse" and calls[0][8] == "--header" and calls[0][9].startswith("Authorization: Bearer ")
     assert calls[1] == ["mcp", "remove", "-s", "user", "synapse"]
+
+
+def test_claude_code_stdio_install_with_an_environment_puts_the_name_first(
+        daemon_proc: DaemonProcess, env: dict[str, str], tmp_path: Path) -> None:
+    log = tmp_path / "claude.log"
+    _fake_claude(tmp_path / "bin", log)
+    with_claude = {**env, "PATH": f"{tmp_path / 'bin'}{os.pathsep}{env['PATH']}"}
+    result = daemon_proc.ctl("mcp", "install", "--client", "claude-code", "--stdio", "--name", "synapse-stdio",
+                             env=with_claude)
+    assert result.returncode == 0, result.stderr
+    (call,) = [json.loads(line) for line in log.read_text().splitlines()]
+    assert call[:5] == ["mcp", "add", "-s", "user", "synapse-stdio"]
+    assert call[5] == "-e" and call[6].startswith("SYNAPSE_HOME=") and "--" in call
+    printed = daemon_proc.ctl("mcp", "config", "--client", "claude-code", "--stdio", env=with_claude).stdout
+    assert printed.startswith("claude mcp add ") and printed.index(" synapse ") < printed.index(" -e ")
 
 
 def test_claude_code_without_its_cli_prints_the_command(daemon_proc: DaemonProcess, env: dict[str, str]) -> None:
