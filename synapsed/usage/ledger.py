@@ -126,6 +126,7 @@ def migrate(conn: sqlite3.Connection, migrations: tuple[tuple[str, ...], ...] = 
 class Ledger:
     CHECKPOINT_EVERY_S = 5.0
     PRUNE_EVERY_S = 3600.0
+    DAYS_EVERY_S = 300.0
     PRUNE_BATCH = 20_000
 
     def __init__(self, path: Path, max_pages: int | None = None, keep_rows_days: Callable[[], int] = lambda: 0) -> None:
@@ -133,6 +134,7 @@ class Ledger:
         # [usage] keep_rows_days, read at each prune (a reload applies it).
         self.keep_rows_days = keep_rows_days
         self._last_prune = 0.0
+        self._last_days = 0.0
         self.pruned_rows = 0
         # Rows from before the rollups, being folded in at start: (folded, pending) until done.
         self.backfill: rollups.Progress | None = None
@@ -179,6 +181,16 @@ class Ledger:
             return
         if self.backfill.done:
             self.backfill = None
+            self._derive_days()
+
+    def _derive_days(self) -> None:
+        conn = connect(self.path)
+        try:
+            rollups.derive_days(conn)
+        except sqlite3.Error as exc:
+            log.warning("usage rollups: deriving days failed; summaries read hours meanwhile", error=str(exc))
+        finally:
+            conn.close()
 
     def catching_up(self) -> tuple[int, int] | None:
         """(rows folded, rows to fold) while rows from before the rollups are folded in."""
@@ -295,6 +307,14 @@ class Ledger:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error as exc:
                     log.warning("usage ledger checkpoint failed", error=str(exc))
+                if self.backfill is None and time.monotonic() - self._last_days >= self.DAYS_EVERY_S:
+                    self._last_days = time.monotonic()
+                    try:
+                        rollups.derive_days(conn)
+                    except sqlite3.Error as exc:
+                        with contextlib.suppress(sqlite3.Error):
+                            conn.execute("ROLLBACK")
+                        log.warning("usage rollups: deriving days failed", error=str(exc))
                 if time.monotonic() - self._last_prune >= self.PRUNE_EVERY_S:
                     self._last_prune = time.monotonic()
                     try:

@@ -87,43 +87,80 @@ _GROUP_SQL = {
 _UNIFIED = ", ".join(rollups.KEY_COLUMNS + rollups.SUM_COLUMNS)
 
 
-def _sources(filters: Filters, kept_from: float | None) -> tuple[str, list[Any]]:
-    """The rows a summary reads, as one UNION ALL: whole hours from the rollups, the partial hours
-    at the edges of [since, until) from raw rows, in the rollups' own columns."""
+_UNIFIED_DAYS = ", ".join(("day * 24 AS hour", *rollups.KEY_COLUMNS[1:], *rollups.SUM_COLUMNS))
+
+
+def _sources(filters: Filters, kept_from: float | None, days: int = 0) -> tuple[str, list[Any]]:
+    parts = _parts(filters, kept_from, days)
+    return " UNION ALL ".join(sql for sql, _ in parts), [a for _, args in parts for a in args]
+
+
+def _parts(filters: Filters, kept_from: float | None, days: int = 0) -> list[tuple[str, list[Any]]]:
+    """The rows a summary reads, as one UNION ALL in the rollups' own columns: the partial hours at
+    the edges of [since, until) from raw rows, whole hours from the hourly rollups, and, where
+    `days` (rollup_day's day_upto) allows and local days are not asked for, whole UTC days from
+    the daily ones."""
     since, until = _times(filters)
     span = rollups.split(since, until, kept_from)
-    parts: list[str] = []
-    args: list[Any] = []
+    parts: list[tuple[str, list[Any]]] = []
     if span.whole is not None:
         clauses, match_args = _match(filters, "model")
-        parts.append(f"SELECT {_UNIFIED} FROM rollup_hour WHERE hour >= ? AND hour < ?"
-                     + "".join(f" AND {c}" for c in clauses))
-        args += [*span.whole, *match_args]
-    for lo, hi in span.edges:
+        where = "".join(f" AND {c}" for c in clauses)
+        lo, hi = span.whole
+        first_day, end_day = -(-lo // 24), min(hi // 24, days)
+        hour_ranges = [(lo, hi)]
+        if end_day > first_day:
+            parts.append((f"SELECT {_UNIFIED_DAYS} FROM rollup_day WHERE day >= ? AND day < ?{where}",
+                          [first_day, end_day, *match_args]))
+            hour_ranges = [(lo, first_day * 24), (end_day * 24, hi)]
+        for h_lo, h_hi in hour_ranges:
+            if h_hi > h_lo:
+                parts.append((f"SELECT {_UNIFIED} FROM rollup_hour WHERE hour >= ? AND hour < ?{where}",
+                              [h_lo, h_hi, *match_args]))
+    for edge_lo, edge_hi in span.edges:
         clauses, match_args = _match(filters, "COALESCE(model_reported, model_requested)")
-        parts.append(f"SELECT {', '.join(rollups.row_columns())} FROM requests WHERE ts >= ? AND ts < ?"
-                     + "".join(f" AND {c}" for c in clauses))
-        args += [lo, hi, *match_args]
-    return " UNION ALL ".join(parts), args
+        parts.append((f"SELECT {', '.join(rollups.row_columns())} FROM requests WHERE ts >= ? AND ts < ?"
+                       + "".join(f" AND {c}" for c in clauses), [edge_lo, edge_hi, *match_args]))
+    return parts
+
+
+# What a summary adds up, over rows in the rollups' columns.
+_PARTIAL = (
+    ("requests", "SUM(requests)"), ("ok", "SUM(CASE WHEN status='ok' THEN requests END)"),
+    ("errors", "SUM(CASE WHEN status='error' THEN requests END)"),
+    ("refused", "SUM(CASE WHEN status='refused' THEN requests END)"),
+    ("input_tokens", "SUM(input_tokens)"), ("output_tokens", "SUM(output_tokens)"), ("cost_usd", "SUM(cost_usd)"),
+    ("unknown", "SUM(CASE WHEN status='ok' AND cost_source='UNKNOWN' THEN requests END)"),
+    ("actual", "SUM(CASE WHEN cost_source='ACTUAL' THEN requests END)"),
+    ("estimated", "SUM(CASE WHEN cost_source='ESTIMATED' THEN requests END)"),
+    ("reasoning_tokens", "SUM(reasoning_tokens)"), ("cache_read_tokens", "SUM(cache_read_tokens)"),
+    ("cache_write_tokens", "SUM(cache_write_tokens)"),
+)
+_PARTIAL_NAMES = [name for name, _ in _PARTIAL]
+_PARTIAL_SUMS = ", ".join(f"{expr} AS {name}" for name, expr in _PARTIAL)
+_PARTIAL_SUMS_ONLY = ", ".join(expr for _, expr in _PARTIAL)
 
 
 def summary(conn: sqlite3.Connection, filters: Filters, group_by: GroupBy,
             kept_from: float | None = None) -> list[UsageSummaryRow]:
-    """Grouped totals from the hourly rollups (raw rows only at the range's partial edges)."""
-    source, args = _sources(filters, kept_from)
+    """Grouped totals from the rollups (raw rows only at the range's partial edges)."""
+    key = _GROUP_SQL[group_by]
+    if group_by.startswith("day"):
+        # Each part summed per hour (and connection) first, in the rollups' own order (no sort), so
+        # date() runs once per hour, not once per rollup row: a 90-day chart reads ~2,000 sums.
+        inner_key = "hour, connection" if group_by == "day_connection" else "hour"
+        parts = _parts(filters, kept_from)
+        source = " UNION ALL ".join(f"SELECT {inner_key}, {_PARTIAL_SUMS} FROM ({sql}) GROUP BY {inner_key}"
+                                    for sql, _ in parts)
+        args = [a for _, part_args in parts for a in part_args]
+        sums = ", ".join(f"SUM({name})" for name in _PARTIAL_NAMES)
+    else:
+        source, args = _sources(filters, kept_from, rollups.day_upto(conn))
+        sums = _PARTIAL_SUMS_ONLY
     if not source:
         return []
-    key = _GROUP_SQL[group_by]
-    rows = conn.execute(
-        f"SELECT {key} AS k, SUM(requests), SUM(CASE WHEN status='ok' THEN requests END), "
-        "SUM(CASE WHEN status='error' THEN requests END), SUM(CASE WHEN status='refused' THEN requests END), "
-        "SUM(input_tokens), SUM(output_tokens), SUM(cost_usd), "
-        "SUM(CASE WHEN status='ok' AND cost_source='UNKNOWN' THEN requests END), "
-        "SUM(CASE WHEN cost_source='ACTUAL' THEN requests END), SUM(CASE WHEN cost_source='ESTIMATED' THEN requests END), "
-        "SUM(reasoning_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens) "
-        f"FROM ({source}) GROUP BY k HAVING SUM(requests) > 0 ORDER BY k",
-        args,
-    ).fetchall()
+    rows = conn.execute(f"SELECT {key} AS k, {sums} FROM ({source}) GROUP BY k HAVING SUM(requests) > 0 ORDER BY k",
+                        args).fetchall()
     return [
         UsageSummaryRow(key=k, requests=n, ok=ok or 0, errors=err or 0, refused=ref or 0, input_tokens=tin or 0,
                         output_tokens=tout or 0, cost_usd=round(cost or 0.0, 6), unknown_cost_requests=unknown or 0,
@@ -135,7 +172,7 @@ def summary(conn: sqlite3.Connection, filters: Filters, group_by: GroupBy,
 
 def count(conn: sqlite3.Connection, filters: Filters, kept_from: float | None = None) -> int:
     """How many requests match, from the rollups (what history's total shows without a scan)."""
-    source, args = _sources(filters, kept_from)
+    source, args = _sources(filters, kept_from, rollups.day_upto(conn))
     if not source:
         return 0
     return int(conn.execute(f"SELECT COALESCE(SUM(requests), 0) FROM ({source})", args).fetchone()[0])

@@ -119,10 +119,19 @@ def _assert_equal(summary: list[Any], expected: dict[str, dict[str, Any]]) -> No
 
 @pytest.mark.parametrize("zone", ZONES, indirect=True)
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=rows_strategy, filters=filters_strategy, group_by=st.sampled_from(GROUPS))
+@given(rows=rows_strategy, filters=filters_strategy, group_by=st.sampled_from(GROUPS), days=st.booleans(),
+       late=st.lists(rows_strategy.map(lambda rows: rows[:1]), max_size=2))
 async def test_every_summary_equals_a_scan_of_the_raw_rows(tmp_path: Path, zone: str, rows: list[UsageRow],
-                                                           filters: UsageFilters, group_by: str) -> None:
+                                                           filters: UsageFilters, group_by: str, days: bool,
+                                                           late: list[list[UsageRow]]) -> None:
     ledger = await _ledger_with(tmp_path, rows)
+    if days:  # the finished UTC days summed into rollup_day, then rows dated into them arrive late
+        with ledger.writer_connection() as conn:
+            rollups.derive_days(conn, now=T0 + 10 * 86400)
+        for extra in late:
+            for row in extra:
+                await ledger.record(row)
+                rows = [*rows, row]
     try:
         with ledger.reader() as conn:
             summary = queries.summary(conn, filters, group_by)  # type: ignore[arg-type]
@@ -184,6 +193,19 @@ async def test_usage_clear_before_a_time_keeps_rollups_equal_to_the_rows(tmp_pat
         summary = queries.summary(conn, UsageFilters(), "day_connection")
     ledger.close()
     _assert_equal(summary, _scan([r for r in rows if r.ts >= cutoff], UsageFilters(), "day_connection"))
+
+
+async def test_a_row_dated_into_a_derived_day_sends_that_day_back_to_be_derived(tmp_path: Path) -> None:
+    ledger = await _ledger_with(tmp_path, [_row(ts=T0 + i * 3000) for i in range(100)])
+    with ledger.writer_connection() as conn:
+        assert rollups.derive_days(conn, now=T0 + 10 * 86400) == int((T0 + 10 * 86400) // 86400)
+    late = _row("claude", ts=T0 + 86400 + 5)
+    await ledger.record(late)
+    with ledger.reader() as conn:
+        assert rollups.day_upto(conn) == int(late.ts // 86400)
+        summary = queries.summary(conn, UsageFilters(), "connection")
+    ledger.close()
+    assert {r.key: r.requests for r in summary} == {"gpt": 100, "claude": 1}
 
 
 async def test_usage_clear_of_everything_empties_the_rollups(tmp_path: Path) -> None:
