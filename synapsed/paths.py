@@ -12,10 +12,13 @@ import errno
 import os
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TextIO, TypeVar
 
 from synapsed.errors import SynapseError
+
+T = TypeVar("T")
 
 APP = "synapse"
 HOME_ENV = "SYNAPSE_HOME"
@@ -166,13 +169,19 @@ def write_atomic(path: Path, data: str, mode: int = 0o600) -> None:
 
 
 def _write_atomic(path: Path, data: str, mode: int) -> None:
+    replace_with(path, lambda handle: handle.write(data), mode)
+
+
+def replace_with(path: Path, fill: Callable[[TextIO], T], mode: int = 0o600, newline: str | None = None) -> T:
+    """Write a new file beside `path` with `fill`, then rename it over `path`: a crash leaves the
+    old or the new file, and a symlink at `path` is replaced, never followed. OSError on failure."""
     import tempfile  # ~5 ms at import; only writes need it
 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
             os.fchmod(handle.fileno(), mode)
-            handle.write(data)
+            result = fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -184,3 +193,4 @@ def _write_atomic(path: Path, data: str, mode: int) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+    return result

@@ -299,6 +299,20 @@ class Ledger:
         self.write_errors += rows
         log.error("usage ledger write failed; the request was answered but not recorded", error=str(exc), rows=rows)
 
+    def _now_and_then(self, conn: sqlite3.Connection, clock: str, every_s: float,
+                      task: Callable[[sqlite3.Connection], object], failed: str) -> None:
+        """Run `task` on the maintenance connection at most every `every_s`; a failure is logged
+        (its transaction rolled back) and tried again next time."""
+        if time.monotonic() - getattr(self, clock) < every_s:
+            return
+        setattr(self, clock, time.monotonic())
+        try:
+            task(conn)
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            log.warning(failed, error=str(exc))
+
     def _checkpoint_loop(self) -> None:
         conn = connect(self.path)
         try:
@@ -307,22 +321,10 @@ class Ledger:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error as exc:
                     log.warning("usage ledger checkpoint failed", error=str(exc))
-                if self.backfill is None and time.monotonic() - self._last_days >= self.DAYS_EVERY_S:
-                    self._last_days = time.monotonic()
-                    try:
-                        rollups.derive_days(conn)
-                    except sqlite3.Error as exc:
-                        with contextlib.suppress(sqlite3.Error):
-                            conn.execute("ROLLBACK")
-                        log.warning("usage rollups: deriving days failed", error=str(exc))
-                if time.monotonic() - self._last_prune >= self.PRUNE_EVERY_S:
-                    self._last_prune = time.monotonic()
-                    try:
-                        self.prune(conn)
-                    except sqlite3.Error as exc:
-                        with contextlib.suppress(sqlite3.Error):
-                            conn.execute("ROLLBACK")
-                        log.warning("usage ledger prune failed", error=str(exc))
+                if self.backfill is None:
+                    self._now_and_then(conn, "_last_days", self.DAYS_EVERY_S, rollups.derive_days,
+                                       "usage rollups: deriving days failed")
+                self._now_and_then(conn, "_last_prune", self.PRUNE_EVERY_S, self.prune, "usage ledger prune failed")
             try:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             except sqlite3.Error:

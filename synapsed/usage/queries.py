@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -15,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from synapsed.errors import SynapseError
+from synapsed.paths import replace_with
 from synapsed.protocol import ExportFormat, GroupBy, SortKey, UsageHistory, UsageRecord, UsageSummaryRow
 from synapsed.protocol import UsageFilters as Filters
 from synapsed.usage import rollups
@@ -214,17 +213,7 @@ def export(conn: sqlite3.Connection, filters: Filters, fmt: ExportFormat, path: 
     """Write the rows to a new 0600 file beside `path`, then rename it over `path`: a symlink at
     `path` is replaced, never followed (its target keeps its content and mode), and a failed
     export leaves the old file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            count = _write_rows(handle, conn, filters, fmt)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return count
+    return replace_with(path, lambda handle: _write_rows(handle, conn, filters, fmt), newline="")
 
 
 def _write_rows(handle: TextIO, conn: sqlite3.Connection, filters: Filters, fmt: ExportFormat) -> int:

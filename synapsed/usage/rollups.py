@@ -60,14 +60,17 @@ def _sums(r: str, aggregate: bool) -> tuple[str, ...]:
 
 
 DAY_KEY_COLUMNS = ("day", *KEY_COLUMNS[1:])
-MIGRATION_DAY_TABLE = f"""CREATE TABLE rollup_day (
-        day INTEGER NOT NULL, connection TEXT NOT NULL, caller TEXT NOT NULL, provider TEXT NOT NULL,
-        model_requested TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL, error_kind TEXT NOT NULL,
-        cost_source TEXT NOT NULL,
-        {', '.join(f'{c} {"REAL" if c in ("cost_usd", "latency_ms_sum") else "INTEGER"} NOT NULL DEFAULT 0'
-                   for c in SUM_COLUMNS)},
-        PRIMARY KEY ({', '.join(DAY_KEY_COLUMNS)})
-    ) WITHOUT ROWID"""
+
+
+def _table(name: str, keys: tuple[str, ...]) -> str:
+    """A rollup table: its time bucket and the dimensions (text) as the key, then the sums."""
+    columns = [f"{keys[0]} INTEGER NOT NULL", *(f"{k} TEXT NOT NULL" for k in keys[1:]),
+               *(f'{c} {"REAL" if c in ("cost_usd", "latency_ms_sum") else "INTEGER"} NOT NULL DEFAULT 0'
+                 for c in SUM_COLUMNS)]
+    return f"CREATE TABLE {name} ({', '.join(columns)}, PRIMARY KEY ({', '.join(keys)})) WITHOUT ROWID"
+
+
+MIGRATION_DAY_TABLE = _table("rollup_day", DAY_KEY_COLUMNS)
 
 _UPSERT_TAIL = (f"ON CONFLICT ({', '.join(KEY_COLUMNS)}) DO UPDATE SET "
                 + ", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS))
@@ -75,14 +78,7 @@ _INSERT_HEAD = f"INSERT INTO rollup_hour ({', '.join(KEY_COLUMNS + SUM_COLUMNS)}
 
 # Migration 5 of the ledger (usage/ledger.py): the table, its state, the trigger.
 MIGRATION: tuple[str, ...] = (
-    f"""CREATE TABLE rollup_hour (
-        hour INTEGER NOT NULL, connection TEXT NOT NULL, caller TEXT NOT NULL, provider TEXT NOT NULL,
-        model_requested TEXT NOT NULL, model TEXT NOT NULL, status TEXT NOT NULL, error_kind TEXT NOT NULL,
-        cost_source TEXT NOT NULL,
-        {', '.join(f'{c} {"REAL" if c in ("cost_usd", "latency_ms_sum") else "INTEGER"} NOT NULL DEFAULT 0'
-                   for c in SUM_COLUMNS)},
-        PRIMARY KEY ({', '.join(KEY_COLUMNS)})
-    ) WITHOUT ROWID""",
+    _table("rollup_hour", KEY_COLUMNS),
     # The same sums per UTC day, derived from the hourly rows of days that are over (day_upto is the
     # first day not yet derived): long summaries that need no local days (by connection, by
     # client, totals) read 90 rows where the hours would be 2,160.
