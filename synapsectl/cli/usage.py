@@ -162,7 +162,8 @@ def _filter_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="YYYY-MM-DD, ISO time, 'today', or 24h / 7d / 2w")
     parser.add_argument("--until", help="same forms as --since (exclusive)")
     parser.add_argument("--connection")
-    parser.add_argument("--model", help="the configured model id")
+    parser.add_argument("--model", help="a model id: matches the one asked for (the connection's model) or the one that "
+                        "answered (what history shows, e.g. gpt-4o-mini-2024-07-18)")
     parser.add_argument("--client", help="caller, e.g. mcp:cursor or synapsectl")
     parser.add_argument("--status", choices=["ok", "error", "refused"])
     parser.add_argument("--kind", help="error kind, e.g. rate_limited")

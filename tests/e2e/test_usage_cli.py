@@ -222,3 +222,11 @@ async def test_the_console_shows_the_same_figures_as_the_cli_over_a_large_ledger
     expected = {r["key"]: [r["requests"], r["errors"], r["refused"], r["input_tokens"] + r["output_tokens"]]
                 for r in cli["rows"]}
     assert shown == expected and sum(v[0] for v in expected.values()) > 15_000
+
+
+def test_history_filters_by_the_model_it_shows_or_the_one_asked_for(wired: DaemonProcess, upstream: FakeUpstream) -> None:
+    assert wired.ctl("test", "gpt", "hi").returncode == 0
+    shown = json.loads(wired.ctl("usage", "history", "--json").stdout)["rows"][0]
+    for model in {shown["model_reported"], shown["model_requested"]}:
+        page = json.loads(wired.ctl("usage", "history", "--model", model, "--json").stdout)
+        assert page["total"] >= 1, model
