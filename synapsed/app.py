@@ -99,6 +99,7 @@ class Daemon:
         self._reload_task: asyncio.Task[None] | None = None
         self._mcp_task: asyncio.Task[None] | None = None
         self._event_loop_reason = "configured"
+        self._said_ready = False
         self.mcp: McpService | None = None
         self.exit_code = 0
         self.inherited: list[socket.socket] = []
@@ -224,7 +225,13 @@ class Daemon:
             self.lock.release()
             self.log.info("synapsed stopped")
 
+    def _listening(self) -> None:
+        """Both MCP transports answer (the SDK loads after, about a second): the start succeeded."""
+        self._ready()
+        self._keyring_detection()
+
     def _ready(self) -> None:
+        self._said_ready = True
         self.log.info(
             lifecycle.READY,
             version=__version__,
@@ -243,9 +250,8 @@ class Daemon:
         second to import) joins after, and `synapsectl` never waits for it."""
         try:
             module = importlib.import_module("synapsed.mcp.service")
-            self.mcp = module.McpService(self.services, mounts=self._console(), on_listening=self._keyring_detection)
+            self.mcp = module.McpService(self.services, mounts=self._console(), on_listening=self._listening)
             await self.mcp.start()
-            self._ready()
         except SynapseError as exc:  # the MCP port is taken, say: the daemon stops, so this start failed
             self.start_failed(exc.kind, exc.message, exc.hint)
             print(f"synapsed: {exc.message}\nhint: {exc.hint}", file=sys.stderr)
@@ -258,7 +264,8 @@ class Daemon:
             self.log.error("mcp server not loaded: MCP answers only what needs no SDK",
                            error_id=failure.detail["error_id"],
                            hint="reinstall synapsed (`make install`, or pip install --force-reinstall mcp-synapse)")
-            self._ready()  # the control plane is up and stays up to say so
+            if not self._said_ready:
+                self._ready()  # the control plane is up and stays up to say so
 
     def _console(self) -> dict[str, web.Application]:
         """The web console, mounted on the MCP listener under /console/ whatever [console] enabled

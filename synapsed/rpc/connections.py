@@ -13,7 +13,6 @@ from synapsed.catalog import PROVIDERS
 from synapsed.config import Config, ConnectionConfig
 from synapsed.errors import SynapseError
 from synapsed.logging import get_logger
-from synapsed.providers import optional
 from synapsed.rpc.dispatch import Method
 from synapsed.services import Services
 from synapsed.validation import effective_base_url, validate_connection
@@ -40,6 +39,8 @@ def view(
 
 
 async def key_status(name: str, conn: ConnectionConfig) -> p.KeyStatus:
+    from synapsed.providers import optional  # not at start: only listings and key checks need it
+
     info = PROVIDERS.get(conn.provider)
     missing = optional.missing_for(conn.provider, conn.credential)
     if missing is not None:

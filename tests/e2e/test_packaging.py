@@ -73,7 +73,7 @@ def test_an_installed_wheel_starts_the_daemon_and_answers_status(installed: Path
             time.sleep(0.2)
         assert status.returncode == 0, status.stderr
         reported = json.loads(status.stdout)
-        assert str(installed) in reported.get("executable", "") or reported["pid"] == daemon.pid
+        assert reported["daemon"]["pid"] == daemon.pid  # the installed synapsed answers, not another one
         guide = subprocess.run([str(installed / "bin" / "synapsectl"), "docs", "openai", "--path"], env=env,
                                cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert guide.returncode == 0 and guide.stdout.strip().startswith(str(installed)), guide.stdout + guide.stderr
