@@ -141,9 +141,17 @@ def botocore_model(service: str) -> Any:
 def bedrock_validate(service: str, operation: str, instance: Any, output: bool = False) -> None:
     """Validate with botocore's own ParamValidator against the operation's input (minus the members
     bound to the URI, which travel in the path) or output shape."""
+    import botocore
+    import pytest
+    from botocore.model import OperationNotFoundError
     from botocore.validate import ParamValidator
 
-    op = botocore_model(service).operation_model(operation)
+    try:
+        op = botocore_model(service).operation_model(operation)
+    except OperationNotFoundError:
+        # Only under `make test-lowest`: the oldest botocore the aws extra allows signs requests fine
+        # but predates this operation's published model; make test checks it with a current botocore.
+        pytest.skip(f"botocore {botocore.__version__} predates the {operation} model")
     shape = op.output_shape if output else op.input_shape
     params = dict(instance)
     if not output:
