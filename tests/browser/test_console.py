@@ -224,7 +224,7 @@ def test_the_add_form_works_from_the_keyboard_alone(page: Page, served: tuple[Da
     tab_to("document.activeElement.id === 'name'")
     order = []
     typed = {"name": "by-keys", "model": "gpt-4o-mini", "base_url": upstream.base_url, "key": KEY}
-    for _ in range(12):
+    for _ in range(13):
         element = page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()")
         order.append(element)
         if element in typed:
@@ -233,7 +233,7 @@ def test_the_add_form_works_from_the_keyboard_alone(page: Page, served: tuple[Da
             break
         page.keyboard.press("Tab")
     assert order == ["name", "provider", "model", "base_url", "credential", "timeout_s",
-                     "opt-openai-organization", "opt-openai-project", "key", "enabled", "Save"]
+                     "opt-openai-organization", "opt-openai-project", "opt-openai-store", "key", "enabled", "Save"]
     page.keyboard.press("Enter")
     page.wait_for_url("**/console/connections/by-keys?notice=saved")
     assert daemon.client.connections_get("by-keys").connection.key.present  # type: ignore[union-attr]
