@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.harness import bench_env, compile_bytecode, start_daemon  # noqa: E402
 from bench.report import report  # noqa: E402
-from synapsed.usage import queries  # noqa: E402
+from synapsed.usage import queries, rollups  # noqa: E402
 from synapsed.usage.ledger import COLUMNS, MIGRATIONS, Ledger, UsageRow, connect, migrate  # noqa: E402
 
 CONNECTIONS = ["gpt", "claude", "gemini", "local", "groq"]
@@ -75,6 +75,10 @@ def fill(path: Path, count: int, schema: int | None = None) -> float:
         conn.execute("BEGIN")
         conn.executemany(insert, batch)
         conn.execute("COMMIT")
+    if schema is None:
+        # As a running daemon leaves it: the finished days summed (its checkpoint thread does this
+        # every few minutes), so the figures are those of the steady state, not of a first start.
+        rollups.derive_days(conn)
     conn.close()
     return time.perf_counter() - t0
 

@@ -169,6 +169,9 @@ class Ledger:
             self.backfill = state
             self._backfiller = threading.Thread(target=self._backfill, name="ledger-rollups", daemon=True)
             self._backfiller.start()
+        else:
+            # Days that ended while the daemon was stopped are summed at once, not in five minutes.
+            threading.Thread(target=self._derive_days, name="ledger-days", daemon=True).start()
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="ledger-checkpoint", daemon=True)
         self._checkpointer.start()
 
