@@ -123,6 +123,13 @@ def migrate(conn: sqlite3.Connection, migrations: tuple[tuple[str, ...], ...] = 
     return int(start)
 
 
+def delete_rows_before(conn: sqlite3.Connection, cutoff: float, batch: int) -> int:
+    """Delete up to `batch` rows older than `cutoff` in the open transaction: the daemon's own
+    inserts wait at most one batch for the write lock (usage clear, retention)."""
+    return int(conn.execute("DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE ts < ? LIMIT ?)",
+                            (cutoff, batch)).rowcount)
+
+
 class Ledger:
     CHECKPOINT_EVERY_S = 5.0
     PRUNE_EVERY_S = 3600.0
@@ -170,7 +177,9 @@ class Ledger:
             self._backfiller = threading.Thread(target=self._backfill, name="ledger-rollups", daemon=True)
             self._backfiller.start()
         else:
-            # Days that ended while the daemon was stopped are summed at once, not in five minutes.
+            # Days that ended while the daemon was stopped are summed at once, not in five minutes
+            # (and the checkpoint thread's own round of it waits its interval, not done twice).
+            self._last_days = time.monotonic()
             threading.Thread(target=self._derive_days, name="ledger-days", daemon=True).start()
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="ledger-checkpoint", daemon=True)
         self._checkpointer.start()
@@ -213,8 +222,7 @@ class Ledger:
         deleted = 0
         while not self._stop.is_set():
             conn.execute("BEGIN IMMEDIATE")
-            count = conn.execute("DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE ts < ? LIMIT ?)",
-                                 (cutoff, self.PRUNE_BATCH)).rowcount
+            count = delete_rows_before(conn, cutoff, self.PRUNE_BATCH)
             conn.execute("COMMIT")
             deleted += count
             if count < self.PRUNE_BATCH:

@@ -17,7 +17,7 @@ from synapsed.paths import replace_with
 from synapsed.protocol import ExportFormat, GroupBy, SortKey, UsageHistory, UsageRecord, UsageSummaryRow
 from synapsed.protocol import UsageFilters as Filters
 from synapsed.usage import rollups
-from synapsed.usage.ledger import COLUMNS
+from synapsed.usage.ledger import COLUMNS, delete_rows_before
 
 EXPORT_COLUMNS = ["id", "time", *[c for c in COLUMNS if c != "ts"]]
 _RELATIVE = re.compile(r"(\d{1,6})([hdw])")  # bounded: 10**30 days overflows a float
@@ -252,9 +252,7 @@ def clear(conn: sqlite3.Connection, before: float | None) -> int:
     deleted = 0
     while True:
         conn.execute("BEGIN IMMEDIATE")
-        batch = conn.execute(
-            "DELETE FROM requests WHERE id IN (SELECT id FROM requests WHERE ts < ? LIMIT ?)", (cutoff, CLEAR_BATCH)
-        ).rowcount
+        batch = delete_rows_before(conn, cutoff, CLEAR_BATCH)
         if batch < CLEAR_BATCH:
             # The last batch and the rollups in one transaction: what is left and its sums agree.
             rollups.clear(conn, before)
