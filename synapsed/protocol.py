@@ -447,6 +447,9 @@ class UsageTotals(msgspec.Struct):
     reasoning_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    # Answers the provider gave (and billed) that never reached their client, and what they cost.
+    undelivered_requests: int = 0
+    undelivered_cost_usd: float = 0.0
 
 
 class CatchingUp(msgspec.Struct):
@@ -494,6 +497,7 @@ class UsageRecord(msgspec.Struct):
     reasoning_tokens: int | None = None
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
+    undelivered: int | None = None
 
 
 class UsageHistory(msgspec.Struct):

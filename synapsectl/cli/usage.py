@@ -59,6 +59,10 @@ def cmd_summary(client: Client, args: argparse.Namespace) -> int:
     if catching_up is not None:
         print(f"\nstill folding in rows from before this synapsed's rollups ({catching_up.folded:,} of "
               f"{catching_up.pending:,}): the figures will grow until it is done")
+    if totals.undelivered_requests:
+        print(f"\n{totals.undelivered_requests} answer(s) in 30 days were paid for but never reached their client "
+              f"({_money(totals.undelivered_cost_usd)}): the client had gone or its connection broke. "
+              "See `synapsectl usage history --json` (undelivered: 1).")
     if totals.unknown_cost_requests:
         print(f"\n{totals.unknown_cost_requests} request(s) have UNKNOWN cost (no reported cost, no price entry):"
               " their tokens count, their dollars are not guessed. See `synapsectl usage prices`.")

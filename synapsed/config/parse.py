@@ -180,6 +180,14 @@ def check_mcp(mcp: McpSettings, text: str = "", source: str = "config.toml") -> 
     if not 0.1 <= mcp.idle_timeout_s <= 86400:
         raise _invalid("mcp.idle_timeout_s must be between 0.1 s and 1 day", source,
                        _line_of(text, "idle_timeout_s"), "mcp.idle_timeout_s")
+    if not 0 <= mcp.sse_after_s <= 30:
+        raise _invalid("mcp.sse_after_s must be between 0 s and 30 s", source, _line_of(text, "sse_after_s"),
+                       "mcp.sse_after_s",
+                       hint="clients give up on response headers after about 60 s; 5 (the default) keeps quick "
+                            "answers as plain JSON")
+    if not 1 <= mcp.progress_interval_s <= 300:
+        raise _invalid("mcp.progress_interval_s must be between 1 s and 300 s", source,
+                       _line_of(text, "progress_interval_s"), "mcp.progress_interval_s")
     if not 16 <= mcp.max_connections <= 100_000:
         raise _invalid("mcp.max_connections must be between 16 and 100000", source,
                        _line_of(text, "max_connections"), "mcp.max_connections",

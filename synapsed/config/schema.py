@@ -49,6 +49,13 @@ class McpSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     # reach HTTP clients too; off, each call is one plain JSON reply (faster) and only the stdio
     # bridge carries them.
     stream_responses: bool = False
+    # A tools/call over HTTP not answered within this many seconds is answered as an SSE stream:
+    # its headers go out at once and the result follows when it comes. Clients stop waiting for
+    # response headers (Claude Code after 60 s), so a long call must never hold them back.
+    sse_after_s: float = 5.0
+    # How often a call in flight tells a client that sent a progressToken what it is waiting for;
+    # an SSE stream without one gets a keep-alive comment as often.
+    progress_interval_s: float = 10.0
     # tools/call and tools/list on established sessions and 2026-07-28 requests answered
     # without the SDK's per-request machinery (same replies; see synapsed/mcp/fast_path.py).
     # Off: the SDK answers everything. Streamed replies always go through the SDK.

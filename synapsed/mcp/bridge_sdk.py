@@ -46,8 +46,11 @@ class SdkBridge:
         write_send, write_recv = anyio.create_memory_object_stream[SessionMessage](16)
         fast_calls: dict[asyncio.Task[None], Any] = {}  # a call answered here -> its request id
 
-        def write(data: bytes) -> None:
+        def write(data: bytes) -> bool:
+            if writer.is_closing():
+                return False
             writer.write(data + b"\n")
+            return True
 
         def opening(line: bytes) -> bytes | None:
             """The session's first initialize, answered here in line order: what to replay."""
@@ -127,7 +130,7 @@ class SdkBridge:
         _close_unanswered(fast_calls, write)
 
 
-def _close_unanswered(fast_calls: dict[asyncio.Task[None], Any], write: Callable[[bytes], None]) -> None:
+def _close_unanswered(fast_calls: dict[asyncio.Task[None], Any], write: Callable[[bytes], bool]) -> None:
     """The session ended (the IDE closed its input) with calls still running here: each gets the
     SDK's own shutdown answer, -32000 "Connection closed", unless the client had cancelled it
     (a cancelled request gets no reply), and stops."""

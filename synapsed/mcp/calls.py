@@ -4,6 +4,7 @@ the fast path can run calls before the SDK has loaded."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from synapsed.config import ConfigStore
@@ -12,6 +13,7 @@ from synapsed.gateway import Gateway
 from synapsed.logging import get_logger
 from synapsed.mcp.sessions import Session
 from synapsed.mcp.tools import Answer, Progress, ToolRunner, error_answer, no_progress, tool_names
+from synapsed.mcp.waiting import Pacer, with_heartbeat
 from synapsed.threads.rules import Threads
 
 log = get_logger("synapsed.mcp")
@@ -38,18 +40,43 @@ class ToolCalls:
         return ToolRunner(self.gateway, self.config.config.mcp.default_connection, self.threads)
 
     async def call(self, session: Session, bound: str | None, name: str, arguments: dict[str, Any] | None,
-                   progress: Progress = no_progress) -> Answer:
+                   progress: Progress | None = None) -> Answer:
+        """Run one tool. With `progress` (the client sent a progressToken) the client also hears
+        compare's steps and, every [mcp] progress_interval_s, what the call is waiting for."""
         if name not in tool_names(bound):
             raise UnknownTool(name, bound)
+        receipt: list[int] = []
         try:
             if bound is not None and bound not in self.config.config.connections:
                 raise SynapseError("not_found", f"connection {bound!r} no longer exists", name=bound)
-            answer = await self.runner().run(name, arguments, bound, caller=session.label, session=session.id,
-                                             progress=progress)
+            pacer = Pacer(progress, self._waiting_for(name, arguments, bound)) if progress is not None else None
+            work = self.runner().run(name, arguments, bound, caller=session.label, session=session.id,
+                                     progress=pacer.step if pacer is not None else no_progress, receipt=receipt)
+            if pacer is not None:
+                answer = await with_heartbeat(work, pacer, self.config.config.mcp.progress_interval_s)
+            else:
+                answer = await work
         except SynapseError as exc:
             answer = error_answer(exc)
         except Exception:
             answer = error_answer(internal_error(log, f"tool {name}"))
         session.calls += 1
         session.errors += int(answer.is_error)
-        return answer
+        return dataclasses.replace(answer, rows=tuple(receipt)) if receipt else answer
+
+    def _waiting_for(self, name: str, arguments: dict[str, Any] | None, bound: str | None) -> str:
+        """What a heartbeat says the call waits for (no validation: the tool itself does that)."""
+        arguments = arguments if isinstance(arguments, dict) else {}
+        if name == "compare":
+            names = arguments.get("connections")
+            return f"{len(names)} connections" if isinstance(names, list) else "the connections"
+        named = arguments.get("connection")
+        picked = bound or (named if isinstance(named, str) else None) or self.config.config.mcp.default_connection
+        return picked[:64] if picked else "the model"
+
+    def undelivered(self, session: Session, answer: Answer, why: str) -> None:
+        """The answer could not be handed to its client: the ledger marks what it cost."""
+        log.warning("mcp answer not delivered", session=session.id, client=session.client_name, why=why,
+                    ledger_rows=len(answer.rows))
+        if answer.rows:
+            self.gateway.meter.undelivered(list(answer.rows))

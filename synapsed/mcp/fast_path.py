@@ -29,6 +29,7 @@ from aiohttp import web
 
 from synapsed import __version__
 from synapsed.json_input import MALFORMED
+from synapsed.mcp.call_reply import WRITE_FAILED, CallReply, progress_token
 from synapsed.mcp.calls import ToolCalls, UnknownTool
 from synapsed.mcp.listing import (
     SERVER_NAME,
@@ -41,7 +42,7 @@ from synapsed.mcp.listing import (
     tools_list_data,
 )
 from synapsed.mcp.sessions import Session, SessionRegistry
-from synapsed.mcp.tools import client_logs
+from synapsed.mcp.tools import Progress, client_logs
 
 # Handshake-era versions whose result vocabulary holds all we send (title, structuredContent);
 # the SDK trims results for older ones, so their sessions stay on the SDK path.
@@ -59,6 +60,7 @@ MODERN_LIST = {"cacheScope": "private", "ttlMs": 0}
 # pydantic-core's JSON parser (the SDK's, over HTTP and stdio) refuses nesting deeper than this.
 SDK_MAX_DEPTH = 201
 _S = TypeVar("_S", bound=msgspec.Struct)
+_R = TypeVar("_R", bound=web.StreamResponse)
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
@@ -149,8 +151,20 @@ def _reply(request_id: int | str, result: dict[str, Any], headers: dict[str, str
     return web.Response(body=body, status=200, headers=headers)
 
 
-def _error_reply(request_id: int | str | None, code: int, message: str, status: int, headers: dict[str, str]) -> web.Response:
-    return web.Response(body=error_body(request_id, code, message), status=status, headers=headers)
+def _line_progress(message: _Request, write: Callable[[bytes], bool]) -> Progress | None:
+    """Progress notifications as bridge lines, when the request asked for them."""
+    token = progress_token(message.params)
+    if token is None:
+        return None
+
+    async def send(done: float, total: float | None, text: str) -> None:
+        params: dict[str, Any] = {"progressToken": token, "progress": done, "message": text}
+        if total is not None:
+            params["total"] = total
+        if not write(_encode({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})):
+            raise ConnectionResetError("the stdio bridge is gone")
+
+    return send
 
 
 class FastPath:
@@ -243,25 +257,48 @@ class FastPath:
             return self._answer(_reply(message.id, {}, headers))
         if message.method == "tools/list":
             return self._answer(_reply(message.id, tools_list_data(bound), headers))
+        reply = self._reply(request, headers, message, session)
         key = (session.id, message.id)
         session.in_flight += 1
         try:
             with self._cancellable(key):
                 try:
-                    answer = await self._call(session, bound, message)
+                    answer = await reply.wait(self._call(session, bound, message, reply.progress()))
                 except UnknownTool as exc:
-                    return self._answer(_error_reply(message.id, exc.code, exc.message, 200, headers))
+                    return self._answer(await reply.finish(error_body(message.id, exc.code, exc.message)))
                 except asyncio.CancelledError:
                     why = self._stopped.get(key)
                     if why is None:
                         raise  # the client went away or the daemon is stopping
                     asyncio.current_task().uncancel()  # type: ignore[union-attr]
                     if why == "terminated":
-                        return self._answer(_error_reply(None, INTERNAL_ERROR, TERMINATED, 500, headers))
-                    return self._answer(_error_reply(message.id, REQUEST_CANCELLED, "Request cancelled", 200, headers))
+                        return self._answer(await reply.finish(error_body(None, INTERNAL_ERROR, TERMINATED), 500))
+                    return self._answer(await reply.finish(
+                        error_body(message.id, REQUEST_CANCELLED, "Request cancelled")))
         finally:
             session.in_flight -= 1
-        return self._answer(_reply(message.id, result_data(answer), headers))
+        return self._answer(await self._deliver(reply, session, message.id, answer, result_data(answer)))
+
+    def _reply(self, request: web.Request, headers: dict[str, str], message: _Request,
+               session: Session | None) -> CallReply:
+        settings = self.calls.config.config.mcp
+        return CallReply(request, headers, sse_after_s=settings.sse_after_s, beat_s=settings.progress_interval_s,
+                         token=progress_token(message.params),
+                         logs_wanted=session is not None and session.log_level_set,
+                         cancel_on_disconnect=session is None)
+
+    async def _deliver(self, reply: CallReply, session: Session, request_id: int | str, answer: Any,
+                       result: dict[str, Any]) -> web.StreamResponse:
+        """The call's log messages (on a stream), then its result; an answer that could not be
+        written is marked undelivered in the ledger."""
+        if reply.streaming:
+            for level, data in client_logs(answer, session.log_level):
+                with contextlib.suppress(*WRITE_FAILED):
+                    await reply.notify("notifications/message", {"level": level, "logger": "synapse", "data": data})
+        response = await reply.finish(_encode({"jsonrpc": "2.0", "id": request_id, "result": result}))
+        if not reply.delivered:
+            self.calls.undelivered(session, answer, "the HTTP connection closed before the answer was written")
+        return response
 
     @contextlib.contextmanager
     def _cancellable(self, key: tuple[str, int | str]) -> Iterator[None]:
@@ -362,24 +399,22 @@ class FastPath:
         return _encode({"jsonrpc": "2.0", "id": message.id, "result": result})
 
     def stdio_request(self, line: bytes, session: Session) -> _Request | None:
-        """A bridge line this path answers (see stdio_answer), or None for the SDK. Calls that
-        asked for progress stay with the SDK, which reports it."""
+        """A bridge line this path answers (see stdio_answer), or None for the SDK."""
         version = session.protocol_version
         if self._surface is None or version not in FAST_VERSIONS:
             return None
         message = _decode_request(line)
         if message is None:
             return None
-        meta = (message.params or {}).get("_meta")
-        if isinstance(meta, dict) and "progressToken" in meta:
-            return None
         return message if self._surface_ok(message, version) else None
 
     async def stdio_answer(self, message: _Request, session: Session, bound: str | None,
-                           write: Callable[[bytes], None]) -> None:
-        """Answer one bridge request (run as its own task): the call's log messages the session
-        asked for, then the reply, as the SDK writes them. A cancelled call gets no reply (the
-        SDK's stdio rule): the CancelledError ends the task."""
+                           write: Callable[[bytes], bool]) -> None:
+        """Answer one bridge request (run as its own task): progress when asked for, the call's
+        log messages the session asked for, then the reply, as the SDK writes them. `write`
+        says whether the line could go (False: the bridge is gone, and a paid answer is marked
+        undelivered). A cancelled call gets no reply (the SDK's stdio rule): the CancelledError
+        ends the task."""
         session.touch_active()
         if message.method == "ping":
             write(_encode({"jsonrpc": "2.0", "id": message.id, "result": {}}))
@@ -388,14 +423,15 @@ class FastPath:
         else:
             try:
                 with self._cancellable((session.id, message.id)):
-                    answer = await self._call(session, bound, message)
+                    answer = await self._call(session, bound, message, _line_progress(message, write))
             except UnknownTool as exc:
                 write(error_body(message.id, exc.code, exc.message))
             else:
                 for level, data in client_logs(answer, session.log_level):
                     write(_encode({"jsonrpc": "2.0", "method": "notifications/message",
                                    "params": {"level": level, "logger": "synapse", "data": data}}))
-                write(_encode({"jsonrpc": "2.0", "id": message.id, "result": result_data(answer)}))
+                if not write(_encode({"jsonrpc": "2.0", "id": message.id, "result": result_data(answer)})):
+                    self.calls.undelivered(session, answer, "the stdio bridge closed before the answer was written")
         self.answered += 1
 
     # ---- 2026-07-28 era ---------------------------------------------------------------------
@@ -424,12 +460,15 @@ class FastPath:
         if message.method == "tools/list":
             return self._answer(_reply(message.id, {**MODERN_LIST, **tools_list_data(bound), **MODERN_RESULT},
                                        JSON_HEADERS))
+        reply = self._reply(request, JSON_HEADERS, message, None)
         try:
-            answer = await self._call(session, bound, message)
+            answer = await reply.wait(self._call(session, bound, message, reply.progress()))
         except UnknownTool as exc:
             status = inbound.ERROR_CODE_HTTP_STATUS.get(exc.code, 200)
-            return self._answer(_error_reply(message.id, exc.code, exc.message, status, JSON_HEADERS))
-        return self._answer(_reply(message.id, {**result_data(answer), **MODERN_RESULT}, JSON_HEADERS))
+            return self._answer(await reply.finish(error_body(message.id, exc.code, exc.message),
+                                                   200 if reply.streaming else status))
+        return self._answer(await self._deliver(reply, session, message.id, answer,
+                                                {**result_data(answer), **MODERN_RESULT}))
 
     def _param_headers_refused(self, request: web.Request, message: _Request) -> bool:
         """Mcp-Param-* headers that disagree with the arguments (the SDK answers those)."""
@@ -445,10 +484,11 @@ class FastPath:
 
     # ---- shared -----------------------------------------------------------------------------
 
-    def _answer(self, response: web.Response) -> web.Response:
+    def _answer(self, response: _R) -> _R:
         self.answered += 1
         return response
 
-    async def _call(self, session: Session, bound: str | None, message: _Request) -> Any:
+    async def _call(self, session: Session, bound: str | None, message: _Request,
+                    progress: Progress | None = None) -> Any:
         params = message.params or {}
-        return await self.calls.call(session, bound, params["name"], params.get("arguments"))
+        return await self.calls.call(session, bound, params["name"], params.get("arguments"), progress)

@@ -101,7 +101,9 @@ class McpServer:
     async def _call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         session, bound = self._caller(ctx)
         try:
-            answer = await self.calls.call(session, bound, params.name, params.arguments, ctx.session.report_progress)
+            wants_progress = isinstance(params.meta, dict) and params.meta.get("progress_token") is not None
+            answer = await self.calls.call(session, bound, params.name, params.arguments,
+                                           ctx.session.report_progress if wants_progress else None)
         except UnknownTool as exc:
             raise MCPError(exc.code, exc.message) from None
         await self._log_to_client(ctx, session, answer)
@@ -110,6 +112,7 @@ class McpServer:
     async def _set_logging_level(self, ctx: Any, params: types.SetLevelRequestParams) -> types.EmptyResult:
         session, _ = self._caller(ctx)
         session.log_level = params.level
+        session.log_level_set = True
         return types.EmptyResult()
 
     async def _log_to_client(self, ctx: Any, session: Session, answer: Answer) -> None:

@@ -86,6 +86,7 @@ class Session:
     in_flight: int = 0
     # The lowest MCP log level this client wants (logging/setLevel); warnings by default.
     log_level: str = "warning"
+    log_level_set: bool = False  # the client asked for log messages (logging/setLevel)
     # HTTP sessions the fast path opened have a twin in the SDK only once a request needs one:
     # its id there (None until then), the initialize to replay, whether `initialized` came.
     # A bridge session opened before the SDK loaded keeps its initialize here too.

@@ -144,10 +144,10 @@ def tool_names(bound: str | None) -> list[str]:
     return [n for n in TOOLS if not (bound is not None and n == "compare")]
 
 
-Progress = Callable[[float, float, str], Awaitable[None]]
+Progress = Callable[[float, float | None, str], Awaitable[None]]
 
 
-async def no_progress(done: float, total: float, message: str) -> None:
+async def no_progress(done: float, total: float | None, message: str) -> None:
     return None
 
 
@@ -161,6 +161,10 @@ class Call:
     caller: str
     session: str | None
     progress: Progress = no_progress
+    receipt: list[int] | None = None  # the ledger rows this call writes (see ToolCalls.undelivered)
+
+    def origin(self, thread: str | None = None) -> Origin:
+        return Origin(self.caller, self.session, thread, self.receipt)
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,7 @@ class Answer:
     text: str
     structured: dict[str, Any]
     is_error: bool = False
+    rows: tuple[int, ...] = ()  # the ledger rows of the upstream calls behind it
 
 
 def error_answer(exc: SynapseError, connection: str | None = None) -> Answer:
@@ -265,10 +270,10 @@ class ToolRunner:
 
     async def run(
         self, name: str, arguments: dict[str, Any] | None, bound: str | None, caller: str, session: str | None = None,
-        progress: Progress = no_progress,
+        progress: Progress = no_progress, receipt: list[int] | None = None,
     ) -> Answer:
         spec = TOOLS[name]
-        return await spec.handler(self, Call(self._args(spec, arguments), bound, caller, session, progress))
+        return await spec.handler(self, Call(self._args(spec, arguments), bound, caller, session, progress, receipt))
 
     async def ask(self, call: Call) -> Answer:
         args: AskArgs = call.args
@@ -289,7 +294,7 @@ class ToolRunner:
                 claim.release()
         request = _request(messages, args.system, args)
         try:
-            conn, result = await self.gateway.complete(connection, request, Origin(call.caller, call.session))
+            conn, result = await self.gateway.complete(connection, request, call.origin())
         except SynapseError as exc:
             return error_answer(exc, connection)
         return Answer(_answer_text(result), {"text": result.text, **_result_fields(connection, conn.provider, result)})
@@ -303,7 +308,7 @@ class ToolRunner:
         try:
             request = _request([*claim.history, *messages], system, args)
             conn, result = await self.gateway.complete(connection, request,
-                                                       Origin(call.caller, call.session, claim.id))
+                                                       call.origin(claim.id))
         except SynapseError as exc:
             if exc.kind == "context_too_long":
                 exc = too_long(claim.id, f"thread {claim.id} is too long for connection {connection!r}: {exc.message}")
@@ -353,7 +358,7 @@ class ToolRunner:
             thread_id, stored_system, history = self.threads.context(args.thread)
             system = args.system if args.system is not None else stored_system
         request = _request([*history, p.Message("user", args.prompt)], system, args)
-        origin = Origin(call.caller, call.session, thread_id)
+        origin = call.origin(thread_id)
         total, done = len(args.connections), 0
 
         async def one(name: str) -> tuple[ConnectionConfig, p.ChatResult] | SynapseError:

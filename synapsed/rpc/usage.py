@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+import msgspec
+
 from synapsed import protocol as p
 from synapsed.errors import SynapseError
 from synapsed.logging import get_logger
@@ -54,8 +56,13 @@ def methods(services: Services) -> dict[str, Method]:
 
     async def summary(params: p.UsageSummaryParams) -> p.UsageSummary:
         kept_from = ledger.kept_from()
-        rows = await read(lambda conn: queries.summary(conn, params.filters, params.group_by, kept_from))
-        return p.UsageSummary(group_by=params.group_by, rows=rows, totals=totals(rows), catching_up=catching_up())
+        def query(conn: sqlite3.Connection) -> tuple[list[p.UsageSummaryRow], tuple[int, float]]:
+            return (queries.summary(conn, params.filters, params.group_by, kept_from),
+                    queries.undelivered(conn, params.filters))
+
+        rows, (lost, lost_usd) = await read(query)
+        summed = msgspec.structs.replace(totals(rows), undelivered_requests=lost, undelivered_cost_usd=lost_usd)
+        return p.UsageSummary(group_by=params.group_by, rows=rows, totals=summed, catching_up=catching_up())
 
     async def history(params: p.UsageHistoryParams) -> p.UsageHistory:
         check_page(params.limit, params.offset)

@@ -65,6 +65,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE requests ADD COLUMN cache_write_tokens INTEGER",
     ),
     rollups.MIGRATION,  # 5: hourly rollups kept by a trigger, and the indexes history filters on
+    (  # 6: an answer the provider gave (and billed) that never reached the client
+        "ALTER TABLE requests ADD COLUMN undelivered INTEGER",
+        "CREATE INDEX requests_undelivered_ts ON requests (ts) WHERE undelivered = 1",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -90,6 +94,7 @@ class UsageRow:
     reasoning_tokens: int | None = None
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
+    undelivered: int | None = None  # 1: answered and billed, but the client never got it
 
 
 COLUMNS = [f.name for f in fields(UsageRow)]
@@ -246,19 +251,22 @@ class Ledger:
             self._conn.close()
             self._conn = None
 
-    async def record(self, row: UsageRow, share_commit: bool = False) -> bool:
+    async def record(self, row: UsageRow, share_commit: bool = False, receipt: list[int] | None = None) -> bool:
         """Insert the row and return once it is committed; False (and logged) if the write
         failed. Never raises. With `share_commit` (other requests are in flight) the commit
-        waits for the rest of this turn of the loop; a cancelled caller's row is still committed."""
+        waits for the rest of this turn of the loop; a cancelled caller's row is still committed.
+        The row's id goes into `receipt`, for mark_undelivered."""
         conn = self._conn
         if conn is None:
             return False
         if not share_commit and not conn.in_transaction:
-            return self._insert_alone(conn, row)
+            return self._insert_alone(conn, row, receipt)
         try:
             if not conn.in_transaction:
                 conn.execute("BEGIN")
-            conn.execute(_INSERT, _values(row))
+            rowid = conn.execute(_INSERT, _values(row)).lastrowid
+            if receipt is not None and rowid is not None:
+                receipt.append(rowid)
         except sqlite3.Error as exc:
             if conn.in_transaction:  # only this statement was undone
                 self._write_failed(exc, rows=1)
@@ -273,15 +281,30 @@ class Ledger:
         self._waiting.append(done)
         return await done
 
-    def _insert_alone(self, conn: sqlite3.Connection, row: UsageRow) -> bool:
+    def _insert_alone(self, conn: sqlite3.Connection, row: UsageRow, receipt: list[int] | None) -> bool:
         try:
-            conn.execute(_INSERT, _values(row))  # autocommit: its own transaction
+            rowid = conn.execute(_INSERT, _values(row)).lastrowid  # autocommit: its own transaction
         except sqlite3.Error as exc:
             self._write_failed(exc, rows=1)
             return False
+        if receipt is not None and rowid is not None:
+            receipt.append(rowid)
         self.commits += 1
         self.rows_written += 1
         return True
+
+    def mark_undelivered(self, rows: list[int]) -> int:
+        """The answers recorded as `rows` never reached their client (the write failed, or the
+        session was gone): flag them, so usage can show money spent on answers nobody got."""
+        conn = self._conn
+        if conn is None or not rows:
+            return 0
+        marks = ",".join("?" for _ in rows)
+        try:  # rows still waiting for a shared commit: this joins that transaction
+            return conn.execute(f"UPDATE requests SET undelivered = 1 WHERE id IN ({marks})", rows).rowcount
+        except sqlite3.Error as exc:
+            log.error("usage ledger: could not mark an answer undelivered", error=str(exc), rows=len(rows))
+            return 0
 
     def _commit(self) -> None:
         conn = self._conn

@@ -61,6 +61,8 @@ class Origin:
     caller: str = "synapsectl"
     session: str | None = None
     thread: str | None = None
+    # Collects the ids of the rows written for this request (see Meter.undelivered).
+    receipt: list[int] | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -197,14 +199,14 @@ class Meter:
 
     async def refused(self, name: str, conn: ConnectionConfig, origin: Origin, exc: SynapseError) -> None:
         await self._write(UsageRow(time.time(), name, conn.provider, conn.model, None, origin.caller, origin.session,
-                                   "refused", exc.kind, 0.0, None, None, None, "UNKNOWN", None, origin.thread))
+                                   "refused", exc.kind, 0.0, None, None, None, "UNKNOWN", None, origin.thread), origin.receipt)
 
     async def failed(self, reservation: Reservation, origin: Origin, exc: SynapseError) -> None:
         self._release(reservation)
         latency = (time.perf_counter() - reservation.started) * 1000
         await self._write(UsageRow(time.time(), reservation.connection, reservation.provider, reservation.model, None,
                                    origin.caller, origin.session, "error", exc.kind, round(latency, 3), None, None,
-                                   None, "UNKNOWN", None, origin.thread))
+                                   None, "UNKNOWN", None, origin.thread), origin.receipt)
 
     async def succeeded(self, reservation: Reservation, origin: Origin, result: p.ChatResult,
                         error_kind: str | None = None) -> Cost:
@@ -220,13 +222,18 @@ class Meter:
                                    origin.caller, origin.session, "error" if error_kind else "ok", error_kind,
                                    result.latency_ms, result.input_tokens,
                                    result.output_tokens, cost.usd, cost.source, cost.price_version, origin.thread,
-                                   result.reasoning_tokens, result.cache_read_tokens, result.cache_write_tokens))
+                                   result.reasoning_tokens, result.cache_read_tokens, result.cache_write_tokens), origin.receipt)
         return cost
 
-    async def _write(self, row: UsageRow) -> None:
+    async def _write(self, row: UsageRow, receipt: list[int] | None) -> None:
         if self.ledger is not None:
             # Others in flight may finish in this same turn of the loop: their rows can share a commit.
-            await self.ledger.record(row, share_commit=self.in_flight > 0)
+            await self.ledger.record(row, share_commit=self.in_flight > 0, receipt=receipt)
+
+    def undelivered(self, rows: list[int]) -> None:
+        """These rows' answers never reached their client: the ledger says so."""
+        if self.ledger is not None:
+            self.ledger.mark_undelivered(rows)
 
     # ---- views --------------------------------------------------------------------------------
 

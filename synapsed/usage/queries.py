@@ -169,6 +169,15 @@ def summary(conn: sqlite3.Connection, filters: Filters, group_by: GroupBy,
     ]
 
 
+def undelivered(conn: sqlite3.Connection, filters: Filters) -> tuple[int, float]:
+    """How many answers matching `filters` never reached their client, and their cost: raw rows
+    (the flag comes after the row, so the rollups do not hold it) over a partial index."""
+    clause, args = where(filters)
+    clause = (clause + " AND " if clause else " WHERE ") + "undelivered = 1"
+    n, cost = conn.execute(f"SELECT COUNT(*), COALESCE(SUM(cost_usd), 0) FROM requests{clause}", args).fetchone()
+    return int(n), round(float(cost), 6)
+
+
 def count(conn: sqlite3.Connection, filters: Filters, kept_from: float | None = None) -> int:
     """How many requests match, from the rollups (what history's total shows without a scan)."""
     source, args = _sources(filters, kept_from, rollups.day_upto(conn))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -59,11 +60,12 @@ def token(daemon: DaemonProcess) -> str:
 
 @asynccontextmanager
 async def http_client(daemon: DaemonProcess, name: str = "test-ide", mode: str = "legacy", path: str = "",
-                      bearer: str | None = None) -> AsyncIterator[Client]:
+                      bearer: str | None = None, logging_callback: Any = None) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {bearer or token(daemon)}"}
     http = httpx2.AsyncClient(headers=headers, timeout=30)
     transport = streamable_http_client(mcp_url(daemon) + path, http_client=http)
-    async with Client(transport, mode=mode, client_info=types.Implementation(name=name, version="1.2.3")) as client:
+    async with Client(transport, mode=mode, client_info=types.Implementation(name=name, version="1.2.3"),
+                      logging_callback=logging_callback) as client:
         yield client
 
 
@@ -83,3 +85,13 @@ async def stdio_client(daemon: DaemonProcess, name: str = "stdio-ide", *args: st
 
 def text_of(result: types.CallToolResult) -> str:
     return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
+
+
+def sse_messages(text: str) -> list[Any]:
+    """The JSON-RPC messages of an SSE body, in order (comments and empty events skipped)."""
+    messages: list[Any] = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        data = [line[5:].lstrip() for line in block.split("\n") if line.startswith("data:")]
+        if data and any(data):
+            messages.append(json.loads("\n".join(data)))
+    return messages

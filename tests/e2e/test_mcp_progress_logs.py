@@ -117,3 +117,29 @@ async def test_logging_set_level_is_answered_over_http(
         await client.set_logging_level("info")
         sessions = daemon.client.mcp_sessions().sessions
     assert [(s.client_name, s.log_level) for s in sessions] == [("test-ide", "info")]
+
+
+async def test_compare_progress_reaches_http_clients_with_the_default_config(
+    daemon_proc: DaemonProcess, openai_up: FakeUpstream, anthropic_up: FakeUpstream
+) -> None:
+    """A progressToken turns the reply into a stream on the fast path: no setting needed."""
+    daemon = _start(daemon_proc, openai_up, anthropic_up)
+    seen = Seen()
+    async with http_client(daemon) as client:
+        await client.call_tool("compare", {"prompt": "q", "connections": ["gpt", "claude"]},
+                               progress_callback=seen.on_progress)
+    _check_compare_progress(seen)
+    assert daemon.client.daemon_status().mcp.fast_path_answers  # type: ignore[union-attr]
+
+
+async def test_log_messages_reach_an_http_session_that_set_a_level(
+    daemon_proc: DaemonProcess, openai_up: FakeUpstream, anthropic_up: FakeUpstream
+) -> None:
+    daemon = _start(daemon_proc, openai_up, anthropic_up)
+    seen = Seen()
+    async with http_client(daemon, logging_callback=seen.on_log) as client:
+        await client.set_logging_level("warning")
+        result = await client.call_tool("ask", {"prompt": "q", "connection": "claude"})
+    assert result.is_error
+    assert [(log.level, log.data["kind"]) for log in seen.logs] == [("error", "auth_failed")]
+    assert ANT_KEY not in json.dumps([log.data for log in seen.logs])

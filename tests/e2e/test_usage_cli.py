@@ -165,8 +165,9 @@ def test_rows_an_older_synapsed_left_are_folded_in_at_start_and_the_totals_match
     now = _time.time()
     rows = [(now - i * 97.0, ["gpt", "claude"][i % 2], "openai", "m", None, "mcp:cursor", None, "ok", None, 10.0,
              100 + i, 7, 0.001, "ESTIMATED", None, None, None, None, None) for i in range(3000)]
+    old = COLUMNS[:COLUMNS.index("undelivered")]  # schema 4 had no later columns
     conn.execute("BEGIN")
-    conn.executemany(f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", rows)
+    conn.executemany(f"INSERT INTO requests ({', '.join(old)}) VALUES ({', '.join('?' * len(old))})", rows)
     conn.execute("COMMIT")
     conn.close()
     daemon_proc.start()
@@ -205,7 +206,7 @@ async def test_the_console_shows_the_same_figures_as_the_cli_over_a_large_ledger
         rows.append((now - rng.random() * 60 * 86400, rng.choice(["gpt", "claude", "gem"]), "openai", "m", None,
                      rng.choice(["mcp:cursor", "synapsectl"]), None, status, None if status == "ok" else "rate_limited",
                      10.0, rng.randrange(1, 500), rng.randrange(1, 90), round(rng.random() / 100, 6), "ESTIMATED", None,
-                     None, None, None, None))
+                     None, None, None, None, None))
     conn.execute("BEGIN")
     conn.executemany(f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", rows)
     conn.execute("COMMIT")

@@ -289,7 +289,10 @@ def test_a_bedrock_region_typo_in_a_hand_edit_names_the_option_and_its_line() ->
 
 @pytest.mark.parametrize("line, field", [("head_timeout_s = 0", "mcp.head_timeout_s"),
                                          ("idle_timeout_s = 1e9", "mcp.idle_timeout_s"),
-                                         ("max_connections = 3", "mcp.max_connections")])
+                                         ("max_connections = 3", "mcp.max_connections"),
+                                         ("sse_after_s = 61", "mcp.sse_after_s"),
+                                         ("sse_after_s = -1", "mcp.sse_after_s"),
+                                         ("progress_interval_s = 0.1", "mcp.progress_interval_s")])
 def test_connection_guard_limits_out_of_range_name_line_and_field(line: str, field: str) -> None:
     with pytest.raises(SynapseError) as caught:
         parse(f"[mcp]\nport = 0\n{line}\n")

@@ -147,7 +147,7 @@ def _old_ledger(path: Path, rows: list[UsageRow]) -> None:
     """A ledger as synapsed before the rollups left it: schema 4, rows, no trigger."""
     conn = sqlite3.connect(path, isolation_level=None)
     migrate(conn, MIGRATIONS[:4])
-    names = [c for c in COLUMNS]
+    names = COLUMNS[:COLUMNS.index("undelivered")]  # schema 4 had no later columns
     conn.execute("BEGIN")
     conn.executemany(f"INSERT INTO requests ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
                      [tuple(getattr(r, c) for c in names) for r in rows])
