@@ -318,14 +318,18 @@ class McpSessionView(msgspec.Struct, omit_defaults=True):
     last_seen_at: str
     calls: int
     errors: int
-    state: Literal["initializing", "active"]
+    state: Literal["initializing", "active", "idle"]  # idle: active, but no request for IDLE_AFTER_S
     bound_connection: str | None = None
     protocol_version: str | None = None
     log_level: str = "warning"  # the lowest MCP log level the client asked for (logging/setLevel)
+    idle_s: float = 0.0  # since the session's last request
+    in_flight: int = 0
+    expires_in_s: float | None = None  # HTTP: closed after this much more idleness (None: never)
 
 
 class McpSessionList(msgspec.Struct):
     sessions: list[McpSessionView]
+    idle_timeout_s: float | None = None  # [mcp] session_idle_timeout_s
 
 
 class McpView(msgspec.Struct):

@@ -13,8 +13,17 @@ from synapsectl.client import Client
 EXIT_OK = 0
 
 
+def _span(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f}m"
+    return f"{seconds // 3600:.0f}h{seconds % 3600 // 60:02.0f}m"
+
+
 def cmd_sessions(client: Client, args: argparse.Namespace) -> int:
-    sessions = client.mcp_sessions().sessions
+    listing = client.mcp_sessions()
+    sessions = listing.sessions
     if args.json:
         render.emit_json(sessions)
         return EXIT_OK
@@ -22,10 +31,17 @@ def cmd_sessions(client: Client, args: argparse.Namespace) -> int:
         print("no MCP sessions (IDEs connect to the URL in `synapsectl status`, or via `synapsectl mcp stdio`)")
         return EXIT_OK
     render.table(
-        ["id", "client", "version", "transport", "state", "bound to", "since", "calls", "errors"],
-        [[s.id[:24], s.client_name, s.client_version or "-", s.transport, s.state, s.bound_connection,
-          s.connected_at[5:16].replace("T", " "), s.calls, s.errors] for s in sessions],
+        ["id", "client", "version", "transport", "state", "bound to", "since", "last request", "closes in", "calls",
+         "errors"],
+        [[s.id[:24], s.client_name, s.client_version or "-", s.transport,
+          f"{s.state} ({s.in_flight} running)" if s.in_flight else s.state, s.bound_connection,
+          s.connected_at[5:16].replace("T", " "), f"{_span(s.idle_s)} ago",
+          _span(s.expires_in_s) if s.expires_in_s is not None else "-", s.calls, s.errors] for s in sessions],
     )
+    idle = sum(1 for s in sessions if s.state == "idle")
+    if idle and listing.idle_timeout_s:
+        print(f"\n{idle} idle: HTTP sessions are closed after {_span(listing.idle_timeout_s)} without a request "
+              "([mcp] session_idle_timeout_s); the client opens a new one on its next call.")
     return EXIT_OK
 
 

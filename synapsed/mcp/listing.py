@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from synapsed import __version__
+from synapsed.mcp.tool_meta import ANNOTATIONS, OUTPUT_SCHEMAS
 from synapsed.mcp.tools import TOOLS, Answer, tool_names, tool_schema
 from synapsed.redaction import redact_text, redact_value
 
@@ -77,7 +78,8 @@ def declares_param_headers(name: str) -> bool:
 def tools_list_data(bound: str | None) -> dict[str, Any]:
     """tools/list's result on /mcp (bound None) or on /mcp/c/<bound>. Cached: treat as read-only."""
     return {"tools": [{"name": name, "title": TOOLS[name].title, "description": tool_description(name, bound),
-                       "inputSchema": schema(name, bound)} for name in tool_names(bound)]}
+                       "inputSchema": schema(name, bound), "outputSchema": OUTPUT_SCHEMAS[name],
+                       "annotations": ANNOTATIONS[name]} for name in tool_names(bound)]}
 
 
 def result_data(answer: Answer) -> dict[str, Any]:

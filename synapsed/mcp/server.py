@@ -25,6 +25,7 @@ from synapsed.logging import get_logger
 from synapsed.mcp.calls import ToolCalls, UnknownTool
 from synapsed.mcp.listing import BOUND_PREFIX, INSTRUCTIONS, SERVER_NAME, input_schema, result_data, schema, tool_description
 from synapsed.mcp.sessions import Session, SessionRegistry, stdio_binding
+from synapsed.mcp.tool_meta import ANNOTATIONS, OUTPUT_SCHEMAS
 from synapsed.mcp.tools import TOOLS, Answer, Call, NoArgs, client_logs, tool_names
 from synapsed.redaction import redact_text
 from synapsed.threads.rules import Threads, as_markdown
@@ -159,7 +160,9 @@ class McpServer:
 def tool_list(bound: str | None) -> list[types.Tool]:
     """What tools/list shows on /mcp (bound None) or on /mcp/c/<bound>, as the SDK's models."""
     return [types.Tool(name=name, title=TOOLS[name].title, description=tool_description(name, bound),
-                       input_schema=schema(name, bound)) for name in tool_names(bound)]
+                       input_schema=schema(name, bound), output_schema=OUTPUT_SCHEMAS[name],
+                       annotations=types.ToolAnnotations.model_validate(ANNOTATIONS[name]))
+            for name in tool_names(bound)]
 
 
 def to_result(answer: Answer) -> types.CallToolResult:

@@ -34,6 +34,10 @@ stdio_binding: contextvars.ContextVar[tuple[str, str | None] | None] = contextva
 # A client sends notifications/initialized as soon as its initialize is answered: a session
 # still initializing after this long is taken for abandoned.
 HANDSHAKE_GRACE_S = 1.0
+# A session with no request for this long is shown as idle (Claude Code leaves one behind for
+# each `claude mcp list` and each run: none sends DELETE). HTTP ones expire after
+# [mcp] session_idle_timeout_s; the client's next request gets 404 and it initializes anew.
+IDLE_AFTER_S = 60.0
 
 
 def _victim(idle: list[Session], cap: int, now: float) -> Session:
@@ -117,7 +121,13 @@ class Session:
         """Whether it holds transport state (and so counts against the cap)."""
         return not self.id.startswith("http-stateless-")
 
-    def view(self) -> p.McpSessionView:
+    def view(self, timeout_s: float | None = None, now: float | None = None) -> p.McpSessionView:
+        now = now or time.time()
+        idle = max(0.0, now - self.last_seen)
+        state: Literal["initializing", "active", "idle"] = self.state
+        if state == "active" and idle >= IDLE_AFTER_S and not self.in_flight:
+            state = "idle"
+        expires = None if timeout_s is None or self.transport != "http" else max(0.0, timeout_s - idle)
         return p.McpSessionView(
             id=self.id,
             transport=self.transport,  # type: ignore[arg-type]
@@ -129,8 +139,11 @@ class Session:
             errors=self.errors,
             bound_connection=self.bound,
             protocol_version=self.protocol_version,
-            state=self.state,
+            state=state,
             log_level=self.log_level,
+            idle_s=round(idle, 1),
+            in_flight=self.in_flight,
+            expires_in_s=None if expires is None else round(expires, 1),
         )
 
 
@@ -236,7 +249,9 @@ class SessionRegistry:
         return session.last_seen < (now or time.time()) - timeout
 
     def list(self) -> list[p.McpSessionView]:
-        return [s.view() for s in sorted(self._sessions.values(), key=lambda s: s.connected_at)]
+        now = time.time()
+        return [s.view(self.uninitialized_timeout_s if s.state == "initializing" else self.idle_timeout_s, now)
+                for s in sorted(self._sessions.values(), key=lambda s: s.connected_at)]
 
     def __len__(self) -> int:
         return sum(1 for s in self._sessions.values() if s.counted)

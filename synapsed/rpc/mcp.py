@@ -10,7 +10,7 @@ from synapsed.services import Services
 
 def methods(services: Services) -> dict[str, Method]:
     async def sessions(_: p.NoParams) -> p.McpSessionList:
-        return p.McpSessionList(sessions=services.sessions.list())
+        return p.McpSessionList(sessions=services.sessions.list(), idle_timeout_s=services.sessions.idle_timeout_s)
 
     async def rotate(_: p.NoParams) -> p.TokenRotated:
         services.runtime.rotate_mcp_token()

@@ -140,3 +140,23 @@ def test_a_bridge_that_learns_its_name_later_gets_it_cleaned_too() -> None:
 
 def test_a_name_of_only_control_characters_is_unknown() -> None:
     assert _registry().opened("http-a", "http", "\n\t\x00", "", None, None).client_name == "unknown"
+
+
+def test_a_session_without_requests_for_a_minute_shows_as_idle_with_its_time_to_expiry() -> None:
+    registry = SessionRegistry(McpSettings(session_idle_timeout_s=1800))
+    registry.opened("http-left", "http", "claude-code", "2", None, None, state="active").last_seen -= 300
+    registry.opened("http-busy", "http", "cursor", "1", None, None, state="active").last_seen -= 300
+    registry.get("http-busy").in_flight = 1  # type: ignore[union-attr]
+    registry.opened("stdio-1", "stdio", "zed", "1", None, None, state="active").last_seen -= 300
+    views = {v.id: v for v in registry.list()}
+    assert views["http-left"].state == "idle" and 299 <= views["http-left"].idle_s <= 301
+    assert 1499 <= views["http-left"].expires_in_s <= 1501  # type: ignore[operator]
+    assert views["http-busy"].state == "active" and views["http-busy"].in_flight == 1
+    assert views["stdio-1"].state == "idle" and views["stdio-1"].expires_in_s is None  # ends with its bridge
+
+
+def test_a_recent_session_is_active() -> None:
+    registry = _registry()
+    registry.opened("http-new", "http", "cursor", "1", None, None, state="active")
+    (view,) = registry.list()
+    assert view.state == "active" and view.idle_s < 5
