@@ -25,13 +25,14 @@ from typing import Any, Literal
 
 import msgspec
 
-from synapsectl import jsonc
+from synapsectl import jsonc, yaml_splice
 from synapsed import ide_config
 from synapsed.errors import SynapseError
 from synapsed.redaction import REDACTED, SecretRegistry, is_secret_key, redact_text
 
 Scope = Literal["user", "project"]
-INSTALL_CLIENTS = ("claude-code", "cursor", "vscode", "windsurf", "codex", "claude-desktop")
+INSTALL_CLIENTS = ("claude-code", "cursor", "vscode", "windsurf", "codex", "claude-desktop", "gemini-cli", "opencode",
+                   "zed", "cline", "goose", "continue", "kiro")
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")  # fullmatch: `$` would let a trailing newline in
 
 
@@ -70,8 +71,23 @@ class Target:
     path: Path | None  # None: Claude Code, driven through its CLI
 
     @property
+    def format(self) -> ide_config.Format:
+        return ide_config.file_format(self.client)
+
+    @property
     def is_toml(self) -> bool:
-        return self.client == "codex"
+        return self.format == "toml"
+
+    @property
+    def is_yaml(self) -> bool:
+        return self.format.startswith("yaml")
+
+    @property
+    def preamble(self) -> str:
+        """What a file we create holds besides our entry (Continue's block files need a header)."""
+        if self.client == "continue" and self.scope == "project" and self.path is not None:
+            return f"name: {self.path.stem}\nversion: 0.0.1\nschema: v1\n"
+        return ""
 
 
 def _app_support(home: Path) -> Path:
@@ -87,14 +103,27 @@ def target(client: str, scope: Scope, home: Path | None = None, cwd: Path | None
     cwd = cwd or Path.cwd()
     if client == "claude-code":
         return Target(client, scope, None)
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
     user_paths = {
         "cursor": home / ".cursor" / "mcp.json",
         "vscode": _app_support(home) / "Code" / "User" / "mcp.json",
         "windsurf": home / ".codeium" / "windsurf" / "mcp_config.json",
         "codex": Path(os.environ.get("CODEX_HOME") or home / ".codex") / "config.toml",
         "claude-desktop": _app_support(home) / "Claude" / "claude_desktop_config.json",
+        "gemini-cli": home / ".gemini" / "settings.json",
+        "opencode": xdg / "opencode" / "opencode.json",
+        # Zed reads ~/.config/zed on Linux and macOS alike.
+        "zed": xdg / "zed" / "settings.json",
+        "cline": Path(os.environ.get("CLINE_MCP_SETTINGS_PATH") or _app_support(home) / "Code" / "User" / "globalStorage"
+                      / "saoudrizwan.claude-dev" / "settings" / "cline_mcp_settings.json"),
+        "goose": xdg / "goose" / "config.yaml",
+        "continue": home / ".continue" / "config.yaml",
+        "kiro": home / ".kiro" / "settings" / "mcp.json",
     }
-    project_paths = {"cursor": cwd / ".cursor" / "mcp.json", "vscode": cwd / ".vscode" / "mcp.json"}
+    project_paths = {"cursor": cwd / ".cursor" / "mcp.json", "vscode": cwd / ".vscode" / "mcp.json",
+                     "gemini-cli": cwd / ".gemini" / "settings.json", "opencode": cwd / "opencode.json",
+                     "zed": cwd / ".zed" / "settings.json", "kiro": cwd / ".kiro" / "settings" / "mcp.json",
+                     "continue": cwd / ".continue" / "mcpServers" / "synapse.yaml"}
     if scope == "project":
         if client not in project_paths:
             raise SynapseError("bad_request", f"{client} has no project-level MCP config",
@@ -181,7 +210,10 @@ def current_servers(tgt: Target, text: str) -> dict[str, Any]:
 
 
 def servers_in(tgt: Target, doc: dict[str, Any]) -> dict[str, Any]:
-    servers = doc.get(ide_config.container(tgt.client), {})
+    servers = doc.get(ide_config.container(tgt.client)) or {}
+    if tgt.format == "yaml-list" and isinstance(servers, list):
+        # Continue's items carry their own names; an unnamed one cannot be ours.
+        return {str(item["name"]): item for item in servers if isinstance(item, dict) and "name" in item}
     if not isinstance(servers, dict):
         assert tgt.path is not None
         raise _unparseable(tgt.path, f"{ide_config.container(tgt.client)!r} is not a table/object", None, None)
@@ -199,6 +231,15 @@ def read_doc(tgt: Target, text: str) -> dict[str, Any]:
             doc = tomlkit.parse(text).unwrap()
         except ParseError as exc:
             raise _unparseable(tgt.path, str(exc), exc.line, exc.col) from None
+    elif tgt.is_yaml:
+        try:
+            doc = yaml_splice.loads(text) if text.strip() else {}
+        except yaml_splice.YamlError as exc:
+            raise _unparseable(tgt.path, exc.reason, exc.line, exc.column) from None
+        if doc is None:
+            doc = {}
+        if not isinstance(doc, dict):
+            raise _unparseable(tgt.path, "the top level is not a mapping", 1, 1)
     else:
         try:
             doc = jsonc.loads(text) if text.strip() else {}
@@ -211,6 +252,14 @@ def read_doc(tgt: Target, text: str) -> dict[str, Any]:
 
 def with_entry(tgt: Target, text: str, name: str, server: dict[str, Any], replacing: bool) -> str:
     """The text with `name` set to `server` (`replacing` an entry of that name the file has)."""
+    if tgt.is_yaml:
+        try:
+            return yaml_splice.set_entry(text or tgt.preamble, ide_config.container(tgt.client), name, server,
+                                         sequence=tgt.format == "yaml-list")
+        except yaml_splice.YamlError as exc:
+            assert tgt.path is not None
+            raise SynapseError("conflict", f"{tgt.path}: {exc.reason}", hint="nothing was changed",
+                               path=str(tgt.path), line=exc.line) from None
     if not tgt.is_toml:
         return jsonc.set_member(text, [ide_config.container(tgt.client), name], server)
     block = ide_config.codex_table(name, server) + "\n"
@@ -221,6 +270,9 @@ def with_entry(tgt: Target, text: str, name: str, server: dict[str, Any], replac
 
 
 def without_entry(tgt: Target, text: str, name: str, drop_container: bool) -> str:
+    if tgt.is_yaml:
+        return yaml_splice.remove_entry(text, ide_config.container(tgt.client), name,
+                                        sequence=tgt.format == "yaml-list", drop_container=drop_container)
     if not tgt.is_toml:
         path = [ide_config.container(tgt.client)] + ([] if drop_container else [name])
         return jsonc.remove_member(text, path)
@@ -310,16 +362,18 @@ def is_ours(server: Any) -> bool:
     """An entry synapsectl wrote: our stdio command, or a URL of a synapse MCP endpoint on loopback."""
     if not isinstance(server, dict):
         return False
-    command = str(server.get("command", ""))
-    if Path(command).name == "synapsectl" and list(server.get("args", []))[:2] == ["mcp", "stdio"]:
+    command, args = server.get("command") or server.get("cmd") or "", server.get("args") or []
+    if isinstance(command, list):  # opencode: the command and its arguments in one list
+        command, args = (command[0], command[1:]) if command else ("", [])
+    if Path(str(command)).name == "synapsectl" and list(args)[:2] == ["mcp", "stdio"]:
         return True
-    url = str(server.get("url") or server.get("serverUrl") or "")
+    url = ide_config.url_of(server)
     return bool(re.fullmatch(r"http://(127\.0\.0\.1|localhost|\[::1\]):\d+/mcp(/c/[^/]+)?", url))
 
 
 def bearer_of(server: dict[str, Any]) -> str | None:
-    headers = server.get("headers") or server.get("http_headers") or {}
-    value = str(headers.get("Authorization", "")) if isinstance(headers, dict) else ""
+    headers = ide_config.headers_of(server)
+    value = str(headers.get("Authorization", ""))
     return value.removeprefix("Bearer ") if value.startswith("Bearer ") else None
 
 

@@ -65,7 +65,7 @@ def cmd_config(args: argparse.Namespace) -> int:
     endpoint = mcp_install.daemon_endpoint(args, stdio)
     snippet, where = ide_config.render(
         args.client, url=endpoint.url, token=endpoint.token, connection=args.connection, stdio=stdio,
-        home=home_of(args)
+        home=home_of(args), timeout_s=ide_config.tool_timeout_s(mcp_install.slowest_connection_s(args))
     )
     if args.json:
         render.emit_json({"client": args.client, "where": where, "transport": "stdio" if stdio else "http", "snippet": snippet})

@@ -57,9 +57,23 @@ def _registry(args: argparse.Namespace) -> ii.Installs:
     return ii.Installs(resolve(args.home).config_dir / "installs.json")
 
 
-def _server(client: str, endpoint: Endpoint, connection: str | None, args: argparse.Namespace) -> dict[str, Any]:
+def slowest_connection_s(args: argparse.Namespace) -> float | None:
+    """The longest `timeout_s` of the enabled connections in config.toml (None when unreadable)."""
+    from synapsed.config import parse
+
+    try:
+        config = parse(resolve(args.home).config_file.read_text(encoding="utf-8"))
+    except (OSError, SynapseError):
+        return None
+    timeouts = [c.timeout_s for c in config.connections.values() if c.enabled]
+    return max(timeouts) if timeouts else None
+
+
+def _server(client: str, endpoint: Endpoint, connection: str | None, args: argparse.Namespace,
+            name: str | None = None) -> dict[str, Any]:
     return ide_config.entry(client, url=endpoint.url, token=endpoint.token, connection=connection,
-                            stdio=endpoint.url is None, home=home_of(args))
+                            stdio=endpoint.url is None, home=home_of(args), name=name,
+                            timeout_s=ide_config.tool_timeout_s(slowest_connection_s(args)))
 
 
 def cmd_install(args: argparse.Namespace) -> int:
@@ -72,7 +86,7 @@ def cmd_install(args: argparse.Namespace) -> int:
         print(PROJECT_NOTE, file=sys.stderr)
     name = ii.check_name(args.name or ide_config.server_name(args.connection))
     endpoint = daemon_endpoint(args, stdio)
-    server = _server(args.client, endpoint, args.connection, args)
+    server = _server(args.client, endpoint, args.connection, args, name)
     tgt = ii.target(args.client, args.scope)
     record = ii.Install(client=args.client, scope=args.scope, path=str(tgt.path or "claude mcp"), name=name,
                         transport="stdio" if stdio else "http", installed_at=time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -170,6 +184,11 @@ def _install_claude_code(args: argparse.Namespace, name: str, server: dict[str, 
     ii.run_claude(command)
     _registry(args).replace(record, keep=True)
     print(f"installed {name} in Claude Code ({scope} scope) with `claude mcp add`")
+    wait = ide_config.tool_timeout_s(slowest_connection_s(args))
+    if wait is not None:
+        # Claude Code's tool timeout is one environment variable for every server: ours to suggest only.
+        print(f"a call may take up to {wait:.0f} s (the slowest connection's timeout plus a margin): if Claude Code "
+              f"gives up sooner, start it with MCP_TOOL_TIMEOUT={int(wait * 1000)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -200,7 +219,7 @@ def cmd_uninstall(args: argparse.Namespace) -> int:
     assert text is not None
     drop_container = record is not None and record.created_container and len(servers) == 1
     after = ii.without_entry(tgt, text, name, drop_container)
-    remove_file = record is not None and record.created_file and after.strip() in ("", "{}")
+    remove_file = record is not None and record.created_file and (after.strip() in ("", "{}") or after == tgt.preamble)
     outcome = Outcome("dry-run" if args.dry_run else "removed", not args.dry_run,
                       diff=ii.diff(path, text, "" if remove_file else after))
     if not args.dry_run:
@@ -275,7 +294,7 @@ def _refresh(args: argparse.Namespace) -> int:
                   + (f" --connection {record.connection}" if record.connection else "")
                   + "` replaces it with the stdio command", file=sys.stderr)
             continue
-        server = _server(record.client, endpoint, record.connection, args)
+        server = _server(record.client, endpoint, record.connection, args, record.name)
         if record.client == "claude-code":
             ii.run_claude_quiet(["claude", "mcp", "remove", "-s", record.scope, record.name])
             ii.run_claude(ide_config.claude_add_args(record.name, server, record.scope))
@@ -290,7 +309,8 @@ def register(mcp: Any, common: argparse.ArgumentParser) -> None:
     install = mcp.add_parser("install", parents=[common], help="add synapse to an IDE's MCP config (undo: uninstall)")
     install.add_argument("--client", choices=ii.INSTALL_CLIENTS)
     install.add_argument("--scope", choices=["user", "project"], default="user",
-                         help="user-wide (default) or this project's config (Cursor, VS Code, Claude Code)")
+                         help="user-wide (default) or this project's config (Cursor, VS Code, Claude Code, Gemini "
+                              "CLI, opencode, Zed, Continue, Kiro)")
     install.add_argument("--connection", help="bind the IDE to one connection")
     install.add_argument("--stdio", action="store_true",
                          help="launch `synapsectl mcp stdio` instead of HTTP (always so for --scope project)")

@@ -135,9 +135,12 @@ class DaemonProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.kill9()
 
+    def ctl_argv(self) -> list[str]:
+        return [sys.executable, "-m", "synapsectl", "--home", str(self.home)]
+
     def ctl(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "synapsectl", "--home", str(self.home), *args],
+            [*self.ctl_argv(), *args],
             input=input,
             capture_output=True,
             text=True,

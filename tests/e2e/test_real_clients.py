@@ -1,0 +1,185 @@
+"""The real IDE clients, installed from the npm registry (tests/real_clients/package.json), against
+a real daemon: `synapsectl mcp install` makes each list synapse as connected (or enabled, where
+the client's listing does not connect), over HTTP and over stdio, `mcp uninstall` takes it out
+again, and a real Claude Code agent calls `ask` through synapsed, including a call its provider
+takes 75 seconds to answer.
+
+A fake of a client proves only what its author believed; these are the clients themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.mcp_support import add_connection, start_with_mcp
+from tests.support.daemon import DaemonProcess
+from tests.support.fake_upstream import FakeUpstream
+from tests.support.real_clients import client_env, require
+from tests.support.scripted_agent_model import ANSWER_PREFIX, ScriptedModel
+
+KEY = "sk-proj-RealCl1entKeyQv7Zt3Lm9Wx4Pb2N"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+LIST_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class Client:
+    install_name: str  # synapsectl's --client
+    binary: str
+    # How the client's own listing shows an entry as live: connected, or (Codex, whose listing
+    # reads the config without connecting) enabled.
+    live: str
+
+    def listing(self, daemon: DaemonProcess, cwd: Path) -> str:
+        result = subprocess.run([str(require(self.binary)), "mcp", "list"], env=client_env(daemon.env, self.binary),
+                                cwd=cwd, capture_output=True, text=True, timeout=LIST_TIMEOUT_S)
+        return ANSI.sub("", result.stdout + result.stderr)
+
+    def shows_live(self, listing: str, name: str) -> bool:
+        return re.search(self.live.format(name=re.escape(name)), listing, re.MULTILINE) is not None
+
+
+CLIENTS = [
+    Client("claude-code", "claude", r"^{name}: .* - ✔ Connected"),
+    Client("gemini-cli", "gemini", r"✓ {name}: .* - Connected"),
+    Client("codex", "codex", r"^{name}\s+.*\benabled\b"),
+    Client("opencode", "opencode", r"✓ {name}\s*\n?.*connected"),
+]
+
+
+def _mentions(listing: str, name: str) -> bool:
+    return re.search(rf"(^|[\s✓✔○])({re.escape(name)})(:|\s|$)", listing, re.MULTILINE) is not None
+
+
+def _trust_home(root: Path) -> None:
+    """Gemini CLI hides user-level servers in folders the user has not trusted; its docs trust a
+    folder through ~/.gemini/trustedFolders.json (the file its `/permissions` dialog writes)."""
+    folder = root / ".gemini"
+    folder.mkdir(exist_ok=True)
+    (folder / "trustedFolders.json").write_text(json.dumps({str(root): "TRUST_FOLDER"}))
+
+
+@pytest.fixture
+def daemon(daemon_proc: DaemonProcess) -> DaemonProcess:
+    return start_with_mcp(daemon_proc)
+
+
+def _root(daemon: DaemonProcess) -> Path:
+    return Path(daemon.env["HOME"])
+
+
+def _ctl(daemon: DaemonProcess, client: Client, *args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*daemon.ctl_argv(), *args], env=client_env(daemon.env, client.binary), cwd=_root(daemon),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+@pytest.mark.parametrize("client", CLIENTS, ids=[c.install_name for c in CLIENTS])
+def test_the_real_client_lists_synapse_after_install_and_forgets_it_after_uninstall(
+    daemon: DaemonProcess, client: Client, transport: str
+) -> None:
+    require(client.binary)
+    root = _root(daemon)
+    _trust_home(root)
+    name = "synapse" if transport == "http" else "synapse-stdio"
+    stdio = ["--stdio", "--name", name] if transport == "stdio" else []
+    _ctl(daemon, client, "mcp", "install", "--client", client.install_name, *stdio)
+    listed = client.listing(daemon, root)
+    assert client.shows_live(listed, name), listed
+    _ctl(daemon, client, "mcp", "uninstall", "--client", client.install_name, *(["--name", name] if stdio else []))
+    after = client.listing(daemon, root)
+    assert not _mentions(after, name), after
+    token = daemon.paths.token_file.read_text().strip()
+    assert token not in listed + after  # the clients mask it; so must we, in what we print
+
+
+# ---- a whole tool call through a real agent -----------------------------------------------------
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream("openai").start()
+    fake.echo_chat(prefix="upstream says: ")
+    yield fake
+    fake.stop()
+
+
+def _agent(daemon: DaemonProcess, model: ScriptedModel, prompt: str) -> subprocess.CompletedProcess[str]:
+    env = {**client_env(daemon.env, "claude"), "ANTHROPIC_BASE_URL": model.base_url,
+           "ANTHROPIC_API_KEY": "sk-ant-scripted-model-not-a-key"}
+    return subprocess.run([str(require("claude")), "-p", prompt, "--allowedTools", model.tool_name,
+                           "--output-format", "text"], env=env, cwd=_root(daemon), capture_output=True, text=True,
+                          timeout=300)
+
+
+def _with_gpt(daemon: DaemonProcess, upstream: FakeUpstream, timeout_s: int = 60) -> None:
+    daemon.env["GPT_KEY"] = KEY
+    daemon.stop()
+    start_with_mcp(daemon)
+    add_connection(daemon, "gpt", "openai", "m", upstream.base_url, "GPT_KEY", "--timeout", str(timeout_s))
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+def test_a_real_claude_code_agent_calls_ask_end_to_end_and_the_ledger_names_it(
+    daemon: DaemonProcess, upstream: FakeUpstream, transport: str
+) -> None:
+    require("claude")
+    _with_gpt(daemon, upstream)
+    name = "synapse" if transport == "http" else "synapse-stdio"
+    claude = next(c for c in CLIENTS if c.binary == "claude")
+    _ctl(daemon, claude, "mcp", "install", "--client", "claude-code", *(["--stdio", "--name", name] if name != "synapse"
+                                                                         else []))
+    model = ScriptedModel(name, "ask", {"prompt": "what is 2+2", "connection": "gpt"}).start()
+    try:
+        result = _agent(daemon, model, "ask the other model what 2+2 is")
+    finally:
+        model.stop()
+    assert result.returncode == 0, result.stderr
+    assert ANSWER_PREFIX in result.stdout and "upstream says: what is 2+2" in result.stdout
+    assert model.tool_calls() == 1 and upstream.count("POST", "/v1/chat/completions") == 1
+    rows = json.loads(daemon.ctl("usage", "history", "--json").stdout)["rows"]
+    assert [(r["caller"], r["status"], r["undelivered"]) for r in rows] == [("mcp:claude-code", "ok", None)]
+    assert KEY not in result.stdout + result.stderr + daemon.stderr()
+
+
+@pytest.mark.timeout(300)
+def test_a_75_second_call_reaches_a_real_claude_code_agent_over_http_and_stdio(
+    daemon: DaemonProcess, upstream: FakeUpstream
+) -> None:
+    """Claude Code gives up on response headers after 60 s: with the default config the HTTP reply
+    turns into a stream after [mcp] sse_after_s, and the answer arrives at 75 s."""
+    require("claude")
+    upstream.echo_chat(prefix="upstream says: ", delay=75)
+    _with_gpt(daemon, upstream, timeout_s=120)
+    claude = next(c for c in CLIENTS if c.binary == "claude")
+    _ctl(daemon, claude, "mcp", "install", "--client", "claude-code")
+    _ctl(daemon, claude, "mcp", "install", "--client", "claude-code", "--stdio", "--name", "synapse-stdio")
+    results: dict[str, subprocess.CompletedProcess[str]] = {}
+
+    def run(name: str) -> None:
+        model = ScriptedModel(name, "ask", {"prompt": f"slow question via {name}", "connection": "gpt"}).start()
+        try:
+            results[name] = _agent(daemon, model, "ask the other model, however long it takes")
+        finally:
+            model.stop()
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("synapse", "synapse-stdio")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(280)
+    for name in ("synapse", "synapse-stdio"):
+        assert f"upstream says: slow question via {name}" in results[name].stdout, (name, results[name].stdout,
+                                                                                     results[name].stderr)
+    rows = json.loads(daemon.ctl("usage", "history", "--json").stdout)["rows"]
+    assert sorted((r["status"], r["undelivered"]) for r in rows) == [("ok", None), ("ok", None)]
+    assert all(r["latency_ms"] >= 75_000 for r in rows)

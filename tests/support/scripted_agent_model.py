@@ -1,0 +1,147 @@
+"""A scripted Anthropic Messages API for driving a real agent (Claude Code in print mode) through
+one tool call: when the request offers a tool whose name ends in `__<tool>` of our server, the
+"model" calls it with the scripted arguments; when the conversation holds that tool's result, the
+model answers with the result's text quoted. Anything else (Claude Code's own side requests,
+such as titles) gets a short plain answer.
+
+It speaks the Messages API's streaming form (server-sent events: message_start,
+content_block_start/delta/stop, message_delta, message_stop) as Anthropic's API reference
+documents it, because that is what Claude Code asks for; and the plain JSON form otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+ANSWER_PREFIX = "The other model said: "
+
+
+@dataclass
+class ScriptedModel:
+    server: str  # the MCP server's name in the agent (its tools are mcp__<server>__<tool>)
+    tool: str
+    arguments: dict[str, Any]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    port: int = 0
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def tool_name(self) -> str:
+        return f"mcp__{self.server}__{self.tool}"
+
+    def tool_calls(self) -> int:
+        return sum(1 for body in self.requests if _tool_result(body, "") is not None)
+
+    # ---- the script -------------------------------------------------------------------------
+
+    def _reply(self, body: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+        """(content blocks, stop reason) for one request."""
+        result = _tool_result(body, self.tool_name)
+        if result is not None:
+            return [{"type": "text", "text": ANSWER_PREFIX + result}], "end_turn"
+        offered = {t.get("name") for t in body.get("tools") or [] if isinstance(t, dict)}
+        if self.tool_name in offered:
+            return [{"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:20], "name": self.tool_name,
+                     "input": self.arguments}], "tool_use"
+        return [{"type": "text", "text": "ok"}], "end_turn"
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method != "POST" or not request.path.endswith("/messages"):
+            if request.path.endswith("/count_tokens"):
+                return web.json_response({"input_tokens": 10})
+            return web.json_response({"type": "error", "error": {"type": "not_found_error", "message": "no such route"}},
+                                     status=404)
+        body = await request.json()
+        self.requests.append(body)
+        blocks, stop = self._reply(body)
+        message = {"id": "msg_" + uuid.uuid4().hex[:24], "type": "message", "role": "assistant",
+                   "model": body.get("model", "claude-scripted"), "content": blocks, "stop_reason": stop,
+                   "stop_sequence": None, "usage": {"input_tokens": 12, "output_tokens": 7}}
+        if not body.get("stream"):
+            return web.json_response(message)
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        for event, data in _stream_events(message):
+            await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
+        await response.write_eof()
+        return response
+
+    # ---- serving ----------------------------------------------------------------------------
+
+    def start(self) -> ScriptedModel:
+        ready = threading.Event()
+
+        def serve() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            app = web.Application(client_max_size=64 * 1024 * 1024)
+            app.router.add_route("*", "/{tail:.*}", self._handle)
+            runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
+            loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
+        self._thread = threading.Thread(target=serve, daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+def _tool_result(body: dict[str, Any], tool_name: str) -> str | None:
+    """The text of the last tool_result in the conversation (any tool when `tool_name` is "")."""
+    for message in reversed(body.get("messages") or []):
+        content = message.get("content")
+        if not isinstance(content, list):
+            continue
+        for block in content:
+            if isinstance(block, dict) and block.get("type") == "tool_result":
+                inner = block.get("content")
+                if isinstance(inner, list):
+                    return "".join(b.get("text", "") for b in inner if isinstance(b, dict))
+                return str(inner or "")
+    return None
+
+
+def _stream_events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    start = {**message, "content": [], "stop_reason": None, "usage": {"input_tokens": 12, "output_tokens": 1}}
+    events: list[tuple[str, dict[str, Any]]] = [("message_start", {"type": "message_start", "message": start})]
+    for index, block in enumerate(message["content"]):
+        if block["type"] == "text":
+            events.append(("content_block_start", {"type": "content_block_start", "index": index,
+                                                   "content_block": {"type": "text", "text": ""}}))
+            events.append(("content_block_delta", {"type": "content_block_delta", "index": index,
+                                                   "delta": {"type": "text_delta", "text": block["text"]}}))
+        else:
+            events.append(("content_block_start", {"type": "content_block_start", "index": index, "content_block": {
+                "type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}}))
+            events.append(("content_block_delta", {"type": "content_block_delta", "index": index, "delta": {
+                "type": "input_json_delta", "partial_json": json.dumps(block["input"])}}))
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    events.append(("message_delta", {"type": "message_delta", "delta": {"stop_reason": message["stop_reason"],
+                                                                        "stop_sequence": None},
+                                     "usage": {"output_tokens": 7}}))
+    events.append(("message_stop", {"type": "message_stop"}))
+    return events
