@@ -124,6 +124,54 @@ def check_connections(listing: p.ConnectionList) -> list[Check]:
     return checks
 
 
+def _waits(record: Any, server: dict[str, Any] | None) -> float | None:
+    """How long the installed client waits for one tool call, in seconds (None: not documented)."""
+    from synapsed import ide_config
+
+    spec = ide_config.TOOL_TIMEOUTS.get(record.client)
+    if spec is None or server is None:
+        return None
+    field, unit, default = spec
+    value = server.get(field)
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return default
+    return value / 1000 if unit == "ms" else float(value)
+
+
+def check_client_timeouts(paths: Paths, listing: p.ConnectionList) -> list[Check]:
+    """An installed client that gives up on a tool call before the slowest connection's timeout
+    would lose answers that were paid for: say which, and how to fix it."""
+    from synapsectl import ide_install
+
+    enabled = [c for c in listing.connections if c.enabled]
+    if not enabled:
+        return []
+    slowest = max(enabled, key=lambda c: c.timeout_s)
+    try:
+        installs = ide_install.Installs(paths.config_dir / "installs.json").load().installs
+    except SynapseError:
+        return []
+    checks = []
+    for record in installs:
+        try:
+            text = ide_install.read_text(Path(record.path)) if record.client != "claude-code" else None
+            server = ide_install.current_servers(record.target(), text).get(record.name) if text else None
+        except SynapseError:
+            continue
+        waits = _waits(record, server)
+        if waits is None or waits >= slowest.timeout_s:
+            continue
+        checks.append(Check(f"{record.client} timeout", "warn",
+                            f"{record.client} waits {waits:.0f} s for a tool call ({record.path}); connection "
+                            f"{slowest.name} may take up to {slowest.timeout_s:.0f} s, and its answer would be lost",
+                            f"synapsectl mcp install --client {record.client} --scope {record.scope} --force"
+                            + (f" --name {record.name}" if record.name != "synapse" else "")
+                            + (" --stdio" if record.transport == "stdio" else "")
+                            + (f" --connection {record.connection}" if record.connection else "")
+                            + " (writes a timeout that covers it)"))
+    return checks
+
+
 def run(paths: Paths, home: str | None) -> list[Check]:
     checks: list[Check] = []
     client = Client(paths.socket, timeout=10)
@@ -157,6 +205,7 @@ def run(paths: Paths, home: str | None) -> list[Check]:
     checks.append(check_keyring(status, listing))
     checks.extend(check_mcp(status))
     checks.extend(check_connections(listing))
+    checks.extend(check_client_timeouts(paths, listing))
     return checks
 
 

@@ -20,7 +20,8 @@ from tests.support.daemon import REPO, DaemonProcess
 from tests.support.fake_upstream import Canned, FakeUpstream, Recorded
 
 KEY = "sk-proj-Inst4llKeyQx2LmN8pVw4ZtY6bHc1"
-FILE_CLIENTS = ["cursor", "vscode", "windsurf", "codex", "claude-desktop"]
+FILE_CLIENTS = ["cursor", "vscode", "windsurf", "codex", "claude-desktop", "gemini-cli", "opencode", "zed", "cline",
+                "goose", "continue", "kiro"]
 
 EXISTING = {
     "cursor": '// Cursor MCP servers\n{\n  "mcpServers": {\n    /* by hand */\n    "other": {"command": "other-mcp"}\n  }\n}\n',
@@ -28,7 +29,31 @@ EXISTING = {
     "windsurf": '{\n  "mcpServers": {\n    "other": { "serverUrl": "https://example.com/mcp" } // remote\n  }\n}\n',
     "codex": '# my codex config\nmodel = "o3"  # keep\n\n[mcp_servers.other]\ncommand = "other-mcp"\nargs = ["--x"]\n',
     "claude-desktop": '{\n  "mcpServers": {\n    "other": {\n      "command": "npx",\n      "args": ["-y", "x"]\n    }\n  },\n  "globalShortcut": ""\n}\n',
+    "gemini-cli": '{\n  "theme": "Dracula",\n  "mcpServers": {\n    "other": {"command": "uvx", "args": ["mcp-server-git"]}\n  }\n}\n',
+    "opencode": '{\n  "$schema": "https://opencode.ai/config.json",\n  // mine\n  "mcp": {\n    "other": {"type": "remote", '
+                '"url": "https://mcp.sentry.dev/mcp"},\n  },\n}\n',
+    "zed": '// Zed settings\n{\n  "theme": "One Dark",\n  "context_servers": {\n    "other": {"command": "x", "args": []}\n  }\n}\n',
+    "cline": '{\n  "mcpServers": {\n    "other": {"command": "node", "args": ["s.js"], "disabled": false, "autoApprove": []}\n  }\n}\n',
+    "goose": '# goose\nGOOSE_PROVIDER: openai\nextensions:\n  other:\n    bundled: true\n    enabled: true  # built in\n'
+             '    name: developer\n    timeout: 300\n    type: builtin\nGOOSE_MODEL: gpt-5.2\n',
+    "continue": 'name: Local Assistant\nversion: 1.0.0\nschema: v1\nmcpServers:\n  - name: other  # browser\n'
+                '    command: npx\n    args:\n      - "@playwright/mcp@latest"\n',
+    "kiro": '{\n  "mcpServers": {\n    "other": {"command": "uvx", "args": ["x"], "disabled": false}\n  }\n}\n',
 }
+
+
+def _snippet_entry(client: str, snippet: str, name: str = "synapse") -> dict:
+    """The entry `mcp config` prints, read the way its client reads the file."""
+    if client == "codex":
+        import tomllib
+
+        return dict(tomllib.loads(snippet)["mcp_servers"][name])
+    if client in ("goose", "continue"):
+        import yaml
+
+        servers = yaml.safe_load(snippet)[ide_install.ide_config.container(client)]
+        return next(s for s in servers if s["name"] == name) if isinstance(servers, list) else servers[name]
+    return dict(next(iter(json.loads(snippet).values()))[name])
 
 
 @pytest.fixture
@@ -97,13 +122,7 @@ def test_installed_entry_is_exactly_what_mcp_config_prints(
     path = _path(client, _home(daemon_proc))
     assert daemon_proc.ctl("mcp", "install", "--client", client).returncode == 0
     snippet = json.loads(daemon_proc.ctl("mcp", "config", "--client", client, "--json").stdout)["snippet"]
-    if client == "codex":
-        import tomllib
-
-        expected = tomllib.loads(snippet)["mcp_servers"]["synapse"]
-    else:
-        expected = next(iter(json.loads(snippet).values()))["synapse"]
-    assert _entry(client, path) == expected
+    assert _entry(client, path) == _snippet_entry(client, snippet)
     token_bearing = client != "claude-desktop"  # Claude Desktop gets the stdio command
     assert stat.S_IMODE(path.stat().st_mode) == 0o600 or not token_bearing
 
@@ -160,13 +179,14 @@ def test_a_symlink_out_of_home_is_refused(daemon_proc: DaemonProcess, env: dict[
 def test_token_rotation_is_seen_by_installs_and_fixed_by_refresh(
     daemon_proc: DaemonProcess, env: dict[str, str]
 ) -> None:
-    for client in ("cursor", "codex", "vscode"):
+    for client in ("cursor", "codex", "vscode", "goose", "continue", "gemini-cli"):
         assert daemon_proc.ctl("mcp", "install", "--client", client).returncode == 0
     assert daemon_proc.ctl("mcp", "install", "--client", "claude-desktop").returncode == 0  # stdio
     assert daemon_proc.ctl("mcp", "token", "--rotate").returncode == 0
     listed = json.loads(daemon_proc.ctl("mcp", "installs", "--json").stdout)
     assert sorted((r["client"], r["token"].split(":")[0]) for r in listed) == [
-        ("claude-desktop", "n/a (stdio)"), ("codex", "stale"), ("cursor", "stale"), ("vscode", "stale")]
+        ("claude-desktop", "n/a (stdio)"), ("codex", "stale"), ("continue", "stale"), ("cursor", "stale"),
+        ("gemini-cli", "stale"), ("goose", "stale"), ("vscode", "stale")]
     assert daemon_proc.ctl("mcp", "install", "--refresh").returncode == 0
     listed = json.loads(daemon_proc.ctl("mcp", "installs", "--json").stdout)
     assert {r["token"] for r in listed if r["transport"] == "http"} == {"current"}
@@ -324,7 +344,10 @@ def _ctl_in(daemon: DaemonProcess, cwd: Path, *args: str, env: dict[str, str] | 
                           text=True, env={**(env or daemon.env), "PYTHONPATH": str(REPO)}, cwd=cwd, timeout=30)
 
 
-@pytest.mark.parametrize(("client", "relative"), [("cursor", ".cursor/mcp.json"), ("vscode", ".vscode/mcp.json")])
+@pytest.mark.parametrize(("client", "relative"), [
+    ("cursor", ".cursor/mcp.json"), ("vscode", ".vscode/mcp.json"), ("gemini-cli", ".gemini/settings.json"),
+    ("opencode", "opencode.json"), ("zed", ".zed/settings.json"), ("kiro", ".kiro/settings/mcp.json"),
+    ("continue", ".continue/mcpServers/synapse.yaml")])
 def test_project_scope_gets_the_stdio_command_and_never_the_token(
     daemon_proc: DaemonProcess, env: dict[str, str], client: str, relative: str
 ) -> None:
@@ -335,10 +358,13 @@ def test_project_scope_gets_the_stdio_command_and_never_the_token(
     assert "needs no token" in result.stderr
     path = project / relative
     entry = ide_install.current_servers(ide_install.Target(client, "project", path), path.read_text())["synapse"]
-    assert entry["args"] == ["mcp", "stdio"] and Path(entry["command"]).name == "synapsectl"
+    assert ide_install.is_ours(entry) and ide_install.bearer_of(entry) is None
     assert daemon_proc.paths.token_file.read_text().strip() not in path.read_text()
     listed = json.loads(_ctl_in(daemon_proc, project, "mcp", "installs", "--json").stdout)
     assert [(r["scope"], r["transport"]) for r in listed] == [("project", "stdio")]
+    removed = _ctl_in(daemon_proc, project, "mcp", "uninstall", "--client", client, "--scope", "project")
+    assert removed.returncode == 0, removed.stderr
+    assert not path.exists()  # install made it (Continue's block file with its header): uninstall takes it
 
 
 def test_claude_code_project_scope_adds_the_stdio_command(
@@ -442,3 +468,21 @@ def test_uninstall_gives_the_file_back_its_mode_and_says_how_to_reinstall(daemon
     assert "mcp install --client cursor" in removed.stdout and "mcp uninstall" not in removed.stdout
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert path.read_text() == EXISTING["cursor"]
+
+
+def test_doctor_warns_when_an_installed_client_gives_up_before_the_slowest_connection(
+    daemon_proc: DaemonProcess, env: dict[str, str], upstream: FakeUpstream
+) -> None:
+    assert daemon_proc.ctl("mcp", "install", "--client", "codex").returncode == 0  # written for a 60 s connection
+    path = _path("codex", _home(daemon_proc))
+    assert _entry("codex", path)["tool_timeout_sec"] == 90  # 60 s plus the margin
+    slow = daemon_proc.ctl("connections", "add", "slow", "--provider", "openai", "--model", "m", "--base-url",
+                           upstream.base_url, "--credential", "env:GPT_KEY", "--timeout", "300")
+    assert slow.returncode == 0, slow.stderr
+    checks = {c["name"]: c for c in json.loads(daemon_proc.ctl("doctor", "--json").stdout)["checks"]}
+    warned = checks["codex timeout"]
+    assert warned["status"] == "warn" and "waits 90 s" in warned["detail"] and "slow may take up to 300 s" in warned["detail"]
+    assert daemon_proc.ctl(*warned["fix"].split(" (")[0].split()[1:]).returncode == 0  # the fix, as doctor gives it
+    assert _entry("codex", path)["tool_timeout_sec"] == 330
+    checks = {c["name"] for c in json.loads(daemon_proc.ctl("doctor", "--json").stdout)["checks"]}
+    assert "codex timeout" not in checks
