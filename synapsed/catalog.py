@@ -53,7 +53,9 @@ class ProviderInfo:
 
 
 # Options every connection takes: its default reasoning level (model_rules.LEVELS).
-COMMON_OPTIONS = frozenset({"reasoning"})
+# reasoning: a default level; max_input_tokens: the model's context window where synapse does not
+# know it; cache: Claude's prompt-cache TTL (off, 5m, 1h).
+COMMON_OPTIONS = frozenset({"reasoning", "max_input_tokens", "cache"})
 
 
 def _compat(pid: str, url: str | None, needs_key: bool = True, lists_models: bool = True,

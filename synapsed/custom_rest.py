@@ -161,8 +161,8 @@ def _parse(items: tuple[tuple[str, str], ...]) -> RestSpec:
 
 def _values(request: ChatRequest, model: str) -> dict[str, Any]:
     return {
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
-        "prompt": request.messages[-1].content,
+        "messages": [{"role": m.role, "content": m.as_text()} for m in request.messages],
+        "prompt": request.messages[-1].as_text(),
         "system": request.system,
         "max_tokens": request.max_output_tokens,
         "temperature": request.temperature,

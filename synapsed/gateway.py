@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import msgspec
 
-from synapsed import model_rules, secrets, structured
+from synapsed import model_limits, model_rules, secrets, structured
 from synapsed.catalog import PROVIDERS
 from synapsed.config import ConfigStore, ConnectionConfig
 from synapsed.errors import ErrorKind, SynapseError
@@ -176,8 +176,6 @@ class Gateway:
         return result
 
 
-MAX_PROMPT_CHARS = 200_000
-
 
 def with_connection_defaults(request: ChatRequest, conn: ConnectionConfig) -> ChatRequest:
     """The connection's default reasoning level where the call named none."""
@@ -191,6 +189,8 @@ def check_capabilities(conn: ConnectionConfig, request: ChatRequest) -> None:
     """What the model cannot take is refused before any upstream call: a reasoning level it has
     no control for, structured output where the service documents none."""
     model_rules.resolve(conn.provider, conn.model, request.reasoning, model_rules.family_for(conn.provider, conn.model))
+    # Custom REST templates carry text only; every other adapter sends its API's own image parts.
+    model_limits.check(conn.provider, conn.model, conn.options, request, takes_images=conn.provider != "custom-rest")
     if request.response_schema is not None and not takes_schema(conn):
         raise SynapseError("bad_request", f"response_schema cannot be sent to {conn.provider}: it documents no "
                            "structured-output control synapse maps onto",
@@ -219,8 +219,6 @@ def build_chat_request(
         raise SynapseError("bad_request", "the prompt is empty", hint="send some text to ask")
     if messages[-1].role != "user":
         raise SynapseError("bad_request", "the last message must be from the user", hint="end the messages list with a user turn")
-    if sum(len(m.content) for m in messages) + len(system or "") > MAX_PROMPT_CHARS:
-        raise SynapseError("context_too_long", f"the prompt exceeds {MAX_PROMPT_CHARS} characters", hint="shorten it")
     if max_output_tokens is not None and not 1 <= max_output_tokens <= MAX_OUTPUT_TOKENS:
         raise SynapseError("bad_request", f"max_output_tokens must be 1..{MAX_OUTPUT_TOKENS}", field="max_output_tokens",
                            hint="no model writes more than this in one answer; leave it out for the model's default")

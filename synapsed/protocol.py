@@ -79,9 +79,46 @@ Role = Literal["user", "assistant"]
 CheckStatus = Literal["pass", "warn", "fail", "skip"]
 
 
-class Message(msgspec.Struct, forbid_unknown_fields=True):
+class TextFile(msgspec.Struct, tag="text_file", forbid_unknown_fields=True):
+    """A workspace file's text, sent as a delimited block before the message's own text."""
+
+    path: str
+    text: str
+    size: int  # bytes read
+
+
+class ImageFile(msgspec.Struct, tag="image", forbid_unknown_fields=True):
+    """An image for the model: from a workspace file (path) or an MCP image content block."""
+
+    media_type: Literal["image/png", "image/jpeg", "image/webp", "image/gif"]
+    data: str  # base64
+    size: int  # bytes, decoded
+    path: str | None = None
+
+
+Attachment = TextFile | ImageFile
+
+
+class Message(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """One turn. Its attachments come first (file blocks, then images), then `content`; each
+    provider renders them as its own parts, and `as_text` is the one text form of the whole."""
+
     role: Role
     content: str
+    attachments: list[Attachment] = []
+
+    @property
+    def images(self) -> list[ImageFile]:
+        return [a for a in self.attachments if isinstance(a, ImageFile)]
+
+    def file_blocks(self) -> str:
+        """The text files as delimited blocks, each headed by its path, in the order given."""
+        return "".join(f'<file path="{a.path}" bytes="{a.size}">\n{a.text}\n</file>\n\n'
+                       for a in self.attachments if isinstance(a, TextFile))
+
+    def as_text(self) -> str:
+        """Everything but the images, as one text (what text-only APIs and threads get)."""
+        return self.file_blocks() + self.content
 
 
 ReasoningLevel = Literal["none", "low", "medium", "high", "max"]

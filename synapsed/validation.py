@@ -127,6 +127,14 @@ def _check_common_options(options: dict[str, str]) -> None:
     level = options.get("reasoning")
     if level is not None and level not in LEVELS:
         raise _bad_option("reasoning", f"reasoning {level!r} is not a level", f"one of: {', '.join(LEVELS)}")
+    window = options.get("max_input_tokens")
+    if window is not None and not (window.isascii() and window.isdigit() and 1_000 <= int(window) <= 100_000_000):
+        raise _bad_option("max_input_tokens", f"max_input_tokens {window!r} is not a whole number of tokens",
+                          "the model's context window, 1000..100000000 (e.g. 131072)")
+    cache = options.get("cache")
+    if cache is not None and cache not in ("off", "5m", "1h"):
+        raise _bad_option("cache", f"cache {cache!r} is not off, 5m or 1h",
+                          "Claude's prompt-cache lifetime: 5m (the default), 1h, or off")
     store = options.get("store")
     if store is not None and store not in ("true", "false"):
         raise _bad_option("store", f"store {store!r} is not true or false",

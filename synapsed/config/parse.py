@@ -6,6 +6,7 @@ and an RPC create are held to the same checks.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 import typing
@@ -20,6 +21,7 @@ from synapsed.config.schema import (
     Config,
     ConnectionConfig,
     ConsoleSettings,
+    ContextSettings,
     McpSettings,
     ThreadSettings,
 )
@@ -109,6 +111,7 @@ def parse(text: str, source: str = "config.toml") -> Config:
                        _line_of(text, "keep_rows_days"), "usage.keep_rows_days",
                        hint="rollups are kept whatever this says; it prunes only the per-request rows")
     check_console(top.console, text, source)
+    check_context(top.context, text, source)
     try:
         validation.check_budget(top.budget)
     except SynapseError as exc:
@@ -204,6 +207,29 @@ def check_threads(threads: ThreadSettings, text: str = "", source: str = "config
     if not 0 <= threads.retention_days <= 36_500:
         raise _invalid("threads.retention_days must be between 0 (keep) and 36500", source,
                        _line_of(text, "retention_days"), "threads.retention_days")
+
+
+def check_context(context: ContextSettings, text: str = "", source: str = "config.toml") -> None:
+    for entry in context.allow:
+        expanded = os.path.expanduser(entry)
+        if not os.path.isabs(expanded) or os.path.normpath(expanded) == "/":
+            raise _invalid(f"context.allow entry {entry!r} must be an absolute directory (or start with ~), not /",
+                           source, _line_of(text, entry) or _line_of(text, "allow"), "context.allow",
+                           hint='e.g. allow = ["~/src"]: files under it may be sent by clients that declare no roots')
+    for pattern in context.allow_names:
+        if not pattern.strip() or "/" in pattern:
+            raise _invalid(f"context.allow_names entry {pattern!r} must be a file-name pattern", source,
+                           _line_of(text, pattern) or _line_of(text, "allow_names"), "context.allow_names",
+                           hint='e.g. allow_names = [".env.example"]: names only (fnmatch), no directories')
+    if not 1024 <= context.max_file_bytes <= 64 * 1024 * 1024:
+        raise _invalid("context.max_file_bytes must be between 1 KiB and 64 MiB", source,
+                       _line_of(text, "max_file_bytes"), "context.max_file_bytes")
+    if not context.max_file_bytes <= context.max_call_bytes <= 256 * 1024 * 1024:
+        raise _invalid("context.max_call_bytes must be at least max_file_bytes and at most 256 MiB", source,
+                       _line_of(text, "max_call_bytes"), "context.max_call_bytes")
+    if not 0.1 <= context.read_timeout_s <= 60:
+        raise _invalid("context.read_timeout_s must be between 0.1 s and 60 s", source,
+                       _line_of(text, "read_timeout_s"), "context.read_timeout_s")
 
 
 def check_console(console: ConsoleSettings, text: str = "", source: str = "config.toml") -> None:

@@ -133,6 +133,20 @@ class UsageSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tr
     keep_rows_days: int = 0
 
 
+class ContextSettings(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Files an agent hands to `ask`/`chat`/`compare` by path (docs/ides.md, "Files and images").
+
+    A file is read only inside one of the calling client's MCP roots; for a client that declares
+    none, inside one of `allow`. Secret-looking names are refused unless a pattern in
+    `allow_names` lets them through."""
+
+    allow: list[str] = []
+    allow_names: list[str] = []
+    max_file_bytes: int = 1024 * 1024
+    max_call_bytes: int = 8 * 1024 * 1024
+    read_timeout_s: float = 5.0
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True):
     schema_version: int = SCHEMA_VERSION
     revision: int = 0
@@ -141,6 +155,7 @@ class Config(msgspec.Struct, forbid_unknown_fields=True):
     threads: ThreadSettings = msgspec.field(default_factory=ThreadSettings)
     console: ConsoleSettings = msgspec.field(default_factory=ConsoleSettings)
     usage: UsageSettings = msgspec.field(default_factory=UsageSettings)
+    context: ContextSettings = msgspec.field(default_factory=ContextSettings)
     # A budget over all connections together, checked beside each connection's own.
     budget: Budget | None = None
     # Price overrides, "provider/model" or "provider/*" -> USD per million tokens.

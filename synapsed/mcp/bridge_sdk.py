@@ -20,6 +20,7 @@ from mcp.shared.message import SessionMessage
 
 from synapsed.json_input import MALFORMED
 from synapsed.logging import get_logger
+from synapsed.mcp import roots
 from synapsed.mcp.bridge import REPLAY_ID, as_replay, echoable_id, leading_id, read_line
 from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.listing import error_body, negotiated
@@ -103,6 +104,9 @@ class SdkBridge:
                         return
                     if not line.strip():
                         continue
+                    session = self.sessions.get(key)
+                    if session is not None and roots.take_response(session, line):
+                        continue  # the IDE's answer to a roots/list we asked for a call
                     replayed = opening(line)
                     if replayed is not None:
                         await to_sdk(replayed)
@@ -175,7 +179,7 @@ class _Seen(msgspec.Struct):
 def _watch(line: bytes, session: Session) -> str | None:
     """What the fast path must know of the session's own messages (each still goes to the SDK):
     who the client is and its version from initialize, that `initialized` came, a cancellation."""
-    if b"initialize" not in line and b"cancelled" not in line:
+    if b"initialize" not in line and b"cancelled" not in line and b"roots/list_changed" not in line:
         return None
     try:
         seen = msgspec.json.decode(line, type=_Seen)
@@ -188,11 +192,15 @@ def _watch(line: bytes, session: Session) -> str | None:
             session.client_name, session.client_version = info["name"], info["version"]
         if isinstance(params.get("protocolVersion"), str):
             session.protocol_version = negotiated(params["protocolVersion"])
+        capabilities = params.get("capabilities")
+        session.roots_capable = isinstance(capabilities, dict) and "roots" in capabilities
         return "initialize"
     if seen.method == "notifications/initialized":
         session.initialized = True
         return "initialized"
     if seen.method == "notifications/cancelled":
         return "cancelled"
+    if seen.method == "notifications/roots/list_changed":
+        session.roots = None  # asked again at the next call that sends files (the SDK gets the line too)
     return None
 

@@ -88,6 +88,11 @@ class CallReply:
         await self._open()
         await self._write(sse_frame(_encode({"jsonrpc": "2.0", "method": method, "params": params})))
 
+    async def send_event(self, data: bytes) -> None:
+        """One JSON-RPC message (a request to the client) on the stream, opening it if need be."""
+        await self._open()
+        await self._write(sse_frame(data))
+
     async def wait(self, work: Awaitable[T]) -> T:
         """`work`'s outcome, streaming from the moment the client must hear before it ends.
         Cancelling the caller cancels the work and waits for it (the ledger records the attempt)."""

@@ -5,12 +5,14 @@ the fast path can run calls before the SDK has loaded."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from synapsed.config import ConfigStore
 from synapsed.errors import SynapseError, internal_error
 from synapsed.gateway import Gateway
 from synapsed.logging import get_logger
+from synapsed.mcp.roots import AskRoots, Workspace
 from synapsed.mcp.sessions import Session
 from synapsed.mcp.tools import Answer, Progress, ToolRunner, error_answer, no_progress, tool_names
 from synapsed.mcp.waiting import Pacer, with_heartbeat
@@ -31,18 +33,20 @@ class UnknownTool(Exception):
 
 
 class ToolCalls:
-    def __init__(self, config: ConfigStore, gateway: Gateway, threads: Threads) -> None:
+    def __init__(self, config: ConfigStore, gateway: Gateway, threads: Threads, own_dirs: tuple[Path, ...] = ()) -> None:
         self.config = config
         self.gateway = gateway
         self.threads = threads
+        self.own_dirs = own_dirs  # files are never read from here
 
     def runner(self) -> ToolRunner:
         return ToolRunner(self.gateway, self.config.config.mcp.default_connection, self.threads)
 
     async def call(self, session: Session, bound: str | None, name: str, arguments: dict[str, Any] | None,
-                   progress: Progress | None = None) -> Answer:
+                   progress: Progress | None = None, ask_roots: AskRoots | None = None) -> Answer:
         """Run one tool. With `progress` (the client sent a progressToken) the client also hears
-        compare's steps and, every [mcp] progress_interval_s, what the call is waiting for."""
+        compare's steps and, every [mcp] progress_interval_s, what the call is waiting for.
+        `ask_roots` asks the client for its workspace roots (None: it declared none)."""
         if name not in tool_names(bound):
             raise UnknownTool(name, bound)
         receipt: list[int] = []
@@ -50,8 +54,10 @@ class ToolCalls:
             if bound is not None and bound not in self.config.config.connections:
                 raise SynapseError("not_found", f"connection {bound!r} no longer exists", name=bound)
             pacer = Pacer(progress, self._waiting_for(name, arguments, bound)) if progress is not None else None
+            workspace = Workspace(session, ask_roots, self.config.config.context, self.own_dirs)
             work = self.runner().run(name, arguments, bound, caller=session.label, session=session.id,
-                                     progress=pacer.step if pacer is not None else no_progress, receipt=receipt)
+                                     progress=pacer.step if pacer is not None else no_progress, receipt=receipt,
+                                     workspace=workspace)
             if pacer is not None:
                 answer = await with_heartbeat(work, pacer, self.config.config.mcp.progress_interval_s)
             else:

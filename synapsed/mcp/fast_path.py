@@ -28,7 +28,9 @@ import msgspec
 from aiohttp import web
 
 from synapsed import __version__
+from synapsed.errors import SynapseError
 from synapsed.json_input import MALFORMED
+from synapsed.mcp import roots
 from synapsed.mcp.call_reply import WRITE_FAILED, CallReply, progress_token
 from synapsed.mcp.calls import ToolCalls, UnknownTool
 from synapsed.mcp.listing import (
@@ -41,6 +43,7 @@ from synapsed.mcp.listing import (
     result_data,
     tools_list_data,
 )
+from synapsed.mcp.roots import AskRoots
 from synapsed.mcp.sessions import Session, SessionRegistry
 from synapsed.mcp.tools import Progress, client_logs
 
@@ -167,6 +170,59 @@ def _line_progress(message: _Request, write: Callable[[bytes], bool]) -> Progres
     return send
 
 
+ROOTS_INPUT = "roots"
+
+
+def _stream_roots(session: Session, reply: CallReply) -> AskRoots | None:
+    """roots/list as an event on the call's own SSE stream; the client POSTs the answer back."""
+    if not session.roots_capable:
+        return None
+
+    async def send(line: bytes) -> None:
+        if not reply.can_stream:
+            raise SynapseError("file_refused", "the client accepts no event stream, which asking it for its "
+                               "workspace roots needs", hint='send Accept: text/event-stream, or set [context] allow')
+        await reply.send_event(line)
+
+    async def ask() -> list[str]:
+        return roots.uris_of(await roots.ask(session, send, "roots/list"))
+
+    return ask
+
+
+def _line_roots(session: Session, write: Callable[[bytes], bool]) -> AskRoots | None:
+    """roots/list as a line to the IDE on the bridge; its answer comes back on the same bridge."""
+    if not session.roots_capable:
+        return None
+
+    async def send(line: bytes) -> None:
+        if not write(line):
+            raise ConnectionResetError("the stdio bridge is gone")
+
+    async def ask() -> list[str]:
+        return roots.uris_of(await roots.ask(session, send, "roots/list"))
+
+    return ask
+
+
+def _modern_roots(message: _Request, capabilities: Any) -> tuple[AskRoots | None, bool]:
+    """(how to know the roots, whether the client must be asked first) for a 2026-07-28 call."""
+    params = message.params or {}
+    arguments = params.get("arguments")
+    if message.method != "tools/call" or not isinstance(arguments, dict) or not arguments.get("files"):
+        return None, False
+    answered = (params.get("inputResponses") or {}).get(ROOTS_INPUT)
+    if isinstance(answered, dict):
+        uris = roots.uris_of(answered)
+
+        async def known() -> list[str]:
+            return uris
+
+        return known, False
+    declared = isinstance(capabilities, Mapping) and "roots" in capabilities
+    return None, declared
+
+
 class FastPath:
     def __init__(self, calls: ToolCalls, sessions: SessionRegistry) -> None:
         self.calls = calls
@@ -237,6 +293,7 @@ class FastPath:
         session = self.sessions.opened(f"http-{sid}", "http", params.clientInfo.name, params.clientInfo.version,
                                        request.match_info.get("name"), version)
         session.opening = body
+        session.roots_capable = "roots" in params.capabilities
         headers = {**JSON_HEADERS, "mcp-session-id": sid}
         return self._answer(_reply(message.id, initialize_result(params.protocolVersion), headers))
 
@@ -263,7 +320,8 @@ class FastPath:
         try:
             with self._cancellable(key):
                 try:
-                    answer = await reply.wait(self._call(session, bound, message, reply.progress()))
+                    answer = await reply.wait(self._call(session, bound, message, reply.progress(),
+                                                         _stream_roots(session, reply)))
                 except UnknownTool as exc:
                     return self._answer(await reply.finish(error_body(message.id, exc.code, exc.message)))
                 except asyncio.CancelledError:
@@ -369,6 +427,7 @@ class FastPath:
         session.client_name, session.client_version = params.clientInfo.name, params.clientInfo.version
         session.protocol_version = negotiated(params.protocolVersion)
         session.opening = line
+        session.roots_capable = "roots" in params.capabilities
         self.answered += 1
         return _encode({"jsonrpc": "2.0", "id": opening.id, "result": initialize_result(params.protocolVersion)})
 
@@ -423,7 +482,8 @@ class FastPath:
         else:
             try:
                 with self._cancellable((session.id, message.id)):
-                    answer = await self._call(session, bound, message, _line_progress(message, write))
+                    answer = await self._call(session, bound, message, _line_progress(message, write),
+                                              _line_roots(session, write))
             except UnknownTool as exc:
                 write(error_body(message.id, exc.code, exc.message))
             else:
@@ -460,9 +520,14 @@ class FastPath:
         if message.method == "tools/list":
             return self._answer(_reply(message.id, {**MODERN_LIST, **tools_list_data(bound), **MODERN_RESULT},
                                        JSON_HEADERS))
+        ask, wanted = _modern_roots(message, verdict.client_capabilities)
+        if wanted:
+            # 2026-07-28 has no server-to-client requests: the client is asked to retry with its roots.
+            return self._answer(_reply(message.id, {"resultType": "input_required", "inputRequests": {
+                ROOTS_INPUT: {"method": "roots/list"}}, "_meta": MODERN_RESULT["_meta"]}, JSON_HEADERS))
         reply = self._reply(request, JSON_HEADERS, message, None)
         try:
-            answer = await reply.wait(self._call(session, bound, message, reply.progress()))
+            answer = await reply.wait(self._call(session, bound, message, reply.progress(), ask))
         except UnknownTool as exc:
             status = inbound.ERROR_CODE_HTTP_STATUS.get(exc.code, 200)
             return self._answer(await reply.finish(error_body(message.id, exc.code, exc.message),
@@ -489,6 +554,6 @@ class FastPath:
         return response
 
     async def _call(self, session: Session, bound: str | None, message: _Request,
-                    progress: Progress | None = None) -> Any:
+                    progress: Progress | None = None, ask_roots: AskRoots | None = None) -> Any:
         params = message.params or {}
-        return await self.calls.call(session, bound, params["name"], params.get("arguments"), progress)
+        return await self.calls.call(session, bound, params["name"], params.get("arguments"), progress, ask_roots)

@@ -24,7 +24,7 @@ from synapsed.config import McpSettings
 from synapsed.errors import SynapseError
 from synapsed.json_input import MALFORMED, encoded_body
 from synapsed.logging import get_logger
-from synapsed.mcp import asgi, security
+from synapsed.mcp import asgi, roots, security
 from synapsed.mcp.conn_guard import ConnectionGuard, GuardedSite, GuardSettings, connection_cap
 from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.listing import BOUND_PREFIX, HANDSHAKE_VERSIONS, SDK_FAILED, negotiated
@@ -43,6 +43,7 @@ class _ClientInfo(msgspec.Struct):
 class _InitializeParams(msgspec.Struct):
     clientInfo: _ClientInfo = msgspec.field(default_factory=_ClientInfo)  # noqa: N815 - wire name
     protocolVersion: str | None = None  # noqa: N815
+    capabilities: dict[str, Any] | None = None
 
 
 class _Initialize(msgspec.Struct):
@@ -253,6 +254,7 @@ class HttpListener:
             session = self.sessions.opened(f"http-{new_sid}", "http", params.clientInfo.name,
                                            params.clientInfo.version, request.match_info.get("name"),
                                            negotiated(params.protocolVersion) if params.protocolVersion else None)
+            session.roots_capable = "roots" in (params.capabilities or {})
             self.sessions.twinned(session, new_sid)
         return response
 
@@ -273,6 +275,12 @@ class HttpListener:
             self.sessions.end(key)
             await self.close_session(session)  # idle too long: 404 from here on
             session = None
+        if session is not None and request.method == "POST":
+            if roots.take_response(session, body):  # the answer to a roots/list we sent on a call's stream
+                session.touch_active()
+                return web.Response(status=202, headers={"mcp-session-id": session.public_id})
+            if b"notifications/roots/list_changed" in body:
+                session.roots = None  # asked again at the next call that sends files
         if session is not None and self.fast is not None and not _modern_era(request):
             answered = await self.fast.in_session(request, body, session)
             if answered is not None:

@@ -57,12 +57,13 @@ def bound_connection(path: str) -> str | None:
 
 
 class McpServer:
-    def __init__(self, config: ConfigStore, gateway: Gateway, sessions: SessionRegistry, threads: Threads) -> None:
+    def __init__(self, config: ConfigStore, gateway: Gateway, sessions: SessionRegistry, threads: Threads,
+                 calls: ToolCalls | None = None) -> None:
         self.config = config
         self.gateway = gateway
         self.sessions = sessions
         self.threads = threads
-        self.calls = ToolCalls(config, gateway, threads)
+        self.calls = calls or ToolCalls(config, gateway, threads)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=DEPRECATED_LOGGING)
             self.server: Server[Any] = Server(
@@ -104,7 +105,8 @@ class McpServer:
         try:
             wants_progress = isinstance(params.meta, dict) and params.meta.get("progress_token") is not None
             answer = await self.calls.call(session, bound, params.name, params.arguments,
-                                           ctx.session.report_progress if wants_progress else None)
+                                           ctx.session.report_progress if wants_progress else None,
+                                           ask_roots=_sdk_roots(ctx))
         except UnknownTool as exc:
             raise MCPError(exc.code, exc.message) from None
         await self._log_to_client(ctx, session, answer)
@@ -155,6 +157,28 @@ class McpServer:
             return "text/markdown", as_markdown(self.threads.view(uri[len(THREAD_PREFIX):]))
         raise SynapseError("not_found", f"no resource {uri[:200]!r}",
                            hint=f"read {CONNECTIONS_URI}, {THREADS_URI} or {THREAD_PREFIX}<thread id>")
+
+
+def _sdk_roots(ctx: Any) -> Any:
+    """roots/list through the SDK's session, when the client declared the capability."""
+    capabilities = ctx.session.client_capabilities
+    if capabilities is None or capabilities.roots is None:
+        return None
+
+    async def ask() -> list[str]:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # deprecated in the 2026-07-28 era, still the handshake era's way
+                result = await ctx.session.list_roots()
+        except MCPError as exc:
+            raise SynapseError("file_refused", f"the client did not list its workspace roots: {exc}",
+                               hint="set [context] allow for this client") from None
+        except Exception as exc:  # no back channel on this transport (the 2026-07-28 era without the fast path)
+            raise SynapseError("file_refused", f"cannot ask this client for its workspace roots ({type(exc).__name__})",
+                               hint="set [context] allow, or leave [mcp] fast_path on") from None
+        return [str(root.uri) for root in result.roots]
+
+    return ask
 
 
 def tool_list(bound: str | None) -> list[types.Tool]:

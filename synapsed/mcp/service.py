@@ -43,7 +43,10 @@ class McpService:
         self.token = ""
         self.services = services
         # One fast path for both transports (off: the SDK answers everything).
-        calls = ToolCalls(services.config, services.gateway, services.threads)
+        # Files are never read from the daemon's own directories (its config, token, ledger, keys).
+        own = tuple(d for d in (services.paths.config_dir, services.paths.state_dir, services.paths.log_dir,
+                                services.paths.runtime_dir, services.paths.home) if d is not None)
+        self.calls = calls = ToolCalls(services.config, services.gateway, services.threads, own)
         self.fast = FastPath(calls, services.sessions) if self.settings.fast_path else None
 
         def has_connection(name: str) -> bool:  # a bound endpoint's name, asked by both transports
@@ -103,7 +106,8 @@ class McpService:
             server_module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.server")
             bridge_module = await asyncio.to_thread(importlib.import_module, "synapsed.mcp.bridge_sdk")
             services = self.services
-            server = server_module.McpServer(services.config, services.gateway, services.sessions, services.threads)
+            server = server_module.McpServer(services.config, services.gateway, services.sessions, services.threads,
+                                             self.calls)
             if self.fast is not None:
                 self.fast.use_sdk_checks()
             await self.http.attach(server.server)

@@ -11,13 +11,14 @@ session.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import itertools
 import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from synapsed import protocol as p
 from synapsed.config.schema import McpSettings
@@ -97,6 +98,11 @@ class Session:
     sdk_id: str | None = None
     opening: bytes = b""
     initialized: bool = False
+    # Workspace roots: whether the client declared the capability, the URIs it last listed
+    # (None: not asked yet, or changed since), and our requests to it awaiting an answer.
+    roots_capable: bool = False
+    roots: list[str] | None = None
+    pending: dict[str, asyncio.Future[Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.client_name = client_text(self.client_name, MAX_CLIENT_NAME) or "unknown"

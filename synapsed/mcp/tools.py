@@ -8,6 +8,8 @@ hint. A failing or disabled connection is reported as such, never replaced by an
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,10 +23,12 @@ from synapsed.config import ConnectionConfig
 from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway, build_chat_request
 from synapsed.json_input import lone_surrogate_at
+from synapsed.mcp.roots import Workspace
 from synapsed.redaction import redact_value
 from synapsed.threads.rules import ID_PATTERN, Threads, TurnClaim, too_long
 from synapsed.threads.store import TurnMeta
 from synapsed.usage.meter import Origin
+from synapsed.workspace.reading import image_type, read_files
 
 MAX_COMPARE = 8
 
@@ -44,6 +48,10 @@ SchemaArg = Annotated[
     dict[str, Any], Meta(description="JSON Schema for the answer; parsed into `json`.")
 ] | None
 IncludeReasoningArg = Annotated[bool, Meta(description="Return the reasoning summary.")]
+FilesArg = Annotated[
+    list[Annotated[str, Meta(min_length=1, max_length=4096)]],
+    Meta(max_length=32, description="Workspace files (text, PNG/JPEG/WebP/GIF) to send: paths or file:// URIs."),
+] | None
 ThreadArg = Annotated[
     str, Meta(pattern=f"^new$|{ID_PATTERN}",
               description='"new" starts a kept conversation; a thread_id from a result continues it (any connection '
@@ -63,11 +71,21 @@ class AskArgs(msgspec.Struct, forbid_unknown_fields=True):
     reasoning: ReasoningArg = None
     response_schema: SchemaArg = None
     include_reasoning: IncludeReasoningArg = False
+    files: FilesArg = None
+
+
+class ImageArg(msgspec.Struct, forbid_unknown_fields=True):
+    """An MCP image content block."""
+
+    type: Literal["image"]
+    data: str
+    mimeType: Literal["image/png", "image/jpeg", "image/webp", "image/gif"]  # noqa: N815 - MCP's name
 
 
 class ChatMessage(msgspec.Struct, forbid_unknown_fields=True):
     role: Annotated[Literal["user", "assistant"], Meta(description="Who said it: 'user' or 'assistant'.")]
     content: Annotated[str, Meta(min_length=1, description="The message text.")]
+    images: Annotated[list[ImageArg], Meta(max_length=16)] | None = None
 
 
 class ChatArgs(msgspec.Struct, forbid_unknown_fields=True):
@@ -85,6 +103,7 @@ class ChatArgs(msgspec.Struct, forbid_unknown_fields=True):
     reasoning: ReasoningArg = None
     response_schema: SchemaArg = None
     include_reasoning: IncludeReasoningArg = False
+    files: FilesArg = None
 
 
 class CompareArgs(msgspec.Struct, forbid_unknown_fields=True):
@@ -104,6 +123,7 @@ class CompareArgs(msgspec.Struct, forbid_unknown_fields=True):
     reasoning: ReasoningArg = None
     response_schema: SchemaArg = None
     include_reasoning: IncludeReasoningArg = False
+    files: FilesArg = None
 
 
 class NoArgs(msgspec.Struct, forbid_unknown_fields=True):
@@ -162,6 +182,7 @@ class Call:
     session: str | None
     progress: Progress = no_progress
     receipt: list[int] | None = None  # the ledger rows this call writes (see ToolCalls.undelivered)
+    workspace: Workspace | None = None  # where `files` may be read from (MCP calls only)
 
     def origin(self, thread: str | None = None) -> Origin:
         return Origin(self.caller, self.session, thread, self.receipt)
@@ -270,10 +291,11 @@ class ToolRunner:
 
     async def run(
         self, name: str, arguments: dict[str, Any] | None, bound: str | None, caller: str, session: str | None = None,
-        progress: Progress = no_progress, receipt: list[int] | None = None,
+        progress: Progress = no_progress, receipt: list[int] | None = None, workspace: Workspace | None = None,
     ) -> Answer:
         spec = TOOLS[name]
-        return await spec.handler(self, Call(self._args(spec, arguments), bound, caller, session, progress, receipt))
+        return await spec.handler(self, Call(self._args(spec, arguments), bound, caller, session, progress, receipt,
+                                             workspace))
 
     async def ask(self, call: Call) -> Answer:
         args: AskArgs = call.args
@@ -281,11 +303,13 @@ class ToolRunner:
 
     async def chat(self, call: Call) -> Answer:
         args: ChatArgs = call.args
-        return await self._complete(call, args.connection, [p.Message(m.role, m.content) for m in args.messages], args)
+        messages = [p.Message(m.role, m.content, attachments=mcp_images(m.images or [])) for m in args.messages]
+        return await self._complete(call, args.connection, messages, args)
 
     async def _complete(self, call: Call, requested: str | None, messages: list[p.Message],
                         args: AskArgs | ChatArgs) -> Answer:
         connection = self._pick(requested, call.bound)
+        messages = await with_files(call, messages, args.files)
         if args.thread is not None:
             claim = self.threads.begin(args.thread)
             try:
@@ -297,13 +321,14 @@ class ToolRunner:
             conn, result = await self.gateway.complete(connection, request, call.origin())
         except SynapseError as exc:
             return error_answer(exc, connection)
-        return Answer(_answer_text(result), {"text": result.text, **_result_fields(connection, conn.provider, result)})
+        return Answer(_answer_text(result), {"text": result.text, **_result_fields(connection, conn.provider, result),
+                                             **files_sent(messages)})
 
     async def _continue(self, call: Call, connection: str, claim: TurnClaim, messages: list[p.Message],
                         args: AskArgs | ChatArgs) -> Answer:
         """One turn of a thread: its history + the new messages out, the exchange stored before the reply."""
         system = args.system if args.system is not None else claim.system
-        added = sum(len(m.content) for m in messages) + len(system or "") - len(claim.system or "")
+        added = sum(len(m.as_text()) for m in messages) + len(system or "") - len(claim.system or "")
         self.threads.check_size(claim, added)
         try:
             request = _request([*claim.history, *messages], system, args)
@@ -316,10 +341,10 @@ class ToolRunner:
             if not claim.is_new:
                 answer.structured["thread_id"] = claim.id
             return answer
-        fields = {"text": result.text, **_result_fields(connection, conn.provider, result)}
+        fields = {"text": result.text, **_result_fields(connection, conn.provider, result), **files_sent(messages)}
         try:
             self.threads.check_answer(claim, added, len(result.text))
-            turn = claim.commit(system, messages, p.Message("assistant", result.text),
+            turn = claim.commit(system, [as_stored(m) for m in messages], p.Message("assistant", result.text),
                                 TurnMeta(connection, conn.provider, result.model, call.caller))
         except SynapseError as exc:
             # The provider answered (and billed); the answer is handed over even though the turn was not kept.
@@ -357,7 +382,7 @@ class ToolRunner:
         if args.thread is not None:
             thread_id, stored_system, history = self.threads.context(args.thread)
             system = args.system if args.system is not None else stored_system
-        request = _request([*history, p.Message("user", args.prompt)], system, args)
+        request = _request(await with_files(call, [*history, p.Message("user", args.prompt)], args.files), system, args)
         origin = call.origin(thread_id)
         total, done = len(args.connections), 0
 
@@ -389,6 +414,54 @@ class ToolRunner:
         if thread_id is not None:
             structured["thread_id"] = thread_id
         return Answer("\n\n".join(sections), structured, is_error=answered == 0)
+
+
+def mcp_images(images: list[ImageArg]) -> list[p.Attachment]:
+    """MCP image blocks as image attachments: the bytes must be what the MIME type says."""
+    out: list[p.Attachment] = []
+    for index, image in enumerate(images):
+        try:
+            raw = base64.b64decode(image.data, validate=True)
+        except (binascii.Error, ValueError):
+            raise SynapseError("bad_request", f"images[{index}].data is not base64", field="images") from None
+        if image_type(raw[:16]) != image.mimeType:
+            raise SynapseError("bad_request", f"images[{index}] is not a {image.mimeType} image (by its bytes)",
+                               field="images", hint="send PNG, JPEG, WebP or GIF bytes under their own MIME type")
+        out.append(p.ImageFile(media_type=image.mimeType, data=image.data, size=len(raw)))
+    return out
+
+
+async def with_files(call: Call, messages: list[p.Message], files: list[str] | None) -> list[p.Message]:
+    """The workspace files read and attached to the last (user) message, or file_refused."""
+    if not files:
+        return messages
+    if call.workspace is None:
+        raise SynapseError("file_refused", "files are read only for MCP clients, from their workspace roots",
+                           hint="paste the text into the prompt instead")
+    attachments = await read_files(files, await call.workspace.scope(), call.workspace.limits)
+    last = messages[-1]
+    return [*messages[:-1], msgspec.structs.replace(last, attachments=[*attachments, *last.attachments])]
+
+
+def as_stored(message: p.Message) -> p.Message:
+    """A turn as a thread keeps it: the text as sent, file blocks included; images are named, not kept."""
+    images = message.images
+    note = "" if not images else ("\n\n[" + ", ".join(i.path or "an image" for i in images)
+                                  + f": {len(images)} image(s) sent with this turn, not kept in the thread]")
+    return p.Message(message.role, message.as_text() + note)
+
+
+IMAGE_TOKENS_ESTIMATE = 1600  # about what one image of up to 1.15 megapixels costs on Anthropic's and OpenAI's scales
+
+
+def files_sent(messages: list[p.Message]) -> dict[str, Any]:
+    """What the result says of the files a call sent: each one's size and estimated tokens."""
+    sent = [a for a in messages[-1].attachments if a.path is not None] if messages else []
+    if not sent:
+        return {}
+    return {"files": [{"path": a.path, "bytes": a.size, "kind": "text" if isinstance(a, p.TextFile) else "image",
+                       "est_tokens": -(-a.size // 4) if isinstance(a, p.TextFile) else IMAGE_TOKENS_ESTIMATE}
+                      for a in sent]}
 
 
 def _request(messages: list[p.Message], system: str | None, args: AskArgs | ChatArgs | CompareArgs) -> p.ChatRequest:

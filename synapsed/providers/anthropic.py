@@ -14,7 +14,8 @@ import msgspec
 
 from synapsed import model_rules
 from synapsed.errors import SynapseError
-from synapsed.providers import http
+from synapsed.protocol import Message
+from synapsed.providers import http, parts, prompt_cache
 from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult
 
 API_VERSION = "2023-06-01"
@@ -98,14 +99,19 @@ def parse_error(reply: http.Reply) -> http.UpstreamError | None:
     return http.UpstreamError(body.error.message or "", (body.error.type or "",))
 
 
-def message_body(request: ChatRequest, model: str) -> dict[str, Any]:
-    """A Messages API body without the model (Claude on Vertex AI names it in the URL instead)."""
+def message_body(request: ChatRequest, model: str, cache: str = "5m") -> dict[str, Any]:
+    """A Messages API body without the model (Claude on Vertex AI names it in the URL instead),
+    with prompt-cache breakpoints where they pay (prompt_cache.py)."""
+    cached = prompt_cache.plan(request, model, cache)
+    mark = prompt_cache.control(cache)
     body: dict[str, Any] = {
         "max_tokens": request.max_output_tokens or DEFAULT_MAX_TOKENS,
-        "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        "messages": [_message(m, index, len(request.messages) - 1, cached, mark)
+                     for index, m in enumerate(request.messages)],
     }
     if request.system:
-        body["system"] = request.system
+        body["system"] = ([{"type": "text", "text": request.system, "cache_control": mark}]
+                          if cached is not None and cached.system else request.system)
     if check_temperature(model, request.temperature):
         body["temperature"] = request.temperature
     if request.stop:
@@ -114,6 +120,20 @@ def message_body(request: ChatRequest, model: str) -> dict[str, Any]:
     if request.response_schema is not None:
         body.setdefault("output_config", {})["format"] = {"type": "json_schema", "schema": request.response_schema}
     return body
+
+
+def _message(message: Message, index: int, last: int, cached: prompt_cache.Plan | None,
+             mark: dict[str, Any]) -> dict[str, Any]:
+    history_end = cached is not None and cached.history_end == index
+    attachments = cached is not None and cached.attachments and index == last and bool(message.attachments)
+    if not message.attachments and not history_end:
+        return {"role": message.role, "content": message.content}
+    blocks = parts.anthropic_blocks(message)
+    if history_end:
+        blocks[-1]["cache_control"] = mark
+    if attachments:
+        blocks[-2]["cache_control"] = mark  # the last file or image block: the question after it varies
+    return {"role": message.role, "content": blocks}
 
 
 def _thinking(body: dict[str, Any], request: ChatRequest, model: str) -> None:
@@ -176,7 +196,7 @@ class AnthropicProvider:
         return http.http_error(reply, parse_error(reply), ctx)
 
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
-        body = {"model": ctx.conn.model, **message_body(request, ctx.conn.model)}
+        body = {"model": ctx.conn.model, **message_body(request, ctx.conn.model, ctx.conn.options.get("cache", "5m"))}
         reply = await http.send(ctx, "POST", f"{ctx.base_url}/v1/messages", headers=self.auth_headers(ctx), json_body=body)
         if reply.status != 200:
             raise self._fail(ctx, reply)

@@ -19,7 +19,7 @@ import yarl
 from synapsed import model_rules
 from synapsed.catalog import PROVIDERS
 from synapsed.errors import SynapseError
-from synapsed.providers import anthropic, http
+from synapsed.providers import anthropic, http, parts, prompt_cache
 from synapsed.providers.aws_auth import AwsCredentials, sign
 from synapsed.providers.base import CallContext, ChatRequest, ChatResult, sampling_options
 
@@ -111,12 +111,21 @@ def parse_error(reply: http.Reply) -> http.UpstreamError | None:
     return http.UpstreamError(message, (kind,) if kind else ())
 
 
-def converse_body(request: ChatRequest, model: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "messages": [{"role": m.role, "content": [{"text": m.content}]} for m in request.messages],
-    }
+def converse_body(request: ChatRequest, model: str, cache: str = "5m") -> dict[str, Any]:
+    # Claude on Bedrock caches at cachePoint blocks (botocore's CachePointBlock), placed as on Anthropic.
+    cached = prompt_cache.plan(request, model, cache) if "anthropic.claude" in model else None
+    point = {"cachePoint": {"type": "default", **({"ttl": "1h"} if cache == "1h" else {})}}
+    messages = []
+    for index, m in enumerate(request.messages):
+        content = parts.bedrock_content(m)
+        if cached is not None and cached.attachments and index == len(request.messages) - 1 and m.attachments:
+            content.insert(len(content) - 1, point)
+        if cached is not None and cached.history_end == index:
+            content.append(point)
+        messages.append({"role": m.role, "content": content})
+    body: dict[str, Any] = {"messages": messages}
     if request.system:
-        body["system"] = [{"text": request.system}]
+        body["system"] = [{"text": request.system}, *([point] if cached is not None and cached.system else [])]
     # Claude on Bedrock follows Anthropic's rule on temperature (refused for the newer models).
     takes_temperature = "anthropic.claude" not in model or anthropic.check_temperature(model, request.temperature)
     config = sampling_options(request, max_tokens="maxTokens", stop="stopSequences", temperature=takes_temperature)
@@ -286,7 +295,7 @@ class BedrockProvider:
 
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
         url = f"{ctx.base_url}/model/{_encoded(ctx.conn.model)}/converse"
-        reply = await self._send(ctx, "POST", url, converse_body(request, ctx.conn.model))
+        reply = await self._send(ctx, "POST", url, converse_body(request, ctx.conn.model, ctx.conn.options.get("cache", "5m")))
         if reply.status != 200:
             raise self._fail(ctx, reply)
         return converse_result(reply, ctx.conn.model)

@@ -14,7 +14,7 @@ import msgspec
 
 from synapsed import model_rules
 from synapsed.errors import SynapseError
-from synapsed.providers import http
+from synapsed.providers import http, parts
 from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult, sampling_options
 
 
@@ -95,7 +95,7 @@ def content_body(request: ChatRequest, model: str = "") -> dict[str, Any]:
     """A generateContent body (the Gemini API and Gemini on Vertex AI take the same one)."""
     body: dict[str, Any] = {
         "contents": [
-            {"role": "model" if m.role == "assistant" else "user", "parts": [{"text": m.content}]}
+            {"role": "model" if m.role == "assistant" else "user", "parts": parts.gemini_parts(m)}
             for m in request.messages
         ]
     }

@@ -54,8 +54,9 @@ class OllamaProvider:
         return {"Authorization": f"Bearer {ctx.key}"} if ctx.key else {}
 
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
-        messages = [{"role": "system", "content": request.system}] if request.system else []
-        messages += [{"role": m.role, "content": m.content} for m in request.messages]
+        messages: list[dict[str, Any]] = [{"role": "system", "content": request.system}] if request.system else []
+        messages += [{"role": m.role, "content": m.as_text(), **({"images": [i.data for i in m.images]} if m.images else {})}
+                     for m in request.messages]
         options = sampling_options(request, max_tokens="num_predict", stop="stop")
         body: dict[str, Any] = {"model": ctx.conn.model, "messages": messages, "stream": False}
         if options:

@@ -15,7 +15,7 @@ import msgspec
 
 from synapsed import model_rules, structured
 from synapsed.errors import SynapseError
-from synapsed.providers import http, responses
+from synapsed.providers import http, parts, responses
 from synapsed.providers.base import LOOKUP_MISS, CallContext, ChatRequest, ChatResult
 
 # Reasoning models reject max_tokens with a 400 and need max_completion_tokens; Azure's older
@@ -87,10 +87,10 @@ def parse_error(reply: http.Reply) -> http.UpstreamError | None:
 
 
 def chat_body(ctx: CallContext, request: ChatRequest, max_tokens_field: str) -> dict[str, Any]:
-    messages: list[dict[str, str]] = []
+    messages: list[dict[str, Any]] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
-    messages += [{"role": m.role, "content": m.content} for m in request.messages]
+    messages += [{"role": m.role, "content": parts.openai_content(m)} for m in request.messages]
     body: dict[str, Any] = {"model": ctx.conn.model, "messages": messages, "stream": False}
     if request.max_output_tokens is not None:
         body[max_tokens_field] = request.max_output_tokens

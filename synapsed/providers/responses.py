@@ -15,7 +15,7 @@ import msgspec
 
 from synapsed import model_rules
 from synapsed.errors import SynapseError
-from synapsed.providers import http
+from synapsed.providers import http, parts
 from synapsed.providers.base import CallContext, ChatRequest, ChatResult
 
 
@@ -70,7 +70,7 @@ def body(ctx: CallContext, request: ChatRequest, model: str) -> dict[str, Any]:
 
     payload: dict[str, Any] = {
         "model": model,
-        "input": [{"role": m.role, "content": m.content} for m in request.messages],
+        "input": [{"role": m.role, "content": parts.responses_content(m)} for m in request.messages],
         "store": ctx.conn.options.get("store") == "true",
     }
     if request.system:

@@ -132,7 +132,7 @@ class VertexProvider:
     async def complete(self, ctx: CallContext, request: ChatRequest) -> ChatResult:
         headers, project = await self._auth(ctx)
         if is_claude(ctx.conn.model):
-            body: dict[str, Any] = {"anthropic_version": VERTEX_ANTHROPIC_VERSION, **anthropic.message_body(request, ctx.conn.model)}
+            body: dict[str, Any] = {"anthropic_version": VERTEX_ANTHROPIC_VERSION, **anthropic.message_body(request, ctx.conn.model, ctx.conn.options.get("cache", "5m"))}
             reply = await http.send(ctx, "POST", self.model_url(ctx, project, "rawPredict"), headers=headers, json_body=body)
             if reply.status != 200:
                 raise self._fail(ctx, reply, project)
