@@ -491,6 +491,8 @@ class UsageTotals(msgspec.Struct):
     # Answers the provider gave (and billed) that never reached their client, and what they cost.
     undelivered_requests: int = 0
     undelivered_cost_usd: float = 0.0
+    # What the cache-read tokens would have cost as plain input, less what they cost (priced models only).
+    cache_saved_usd: float = 0.0
 
 
 class CatchingUp(msgspec.Struct):
@@ -539,6 +541,8 @@ class UsageRecord(msgspec.Struct):
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
     undelivered: int | None = None
+    files: int | None = None
+    file_bytes: int | None = None
 
 
 class UsageHistory(msgspec.Struct):

@@ -59,6 +59,9 @@ def cmd_summary(client: Client, args: argparse.Namespace) -> int:
     if catching_up is not None:
         print(f"\nstill folding in rows from before this synapsed's rollups ({catching_up.folded:,} of "
               f"{catching_up.pending:,}): the figures will grow until it is done")
+    if totals.cache_saved_usd:
+        print(f"\nprompt caching saved {_money(totals.cache_saved_usd)} in 30 days ({totals.cache_read_tokens:,} input "
+              "tokens read from the cache, priced at the cache rate instead of the input rate)")
     if totals.undelivered_requests:
         print(f"\n{totals.undelivered_requests} answer(s) in 30 days were paid for but never reached their client "
               f"({_money(totals.undelivered_cost_usd)}): the client had gone or its connection broke. "

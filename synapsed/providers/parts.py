@@ -1,6 +1,6 @@
 """One message with its attachments, as each API's own parts: the file blocks, then the images,
-then the message's text. A message without attachments keeps each API's plain form (a string
-where the API takes one), so text-only requests are unchanged on the wire."""
+then the message's text. A message without images keeps each API's plain form where it has one
+(a string), so text-only requests are unchanged on the wire."""
 
 from __future__ import annotations
 
@@ -26,20 +26,21 @@ def data_uri(image: ImageFile) -> str:
 
 
 def openai_content(message: Message) -> str | list[dict[str, Any]]:
-    """Chat Completions: text and image_url parts."""
-    if not message.attachments:
-        return message.content
+    """Chat Completions: text and image_url parts; one string while there is no image, which every
+    OpenAI-compatible server takes (not all take a parts list)."""
+    if not message.images:
+        return message.as_text()
     return [{"type": "text", "text": value} if kind == "text" else
             {"type": "image_url", "image_url": {"url": data_uri(value)}}  # type: ignore[arg-type]
             for kind, value in segments(message)]
 
 
 def responses_content(message: Message) -> str | list[dict[str, Any]]:
-    """The Responses API: input_text and input_image parts."""
-    if not message.attachments:
-        return message.content
+    """The Responses API: input_text and input_image parts (one string while there is no image)."""
+    if not message.images:
+        return message.as_text()
     return [{"type": "input_text", "text": value} if kind == "text" else
-            {"type": "input_image", "image_url": data_uri(value)}  # type: ignore[arg-type]
+            {"type": "input_image", "image_url": data_uri(value), "detail": "auto"}  # type: ignore[arg-type]
             for kind, value in segments(message)]
 
 

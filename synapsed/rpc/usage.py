@@ -50,18 +50,29 @@ def methods(services: Services) -> dict[str, Method]:
 
         return await asyncio.to_thread(run)
 
+    def saved(reads: list[tuple[str, str, str, int]]) -> float:
+        table = services.gateway.meter.prices
+        total = 0.0
+        for provider, requested, model, tokens in reads:
+            price = table.lookup(provider, requested, model)
+            if price is not None and price.cached_input_per_mtok is not None:
+                total += tokens * (price.input_per_mtok - price.cached_input_per_mtok) / 1_000_000
+        return round(total, 6)
+
     def catching_up() -> p.CatchingUp | None:
         pending = ledger.catching_up()
         return None if pending is None else p.CatchingUp(folded=pending[0], pending=pending[1])
 
     async def summary(params: p.UsageSummaryParams) -> p.UsageSummary:
         kept_from = ledger.kept_from()
-        def query(conn: sqlite3.Connection) -> tuple[list[p.UsageSummaryRow], tuple[int, float]]:
+        def query(conn: sqlite3.Connection) -> tuple[list[p.UsageSummaryRow], tuple[int, float], float]:
             return (queries.summary(conn, params.filters, params.group_by, kept_from),
-                    queries.undelivered(conn, params.filters))
+                    queries.undelivered(conn, params.filters),
+                    saved(queries.cache_reads(conn, params.filters, kept_from)))
 
-        rows, (lost, lost_usd) = await read(query)
-        summed = msgspec.structs.replace(totals(rows), undelivered_requests=lost, undelivered_cost_usd=lost_usd)
+        rows, (lost, lost_usd), cache_saved = await read(query)
+        summed = msgspec.structs.replace(totals(rows), undelivered_requests=lost, undelivered_cost_usd=lost_usd,
+                                         cache_saved_usd=cache_saved)
         return p.UsageSummary(group_by=params.group_by, rows=rows, totals=summed, catching_up=catching_up())
 
     async def history(params: p.UsageHistoryParams) -> p.UsageHistory:

@@ -69,6 +69,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE requests ADD COLUMN undelivered INTEGER",
         "CREATE INDEX requests_undelivered_ts ON requests (ts) WHERE undelivered = 1",
     ),
+    (  # 7: how many workspace files went with the request, and their bytes (never names or content)
+        "ALTER TABLE requests ADD COLUMN files INTEGER",
+        "ALTER TABLE requests ADD COLUMN file_bytes INTEGER",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -95,6 +99,8 @@ class UsageRow:
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
     undelivered: int | None = None  # 1: answered and billed, but the client never got it
+    files: int | None = None
+    file_bytes: int | None = None
 
 
 COLUMNS = [f.name for f in fields(UsageRow)]

@@ -83,6 +83,8 @@ class Reservation:
     usd: float
     started: float = field(default_factory=time.perf_counter)
     warnings: list[str] = field(default_factory=list)
+    files: int | None = None  # workspace files sent with the request (their names are never kept)
+    file_bytes: int | None = None
 
 
 class Meter:
@@ -185,7 +187,9 @@ class Meter:
             reserved.tokens += estimate.tokens
             reserved.usd += estimate.usd
         self.in_flight += 1
-        return Reservation(name, conn.provider, conn.model, estimate.tokens, estimate.usd, warnings=warnings)
+        sent = [a for m in request.messages for a in m.attachments if a.path is not None]
+        return Reservation(name, conn.provider, conn.model, estimate.tokens, estimate.usd, warnings=warnings,
+                           files=len(sent) or None, file_bytes=sum(a.size for a in sent) or None)
 
     def _release(self, reservation: Reservation) -> None:
         self.in_flight -= 1
@@ -206,7 +210,8 @@ class Meter:
         latency = (time.perf_counter() - reservation.started) * 1000
         await self._write(UsageRow(time.time(), reservation.connection, reservation.provider, reservation.model, None,
                                    origin.caller, origin.session, "error", exc.kind, round(latency, 3), None, None,
-                                   None, "UNKNOWN", None, origin.thread), origin.receipt)
+                                   None, "UNKNOWN", None, origin.thread, files=reservation.files,
+                                   file_bytes=reservation.file_bytes), origin.receipt)
 
     async def succeeded(self, reservation: Reservation, origin: Origin, result: p.ChatResult,
                         error_kind: str | None = None) -> Cost:
@@ -222,7 +227,8 @@ class Meter:
                                    origin.caller, origin.session, "error" if error_kind else "ok", error_kind,
                                    result.latency_ms, result.input_tokens,
                                    result.output_tokens, cost.usd, cost.source, cost.price_version, origin.thread,
-                                   result.reasoning_tokens, result.cache_read_tokens, result.cache_write_tokens), origin.receipt)
+                                   result.reasoning_tokens, result.cache_read_tokens, result.cache_write_tokens,
+                                   files=reservation.files, file_bytes=reservation.file_bytes), origin.receipt)
         return cost
 
     async def _write(self, row: UsageRow, receipt: list[int] | None) -> None:

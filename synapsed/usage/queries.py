@@ -169,6 +169,17 @@ def summary(conn: sqlite3.Connection, filters: Filters, group_by: GroupBy,
     ]
 
 
+def cache_reads(conn: sqlite3.Connection, filters: Filters, kept_from: float | None = None) -> list[tuple[str, str, str, int]]:
+    """(provider, model requested, model, cache-read tokens) over the rollups: what caching saved
+    is priced from these (the price table knows what each token would have cost uncached)."""
+    source, args = _sources(filters, kept_from, rollups.day_upto(conn))
+    if not source:
+        return []
+    rows = conn.execute(f"SELECT provider, model_requested, model, SUM(cache_read_tokens) FROM ({source}) "
+                        "GROUP BY provider, model_requested, model HAVING SUM(cache_read_tokens) > 0", args).fetchall()
+    return [(p, requested, model or "", int(n)) for p, requested, model, n in rows]
+
+
 def undelivered(conn: sqlite3.Connection, filters: Filters) -> tuple[int, float]:
     """How many answers matching `filters` never reached their client, and their cost: raw rows
     (the flag comes after the row, so the rollups do not hold it) over a partial index."""

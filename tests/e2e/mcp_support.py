@@ -60,18 +60,19 @@ def token(daemon: DaemonProcess) -> str:
 
 @asynccontextmanager
 async def http_client(daemon: DaemonProcess, name: str = "test-ide", mode: str = "legacy", path: str = "",
-                      bearer: str | None = None, logging_callback: Any = None) -> AsyncIterator[Client]:
+                      bearer: str | None = None, logging_callback: Any = None,
+                      list_roots_callback: Any = None) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {bearer or token(daemon)}"}
     http = httpx2.AsyncClient(headers=headers, timeout=30)
     transport = streamable_http_client(mcp_url(daemon) + path, http_client=http)
     async with Client(transport, mode=mode, client_info=types.Implementation(name=name, version="1.2.3"),
-                      logging_callback=logging_callback) as client:
+                      logging_callback=logging_callback, list_roots_callback=list_roots_callback) as client:
         yield client
 
 
 @asynccontextmanager
 async def stdio_client(daemon: DaemonProcess, name: str = "stdio-ide", *args: str, mode: str = "legacy",
-                       logging_callback: Any = None) -> AsyncIterator[Client]:
+                       logging_callback: Any = None, list_roots_callback: Any = None) -> AsyncIterator[Client]:
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "synapsectl", "--home", str(daemon.home), "mcp", "stdio", *args],
@@ -79,7 +80,7 @@ async def stdio_client(daemon: DaemonProcess, name: str = "stdio-ide", *args: st
         cwd=str(REPO),
     )
     async with Client(params, mode=mode, client_info=types.Implementation(name=name, version="4.5.6"),
-                      logging_callback=logging_callback) as client:
+                      logging_callback=logging_callback, list_roots_callback=list_roots_callback) as client:
         yield client
 
 

@@ -206,7 +206,7 @@ async def test_the_console_shows_the_same_figures_as_the_cli_over_a_large_ledger
         rows.append((now - rng.random() * 60 * 86400, rng.choice(["gpt", "claude", "gem"]), "openai", "m", None,
                      rng.choice(["mcp:cursor", "synapsectl"]), None, status, None if status == "ok" else "rate_limited",
                      10.0, rng.randrange(1, 500), rng.randrange(1, 90), round(rng.random() / 100, 6), "ESTIMATED", None,
-                     None, None, None, None, None))
+                     None, None, None, None, None, None, None))
     conn.execute("BEGIN")
     conn.executemany(f"INSERT INTO requests ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})", rows)
     conn.execute("COMMIT")

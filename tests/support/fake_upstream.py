@@ -276,7 +276,10 @@ class FakeUpstream:
     def echo_chat(self, prefix: str = "echo:", delay: float = 0.0) -> None:
         """Answer each chat with `prefix` + the last message's content (OpenAI and Anthropic bodies)."""
         def respond(record: Recorded) -> Canned:
-            canned = self.family.chat_ok(prefix + record.body["messages"][-1]["content"])
+            content = record.body["messages"][-1]["content"]
+            if isinstance(content, list):  # parts: the texts of them
+                content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
+            canned = self.family.chat_ok(prefix + content)
             canned.delay = delay
             return canned
 
