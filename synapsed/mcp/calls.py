@@ -54,7 +54,7 @@ class ToolCalls:
             if bound is not None and bound not in self.config.config.connections:
                 raise SynapseError("not_found", f"connection {bound!r} no longer exists", name=bound)
             pacer = Pacer(progress, self._waiting_for(name, arguments, bound)) if progress is not None else None
-            workspace = Workspace(session, ask_roots, self.config.config.context, self.own_dirs)
+            workspace = Workspace(session, ask_roots, self.config.config.context, self._forbidden())
             work = self.runner().run(name, arguments, bound, caller=session.label, session=session.id,
                                      progress=pacer.step if pacer is not None else no_progress, receipt=receipt,
                                      workspace=workspace)
@@ -69,6 +69,12 @@ class ToolCalls:
         session.calls += 1
         session.errors += int(answer.is_error)
         return dataclasses.replace(answer, rows=tuple(receipt)) if receipt else answer
+
+    def _forbidden(self) -> tuple[Path, ...]:
+        """The daemon's own directories and every key file a connection reads (`file:` credentials)."""
+        keys = [Path(c.credential[5:]).expanduser() for c in self.config.config.connections.values()
+                if c.credential.startswith("file:")]
+        return (*self.own_dirs, *keys)
 
     def _waiting_for(self, name: str, arguments: dict[str, Any] | None, bound: str | None) -> str:
         """What a heartbeat says the call waits for (no validation: the tool itself does that)."""

@@ -21,6 +21,8 @@ INSTRUCTIONS = (
     "mcp synapse gives you the user's own LLM connections (their keys, their providers). "
     "Call list_connections to see them, ask or chat to query one, compare to query several side by side. "
     "Pass thread: \"new\" to ask/chat to keep a conversation any connection can continue. "
+    "Pass files (paths in your workspace: code, text, screenshots) instead of pasting them into the prompt; "
+    "reasoning asks for more thinking, response_schema for a JSON answer. Slow calls stream progress. "
     "Failures come back as errors with a kind and a hint; nothing is retried or silently substituted."
 )
 # The SDK's handshake-era versions (mcp_types.version.HANDSHAKE_PROTOCOL_VERSIONS; a unit test

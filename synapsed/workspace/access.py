@@ -122,7 +122,7 @@ def check(ref: str, where: Scope) -> Path:
         raise refused(f"it is outside {known} (after resolving symlinks and ..: {real})", ref,
                       hint="only files inside " + ", ".join(str(r) for r in where.roots[:5]) + " may be sent")
     if any(_inside(real, own) for own in where.forbidden):
-        raise refused("it is one of synapsed's own files (config, token, ledger, keys)", ref)
+        raise refused("it is one of synapsed's own files (config, token, ledger, a connection's key file)", ref)
     secret = _secret_name(real, where.allow_names)
     if secret is not None:
         raise refused(secret, ref, hint='if it holds nothing secret, allow its name in config.toml: '

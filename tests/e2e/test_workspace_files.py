@@ -128,6 +128,22 @@ async def test_the_daemons_token_file_is_refused_even_inside_a_root(daemon: Daem
     assert "own files" in result.structured_content["error"]["message"] and _bodies(upstreams["openai"]) == []
 
 
+async def test_a_connections_key_file_is_refused_even_inside_a_root(daemon: DaemonProcess, project: Path,
+                                                                    upstreams: dict[str, FakeUpstream]) -> None:
+    key_file = project / "keys" / "openai.txt"
+    key_file.parent.mkdir()
+    key_file.write_text(KEY + "\n")
+    key_file.chmod(0o600)
+    added = daemon.ctl("connections", "add", "filed", "--provider", "openai", "--model", "gpt-5.2", "--base-url",
+                       upstreams["openai"].base_url, "--credential", f"file:{key_file}")
+    assert added.returncode == 0, added.stderr
+    async with _client(daemon, "stdio", _roots(project)) as client:
+        result = await client.call_tool("ask", {"prompt": "x", "connection": "gpt", "files": ["keys/openai.txt"]})
+    error = result.structured_content["error"]
+    assert error["kind"] == "file_refused" and "own files" in error["message"] and _bodies(upstreams["openai"]) == []
+    _no_secrets(daemon, json.dumps(result.structured_content))
+
+
 @pytest.mark.parametrize("transport", ["http", "stdio"])
 async def test_a_client_without_roots_is_refused_with_both_ways_named(
     daemon: DaemonProcess, project: Path, upstreams: dict[str, FakeUpstream], transport: str

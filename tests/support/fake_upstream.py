@@ -10,13 +10,14 @@ import asyncio
 import json
 import ssl
 import subprocess
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from tests.support.threaded_app import ThreadedApp
 
 
 @dataclass
@@ -250,9 +251,7 @@ class FakeUpstream:
         self.model = model
         self.requests: list[Recorded] = []
         self.routes: dict[tuple[str, str], Responder] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
+        self._app = ThreadedApp(self._handle, ssl_context)
         self.port = 0
         self.listed = models if models is not None else [model, "other-model"]
         # Aliases the per-model endpoint resolves but the listing does not show (Anthropic's
@@ -342,33 +341,11 @@ class FakeUpstream:
         return web.Response(status=canned.status, body=payload, headers={"Content-Type": content_type, **canned.headers})
 
     def start(self) -> FakeUpstream:
-        ready = threading.Event()
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application(client_max_size=64 * 1024 * 1024)
-            app.router.add_route("*", "/{tail:.*}", self._handle)
-            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-            loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.ssl_context)
-            loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(self._runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, daemon=True)
-        self._thread.start()
-        ready.wait(10)
+        self.port = self._app.start()
         return self
 
     def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+        self._app.stop()
 
 
 def self_signed_context(directory: Path) -> ssl.SSLContext:

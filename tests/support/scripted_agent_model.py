@@ -11,14 +11,14 @@ documents it, because that is what Claude Code asks for; and the plain JSON form
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.support.threaded_app import ThreadedApp
 
 ANSWER_PREFIX = "The other model said: "
 
@@ -30,8 +30,6 @@ class ScriptedModel:
     arguments: dict[str, Any]
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -81,33 +79,12 @@ class ScriptedModel:
     # ---- serving ----------------------------------------------------------------------------
 
     def start(self) -> ScriptedModel:
-        ready = threading.Event()
-
-        def serve() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            app = web.Application(client_max_size=64 * 1024 * 1024)
-            app.router.add_route("*", "/{tail:.*}", self._handle)
-            runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-            loop.run_until_complete(runner.setup())
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            ready.set()
-            loop.run_forever()
-            loop.run_until_complete(runner.cleanup())
-            loop.close()
-
-        self._thread = threading.Thread(target=serve, daemon=True)
-        self._thread.start()
-        ready.wait(10)
+        self._app = ThreadedApp(self._handle)
+        self.port = self._app.start()
         return self
 
     def stop(self) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+        self._app.stop()
 
 
 def _tool_result(body: dict[str, Any], tool_name: str) -> str | None:
