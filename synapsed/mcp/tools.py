@@ -303,6 +303,9 @@ class ToolRunner:
 
     async def chat(self, call: Call) -> Answer:
         args: ChatArgs = call.args
+        if any(m.images and m.role != "user" for m in args.messages):
+            raise SynapseError("bad_request", "images can only be sent in user messages", field="messages",
+                               hint="move the image to the user turn that asks about it")
         messages = [p.Message(m.role, m.content, attachments=mcp_images(m.images or [])) for m in args.messages]
         return await self._complete(call, args.connection, messages, args)
 

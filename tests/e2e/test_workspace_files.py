@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -35,7 +36,14 @@ def project(daemon_proc: DaemonProcess) -> Path:
     (root / "src" / "app.py").write_text("def answer():\n    return 42\n")
     (root / "shot.png").write_bytes(PNG)
     (root / ".env").write_text("SECRET=1\n")
-    (Path(daemon_proc.env["HOME"]) / "outside.txt").write_text("not yours\n")
+    (root / ".ssh").mkdir()
+    (root / ".ssh" / "id_ed25519").write_text("not a real key\n")
+    outside = Path(daemon_proc.env["HOME"]) / "outside.txt"
+    outside.write_text("not yours\n")
+    (root / "link.txt").symlink_to(outside)
+    os.mkfifo(root / "pipe")
+    with open(root / "sparse.log", "wb") as sparse:
+        sparse.truncate(2 * 1024**3)
     return root
 
 
@@ -109,7 +117,8 @@ async def test_a_file_inside_the_roots_reaches_the_provider_as_a_delimited_block
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-@pytest.mark.parametrize("ref", ["../outside.txt", ".env", "/proc/self/environ", "src"])
+@pytest.mark.parametrize("ref", ["../outside.txt", "link.txt", ".env", ".ssh/id_ed25519", "/proc/self/environ", "src",
+                                 "pipe", "sparse.log"])
 async def test_what_the_roots_do_not_allow_is_refused_before_anything_is_sent(
     daemon: DaemonProcess, project: Path, upstreams: dict[str, FakeUpstream], transport: str, ref: str
 ) -> None:
@@ -117,6 +126,17 @@ async def test_what_the_roots_do_not_allow_is_refused_before_anything_is_sent(
         result = await client.call_tool("ask", {"prompt": "x", "connection": "gpt", "files": [ref]})
     assert result.is_error and result.structured_content["error"]["kind"] == "file_refused"
     assert _bodies(upstreams["openai"]) == []
+
+
+async def test_a_symlinked_root_counts_as_its_target(daemon: DaemonProcess, project: Path,
+                                                     upstreams: dict[str, FakeUpstream]) -> None:
+    alias = project.parent / "alias"
+    alias.symlink_to(project)
+    async with _client(daemon, "stdio", _roots(alias)) as client:
+        inside = await client.call_tool("ask", {"prompt": "x", "connection": "gpt", "files": ["src/app.py"]})
+        escape = await client.call_tool("ask", {"prompt": "x", "connection": "gpt", "files": [str(alias / ".." / "outside.txt")]})
+    assert not inside.is_error and inside.structured_content["files"][0]["path"] == str(project / "src" / "app.py")
+    assert escape.structured_content["error"]["kind"] == "file_refused" and len(_bodies(upstreams["openai"])) == 1
 
 
 async def test_the_daemons_token_file_is_refused_even_inside_a_root(daemon: DaemonProcess,
@@ -208,7 +228,13 @@ async def test_mcp_image_content_in_chat_is_sent_and_checked_by_its_bytes(daemon
             {"role": "user", "content": "and this?", "images": [{"type": "image", "data": data, "mimeType": "image/png"}]}]})
         lie = await client.call_tool("chat", {"connection": "claude", "messages": [
             {"role": "user", "content": "x", "images": [{"type": "image", "data": data, "mimeType": "image/jpeg"}]}]})
+        said = await client.call_tool("chat", {"connection": "claude", "messages": [
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "content": "y", "images": [{"type": "image", "data": data, "mimeType": "image/png"}]},
+            {"role": "user", "content": "z"}]})
     assert not ok.is_error and lie.structured_content["error"]["kind"] == "bad_request"
+    assert said.structured_content["error"]["kind"] == "bad_request" and "user messages" in said.structured_content[
+        "error"]["message"]
     assert len(_bodies(upstreams["anthropic"])) == 1
 
 

@@ -4,8 +4,10 @@ skipped with a one-line reason."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,10 +26,25 @@ def binary(name: str) -> Path | None:
     return Path(found) if found else None
 
 
+# The Node.js each client needs (its package.json `engines`): older ones fail in their own ways.
+NODE_MAJOR = {"gemini": 20, "claude": 18, "codex": 16, "opencode": 18}
+
+
+@functools.cache
+def _node_major() -> int:
+    try:
+        out = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=10).stdout
+        return int(out.strip().lstrip("v").split(".")[0])
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return 0
+
+
 def require(name: str) -> Path:
     found = binary(name)
     if found is None:
         pytest.skip(f"the real `{name}` client is not installed; {INSTALL}")
+    if _node_major() < NODE_MAJOR.get(name, 0):
+        pytest.skip(f"the real `{name}` client needs Node.js {NODE_MAJOR[name]} or later")
     return found
 
 

@@ -312,3 +312,20 @@ def test_an_invalid_choice_lists_the_allowed_ones(text: str, allowed: str) -> No
     with pytest.raises(SynapseError) as caught:
         parse(text)
     assert caught.value.hint == f"use one of: {allowed}" and caught.value.detail["line"] == 2
+
+
+@pytest.mark.parametrize(("line", "field"), [('allow = ["src"]', "context.allow"), ('allow = ["/"]', "context.allow"),
+                                             ('allow_names = ["a/b"]', "context.allow_names"),
+                                             ("max_file_bytes = 10", "context.max_file_bytes"),
+                                             ("max_call_bytes = 2048", "context.max_call_bytes"),
+                                             ("read_timeout_s = 0", "context.read_timeout_s")])
+def test_context_settings_out_of_range_name_line_and_field(line: str, field: str) -> None:
+    with pytest.raises(SynapseError) as caught:
+        parse(f"[mcp]\nport = 0\n\n[context]\n{line}\n")
+    assert caught.value.kind == "config_invalid" and caught.value.detail["field"] == field
+    assert caught.value.detail["line"] == 5
+
+
+def test_context_allow_takes_home_relative_and_absolute_directories() -> None:
+    config = parse('[context]\nallow = ["~/src", "/work"]\nallow_names = [".env.example"]\n')
+    assert config.context.allow == ["~/src", "/work"] and config.context.allow_names == [".env.example"]
