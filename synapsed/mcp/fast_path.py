@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any, Literal, TypeVar
 
 import msgspec
@@ -173,36 +173,35 @@ def _line_progress(message: _Request, write: Callable[[bytes], bool]) -> Progres
 ROOTS_INPUT = "roots"
 
 
-def _stream_roots(session: Session, reply: CallReply) -> AskRoots | None:
-    """roots/list as an event on the call's own SSE stream; the client POSTs the answer back."""
+def _asking(session: Session, send: Callable[[bytes], Awaitable[None]]) -> AskRoots | None:
+    """roots/list sent to the client by `send`, for a client that declared roots (else None)."""
     if not session.roots_capable:
         return None
 
+    async def ask() -> list[str]:
+        return roots.uris_of(await roots.ask(session, send, "roots/list"))
+
+    return ask
+
+
+def _stream_roots(session: Session, reply: CallReply) -> AskRoots | None:
+    """roots/list as an event on the call's own SSE stream; the client POSTs the answer back."""
     async def send(line: bytes) -> None:
         if not reply.can_stream:
             raise SynapseError("file_refused", "the client accepts no event stream, which asking it for its "
                                "workspace roots needs", hint='send Accept: text/event-stream, or set [context] allow')
         await reply.send_event(line)
 
-    async def ask() -> list[str]:
-        return roots.uris_of(await roots.ask(session, send, "roots/list"))
-
-    return ask
+    return _asking(session, send)
 
 
 def _line_roots(session: Session, write: Callable[[bytes], bool]) -> AskRoots | None:
     """roots/list as a line to the IDE on the bridge; its answer comes back on the same bridge."""
-    if not session.roots_capable:
-        return None
-
     async def send(line: bytes) -> None:
         if not write(line):
             raise ConnectionResetError("the stdio bridge is gone")
 
-    async def ask() -> list[str]:
-        return roots.uris_of(await roots.ask(session, send, "roots/list"))
-
-    return ask
+    return _asking(session, send)
 
 
 def _modern_roots(message: _Request, capabilities: Any) -> tuple[AskRoots | None, bool]:
@@ -213,10 +212,8 @@ def _modern_roots(message: _Request, capabilities: Any) -> tuple[AskRoots | None
         return None, False
     answered = (params.get("inputResponses") or {}).get(ROOTS_INPUT)
     if isinstance(answered, dict):
-        uris = roots.uris_of(answered)
-
         async def known() -> list[str]:
-            return uris
+            return roots.uris_of(answered)  # a malformed answer fails the call as its tool error
 
         return known, False
     declared = isinstance(capabilities, Mapping) and "roots" in capabilities

@@ -112,7 +112,9 @@ class Workspace:
 
     async def scope(self) -> Scope:
         uris: list[str] = []
-        if self.ask is not None:
+        if self.ask is not None and not self.session.counted:
+            uris = await self.ask()  # 2026-07-28: each request brings its own roots; nothing to keep
+        elif self.ask is not None:
             if self.session.roots is None:
                 self.session.roots = await self.ask()
             uris = self.session.roots

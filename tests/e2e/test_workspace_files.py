@@ -202,6 +202,22 @@ async def test_roots_removed_mid_session_are_asked_again_and_refuse(daemon: Daem
     assert len(_bodies(upstreams["openai"])) == 1
 
 
+async def test_each_2026_request_brings_its_own_roots(daemon: DaemonProcess, project: Path,
+                                                      upstreams: dict[str, FakeUpstream]) -> None:
+    """The stateless era's calls share no session: one call's roots must not stand for the next."""
+    current = [project / "src"]
+
+    async def answer(context: Any) -> types.ListRootsResult:
+        return types.ListRootsResult(roots=[types.Root(uri=p.as_uri()) for p in current])  # type: ignore[arg-type]
+
+    async with _client(daemon, "http-2026", answer) as client:
+        narrow = await client.call_tool("ask", {"prompt": "x", "connection": "gpt", "files": [str(project / "shot.png")]})
+        current[0] = project
+        wide = await client.call_tool("ask", {"prompt": "x", "connection": "gpt", "files": [str(project / "shot.png")]})
+    assert narrow.structured_content["error"]["kind"] == "file_refused"
+    assert not wide.is_error, wide.structured_content
+
+
 @pytest.mark.parametrize("transport", ["http", "stdio"])
 async def test_a_png_reaches_openai_anthropic_and_gemini_as_their_image_parts(
     daemon: DaemonProcess, project: Path, upstreams: dict[str, FakeUpstream], transport: str
