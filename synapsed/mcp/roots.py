@@ -43,6 +43,7 @@ class _Response(msgspec.Struct):
     id: int | str
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    method: str | None = None  # set: a request or notification, not an answer
 
 
 _decode_response = msgspec.json.Decoder(_Response).decode
@@ -58,11 +59,13 @@ def request_line(method: str, params: dict[str, Any] | None = None) -> tuple[str
 
 def take_response(session: Session, raw: bytes) -> bool:
     """A client's response to one of our requests: handed to its waiter. False for anything else."""
-    if ID_PREFIX.encode() not in raw or b'"method"' in raw:
+    if ID_PREFIX.encode() not in raw:
         return False
     try:
         response = _decode_response(raw)
     except MALFORMED:
+        return False
+    if response.method is not None:
         return False
     waiter = session.pending.get(str(response.id))
     if waiter is None or waiter.done():

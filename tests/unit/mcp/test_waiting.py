@@ -95,3 +95,4 @@ async def test_cancelling_the_caller_cancels_the_work_and_waits_for_it() -> None
     with pytest.raises(asyncio.CancelledError):
         await task
     assert finished == ["cleaned up"]
+
