@@ -294,3 +294,19 @@ async def test_a_continued_claude_thread_carries_cache_breakpoints_and_cache_rea
     assert "prompt caching saved" in daemon.ctl("usage").stdout
     assert second.structured_content["cost_usd"] == pytest.approx(expected, rel=1e-6)
     _no_secrets(daemon)
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+async def test_the_sdk_path_asks_for_roots_through_the_sdk(daemon_proc: DaemonProcess, project: Path,
+                                                           upstreams: dict[str, FakeUpstream], transport: str) -> None:
+    """`[mcp] fast_path = false`: the SDK answers every call, and asks the client for roots itself."""
+    daemon_proc.env.update(GPT_KEY=KEY)
+    start_with_mcp(daemon_proc, "fast_path = false\nstream_responses = true\n")
+    add_connection(daemon_proc, "gpt", "openai", "gpt-5.2", upstreams["openai"].base_url, "GPT_KEY")
+    async with _client(daemon_proc, transport, _roots(project)) as client:
+        ok = await client.call_tool("ask", {"prompt": "x", "connection": "gpt", "files": ["src/app.py"]})
+        out = await client.call_tool("ask", {"prompt": "x", "connection": "gpt", "files": ["../outside.txt"]})
+    assert not ok.is_error, ok.structured_content
+    assert "def answer" in _bodies(upstreams["openai"])[-1]["messages"][-1]["content"]
+    assert out.structured_content["error"]["kind"] == "file_refused" and len(_bodies(upstreams["openai"])) == 1
+    assert daemon_proc.client.daemon_status().mcp.fast_path_answers is None  # type: ignore[union-attr]
