@@ -1,8 +1,8 @@
 """The real IDE clients, installed from the npm registry (tests/real_clients/package.json), against
 a real daemon: `synapsectl mcp install` makes each list synapse as connected (or enabled, where
 the client's listing does not connect), over HTTP and over stdio, `mcp uninstall` takes it out
-again, and a real Claude Code agent calls `ask` through synapsed, including a call its provider
-takes 75 seconds to answer.
+again, and real Claude Code and Codex agents call `ask` through synapsed, including a call its
+provider takes 75 seconds to answer.
 
 A fake of a client proves only what its author believed; these are the clients themselves.
 """
@@ -23,7 +23,7 @@ from tests.e2e.mcp_support import add_connection, start_with_mcp
 from tests.support.daemon import DaemonProcess
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.real_clients import client_env, require
-from tests.support.scripted_agent_model import ANSWER_PREFIX, ScriptedModel
+from tests.support.scripted_agent_model import ANSWER_PREFIX, ScriptedModel, ScriptedResponses
 
 KEY = "sk-proj-RealCl1entKeyQv7Zt3Lm9Wx4Pb2N"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -148,6 +148,43 @@ def test_a_real_claude_code_agent_calls_ask_end_to_end_and_the_ledger_names_it(
     assert model.tool_calls() == 1 and upstream.count("POST", "/v1/chat/completions") == 1
     rows = json.loads(daemon.ctl("usage", "history", "--json").stdout)["rows"]
     assert [(r["caller"], r["status"], r["undelivered"]) for r in rows] == [("mcp:claude-code", "ok", None)]
+    assert KEY not in result.stdout + result.stderr + daemon.stderr()
+
+
+def _codex_provider(root: Path, model: ScriptedResponses) -> None:
+    """Codex's own documented way to use another model API: a model provider in config.toml (its
+    top-level keys ahead of the tables `mcp install` wrote)."""
+    config = root / ".codex" / "config.toml"
+    config.write_text('model = "gpt-5.2"\nmodel_provider = "scripted"\n\n' + config.read_text()
+                      + f'\n[model_providers.scripted]\nname = "scripted"\nbase_url = "{model.base_url}"\n'
+                        'env_key = "SCRIPTED_MODEL_KEY"\nwire_api = "responses"\n')
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+def test_a_real_codex_agent_calls_ask_end_to_end_and_the_ledger_names_it(
+    daemon: DaemonProcess, upstream: FakeUpstream, transport: str
+) -> None:
+    require("codex")
+    _with_gpt(daemon, upstream)
+    codex = next(c for c in CLIENTS if c.binary == "codex")
+    name = "synapse" if transport == "http" else "synapse-stdio"
+    _ctl(daemon, codex, "mcp", "install", "--client", "codex", *(["--stdio", "--name", name] if name != "synapse" else []))
+    model = ScriptedResponses(name, "ask", {"prompt": "what is 2+2", "connection": "gpt"}).start()
+    try:
+        _codex_provider(_root(daemon), model)
+        result = subprocess.run(
+            [str(require("codex")), "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
+             "ask the other model what 2+2 is"], env={**client_env(daemon.env, "codex"), "SCRIPTED_MODEL_KEY": "scripted"},
+            cwd=_root(daemon), capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    finally:
+        model.stop()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ANSWER_PREFIX in result.stdout and "upstream says: what is 2+2" in result.stdout, result.stdout
+    assert model.tool_calls() == 1 and upstream.count("POST", "/v1/chat/completions") == 1
+    offered = model.offered(model.requests[0])
+    assert offered is not None and "list_connections" in offered["description"]  # our initialize instructions
+    rows = json.loads(daemon.ctl("usage", "history", "--json").stdout)["rows"]
+    assert [(r["caller"], r["status"]) for r in rows] == [("mcp:codex-mcp-client", "ok")]
     assert KEY not in result.stdout + result.stderr + daemon.stderr()
 
 

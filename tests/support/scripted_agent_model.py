@@ -122,3 +122,77 @@ def _stream_events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                                      "usage": {"output_tokens": 7}}))
     events.append(("message_stop", {"type": "message_stop"}))
     return events
+
+
+@dataclass
+class ScriptedResponses:
+    """The same script for Codex CLI, over the Responses API's streaming form (response.created,
+    response.output_item.done, response.completed). Codex offers an MCP server's tools as one
+    `namespace` tool (mcp__<server>) whose description is the server's initialize instructions;
+    a call names the tool and its namespace."""
+
+    server: str
+    tool: str
+    arguments: dict[str, Any]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def namespace(self) -> str:
+        return f"mcp__{self.server}"
+
+    def offered(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        """Our server's namespace tool (Codex writes a server's `-` as `_` in tool names)."""
+        wanted = {self.namespace, self.namespace.replace("-", "_")}
+        return next((t for t in body.get("tools") or [] if t.get("type") == "namespace" and t.get("name") in wanted), None)
+
+    def _item(self, body: dict[str, Any]) -> dict[str, Any]:
+        outputs = [i for i in body.get("input") or [] if isinstance(i, dict) and i.get("type") == "function_call_output"]
+        if outputs:
+            text = ANSWER_PREFIX + str(outputs[-1].get("output"))
+        elif (space := self.offered(body)) and any(t.get("name") == self.tool for t in space.get("tools", [])):
+            return {"type": "function_call", "id": "fc_" + uuid.uuid4().hex[:12], "call_id": "call_" + uuid.uuid4().hex[:12],
+                    "name": self.tool, "namespace": space["name"], "arguments": json.dumps(self.arguments),
+                    "status": "completed"}
+        else:
+            text = "ok"
+        return {"type": "message", "id": "msg_" + uuid.uuid4().hex[:12], "role": "assistant", "status": "completed",
+                "content": [{"type": "output_text", "text": text, "annotations": []}]}
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method != "POST" or not request.path.endswith("/responses"):
+            return web.json_response({"object": "list", "data": []})
+        body = await request.json()
+        self.requests.append(body)
+        item = self._item(body)
+        response_id = "resp_" + uuid.uuid4().hex[:24]
+        usage = {"input_tokens": 12, "output_tokens": 7, "total_tokens": 19, "input_tokens_details": {"cached_tokens": 0},
+                 "output_tokens_details": {"reasoning_tokens": 0}}
+        stream = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await stream.prepare(request)
+        for kind, data in (
+            ("response.created", {"response": {"id": response_id, "object": "response", "status": "in_progress",
+                                               "output": []}}),
+            ("response.output_item.done", {"output_index": 0, "item": item}),
+            ("response.completed", {"response": {"id": response_id, "object": "response", "status": "completed",
+                                                 "output": [item], "usage": usage}}),
+        ):
+            await stream.write(f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode())
+        await stream.write_eof()
+        return stream
+
+    def tool_calls(self) -> int:
+        return sum(1 for body in self.requests if any(isinstance(i, dict) and i.get("type") == "function_call_output"
+                                                      for i in body.get("input") or []))
+
+    def start(self) -> ScriptedResponses:
+        self._app = ThreadedApp(self._handle)
+        self.port = self._app.start()
+        return self
+
+    def stop(self) -> None:
+        self._app.stop()
