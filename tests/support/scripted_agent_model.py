@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -24,12 +24,30 @@ ANSWER_PREFIX = "The other model said: "
 
 
 @dataclass
-class ScriptedModel:
-    server: str  # the MCP server's name in the agent (its tools are mcp__<server>__<tool>)
+class _Script:
+    """One scripted "model": call `tool` of MCP server `server` with `arguments`, then quote its result."""
+
+    server: str
     tool: str
     arguments: dict[str, Any]
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        self._app = ThreadedApp(self._handle)
+        self.port = self._app.start()
+        return self
+
+    def stop(self) -> None:
+        self._app.stop()
+
+
+@dataclass
+class ScriptedModel(_Script):
+    """Claude Code's side: its tools are mcp__<server>__<tool>."""
 
     @property
     def base_url(self) -> str:
@@ -76,16 +94,6 @@ class ScriptedModel:
         await response.write_eof()
         return response
 
-    # ---- serving ----------------------------------------------------------------------------
-
-    def start(self) -> ScriptedModel:
-        self._app = ThreadedApp(self._handle)
-        self.port = self._app.start()
-        return self
-
-    def stop(self) -> None:
-        self._app.stop()
-
 
 def _tool_result(body: dict[str, Any], tool_name: str) -> str | None:
     """The text of the last tool_result in the conversation (any tool when `tool_name` is "")."""
@@ -125,17 +133,11 @@ def _stream_events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 @dataclass
-class ScriptedResponses:
+class ScriptedResponses(_Script):
     """The same script for Codex CLI, over the Responses API's streaming form (response.created,
     response.output_item.done, response.completed). Codex offers an MCP server's tools as one
     `namespace` tool (mcp__<server>) whose description is the server's initialize instructions;
     a call names the tool and its namespace."""
-
-    server: str
-    tool: str
-    arguments: dict[str, Any]
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    port: int = 0
 
     @property
     def base_url(self) -> str:
@@ -188,11 +190,3 @@ class ScriptedResponses:
     def tool_calls(self) -> int:
         return sum(1 for body in self.requests if any(isinstance(i, dict) and i.get("type") == "function_call_output"
                                                       for i in body.get("input") or []))
-
-    def start(self) -> ScriptedResponses:
-        self._app = ThreadedApp(self._handle)
-        self.port = self._app.start()
-        return self
-
-    def stop(self) -> None:
-        self._app.stop()
