@@ -16,8 +16,9 @@ import re
 from dataclasses import dataclass
 
 from synapsed.errors import SynapseError
-from synapsed.protocol import ChatRequest
+from synapsed.protocol import Attachment, ChatRequest, Message, TextFile
 
+# About what one image of up to 1.15 megapixels costs on Anthropic's and OpenAI's scales.
 IMAGE_TOKENS = 1600
 
 OPENAI_MODELS = "https://platform.openai.com/docs/models"
@@ -73,10 +74,22 @@ def window(model: str, options: dict[str, str]) -> int | None:
     return found.window if found is not None else None
 
 
+def text_tokens(chars: int) -> int:
+    return math.ceil(chars / 4)
+
+
+def message_tokens(message: Message) -> int:
+    return text_tokens(len(message.as_text())) + IMAGE_TOKENS * len(message.images)
+
+
+def attachment_tokens(attachment: Attachment) -> int:
+    return text_tokens(attachment.size) if isinstance(attachment, TextFile) else IMAGE_TOKENS
+
+
 def estimate(request: ChatRequest) -> int:
     text = len(request.system or "") + sum(len(m.as_text()) for m in request.messages)
     images = sum(len(m.images) for m in request.messages)
-    return math.ceil(text / 4) + images * IMAGE_TOKENS
+    return text_tokens(text) + images * IMAGE_TOKENS
 
 
 def check(provider: str, model: str, options: dict[str, str], request: ChatRequest, takes_images: bool) -> None:

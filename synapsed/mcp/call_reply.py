@@ -33,12 +33,21 @@ WRITE_FAILED = (ConnectionError, RuntimeError)  # aiohttp: reset, or a write to 
 _encode = msgspec.json.Encoder().encode
 
 
+def accepts(accept: str, media_types: tuple[str, ...]) -> bool:
+    """Whether an Accept header takes one of `media_types` (the wildcards the SDK honours included)."""
+    return any(part.split(";", 1)[0].strip().lower() in media_types for part in accept.split(","))
+
+
 def accepts_sse(accept: str) -> bool:
-    for part in accept.split(","):
-        media = part.split(";", 1)[0].strip().lower()
-        if media in ("text/event-stream", "text/*", "*/*"):
-            return True
-    return False
+    return accepts(accept, ("text/event-stream", "text/*", "*/*"))
+
+
+def progress_notification(token: int | str, done: float, total: float | None, message: str) -> bytes:
+    """One notifications/progress message (no total while there is none to give)."""
+    params: dict[str, Any] = {"progressToken": token, "progress": done, "message": message}
+    if total is not None:
+        params["total"] = total
+    return _encode({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})
 
 
 def progress_token(params: dict[str, Any] | None) -> int | str | None:
@@ -76,10 +85,7 @@ class CallReply:
             return None
 
         async def send(done: float, total: float | None, message: str) -> None:
-            params: dict[str, Any] = {"progressToken": token, "progress": done, "message": message}
-            if total is not None:
-                params["total"] = total
-            await self.notify("notifications/progress", params)
+            await self.send_event(progress_notification(token, done, total, message))
 
         return send
 

@@ -54,7 +54,7 @@ class ToolCalls:
             if bound is not None and bound not in self.config.config.connections:
                 raise SynapseError("not_found", f"connection {bound!r} no longer exists", name=bound)
             pacer = Pacer(progress, self._waiting_for(name, arguments, bound)) if progress is not None else None
-            workspace = Workspace(session, ask_roots, self.config.config.context, self._forbidden())
+            workspace = Workspace(session, ask_roots, self.config.config.context, self._forbidden)
             work = self.runner().run(name, arguments, bound, caller=session.label, session=session.id,
                                      progress=pacer.step if pacer is not None else no_progress, receipt=receipt,
                                      workspace=workspace)

@@ -31,7 +31,7 @@ from synapsed import __version__
 from synapsed.errors import SynapseError
 from synapsed.json_input import MALFORMED
 from synapsed.mcp import roots
-from synapsed.mcp.call_reply import WRITE_FAILED, CallReply, progress_token
+from synapsed.mcp.call_reply import WRITE_FAILED, CallReply, accepts, progress_notification, progress_token
 from synapsed.mcp.calls import ToolCalls, UnknownTool
 from synapsed.mcp.listing import (
     SERVER_NAME,
@@ -142,11 +142,7 @@ _encode = msgspec.json.Encoder().encode
 
 def accepts_json(accept: str) -> bool:
     """The SDK's Accept rule for JSON replies, wildcards included."""
-    for part in accept.split(","):
-        media = part.split(";", 1)[0].strip().lower()
-        if media in ("application/json", "application/*", "*/*"):
-            return True
-    return False
+    return accepts(accept, ("application/json", "application/*", "*/*"))
 
 
 def _reply(request_id: int | str, result: dict[str, Any], headers: dict[str, str]) -> web.Response:
@@ -161,10 +157,7 @@ def _line_progress(message: _Request, write: Callable[[bytes], bool]) -> Progres
         return None
 
     async def send(done: float, total: float | None, text: str) -> None:
-        params: dict[str, Any] = {"progressToken": token, "progress": done, "message": text}
-        if total is not None:
-            params["total"] = total
-        if not write(_encode({"jsonrpc": "2.0", "method": "notifications/progress", "params": params})):
+        if not write(progress_notification(token, done, total, text)):
             raise ConnectionResetError("the stdio bridge is gone")
 
     return send

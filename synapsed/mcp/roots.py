@@ -107,7 +107,7 @@ class Workspace:
     session: Session
     ask: AskRoots | None
     settings: ContextSettings
-    forbidden: tuple[Path, ...]
+    forbidden: Callable[[], tuple[Path, ...]]  # asked only when files come: most calls send none
 
     @property
     def limits(self) -> Limits:
@@ -123,6 +123,6 @@ class Workspace:
             uris = self.session.roots
         found = roots_from_uris(uris)
         if found:
-            return scope(found, "roots", self.forbidden, self.settings.allow_names)
+            return scope(found, "roots", self.forbidden(), self.settings.allow_names)
         allowed = [Path(os.path.expanduser(a)) for a in self.settings.allow]
-        return scope(allowed, "config", self.forbidden, self.settings.allow_names)
+        return scope(allowed, "config", self.forbidden(), self.settings.allow_names)

@@ -24,6 +24,7 @@ from synapsed.errors import SynapseError
 from synapsed.gateway import Gateway, build_chat_request
 from synapsed.json_input import lone_surrogate_at
 from synapsed.mcp.roots import Workspace
+from synapsed.model_limits import attachment_tokens
 from synapsed.redaction import redact_value
 from synapsed.threads.rules import ID_PATTERN, Threads, TurnClaim, too_long
 from synapsed.threads.store import TurnMeta
@@ -454,16 +455,13 @@ def as_stored(message: p.Message) -> p.Message:
     return p.Message(message.role, message.as_text() + note)
 
 
-IMAGE_TOKENS_ESTIMATE = 1600  # about what one image of up to 1.15 megapixels costs on Anthropic's and OpenAI's scales
-
-
 def files_sent(messages: list[p.Message]) -> dict[str, Any]:
     """What the result says of the files a call sent: each one's size and estimated tokens."""
     sent = [a for a in messages[-1].attachments if a.path is not None] if messages else []
     if not sent:
         return {}
     return {"files": [{"path": a.path, "bytes": a.size, "kind": "text" if isinstance(a, p.TextFile) else "image",
-                       "est_tokens": -(-a.size // 4) if isinstance(a, p.TextFile) else IMAGE_TOKENS_ESTIMATE}
+                       "est_tokens": attachment_tokens(a)}
                       for a in sent]}
 
 

@@ -13,14 +13,13 @@ which it does (the system text, then the turns oldest first, then the files in t
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from synapsed.protocol import ChatRequest, Message
+from synapsed.model_limits import IMAGE_TOKENS, message_tokens, text_tokens
+from synapsed.protocol import ChatRequest
 
-IMAGE_TOKENS = 1600
 # Minimum cacheable prompt length in tokens, by model (the page above).
 _MINIMUMS = ((r"haiku-4-5|opus-4-[5-9]|opus-5|sonnet-5", 4096), (r"haiku-3", 2048))
 DEFAULT_MINIMUM = 1024
@@ -37,21 +36,17 @@ def minimum(model: str) -> int:
     return next((tokens for pattern, tokens in _MINIMUMS if re.search(pattern, model)), DEFAULT_MINIMUM)
 
 
-def _tokens(message: Message) -> int:
-    return math.ceil(len(message.as_text()) / 4) + IMAGE_TOKENS * len(message.images)
-
-
 def plan(request: ChatRequest, model: str, ttl: str) -> Plan | None:
     if ttl == "off":
         return None
     floor = minimum(model)
-    total = math.ceil(len(request.system or "") / 4)
+    total = text_tokens(len(request.system or ""))
     system = bool(request.system) and total >= floor
     history = request.messages[:-1]
-    total += sum(_tokens(m) for m in history)
+    total += sum(message_tokens(m) for m in history)
     history_end = len(history) - 1 if history and total >= floor else None
     last = request.messages[-1]
-    total += math.ceil(len(last.file_blocks()) / 4) + IMAGE_TOKENS * len(last.images)
+    total += text_tokens(len(last.file_blocks())) + IMAGE_TOKENS * len(last.images)
     attachments = bool(last.attachments) and total >= floor
     if not (system or history_end is not None or attachments):
         return None

@@ -128,16 +128,22 @@ def _with_gpt(daemon: DaemonProcess, upstream: FakeUpstream, timeout_s: int = 60
     add_connection(daemon, "gpt", "openai", "m", upstream.base_url, "GPT_KEY", "--timeout", str(timeout_s))
 
 
+def _installed(daemon: DaemonProcess, upstream: FakeUpstream, binary: str, transport: str) -> str:
+    """The daemon with `gpt` behind `upstream`, and synapse installed in the client: its server name."""
+    require(binary)
+    _with_gpt(daemon, upstream)
+    client = next(c for c in CLIENTS if c.binary == binary)
+    name = "synapse" if transport == "http" else "synapse-stdio"
+    _ctl(daemon, client, "mcp", "install", "--client", client.install_name,
+         *(["--stdio", "--name", name] if transport == "stdio" else []))
+    return name
+
+
 @pytest.mark.parametrize("transport", ["http", "stdio"])
 def test_a_real_claude_code_agent_calls_ask_end_to_end_and_the_ledger_names_it(
     daemon: DaemonProcess, upstream: FakeUpstream, transport: str
 ) -> None:
-    require("claude")
-    _with_gpt(daemon, upstream)
-    name = "synapse" if transport == "http" else "synapse-stdio"
-    claude = next(c for c in CLIENTS if c.binary == "claude")
-    _ctl(daemon, claude, "mcp", "install", "--client", "claude-code", *(["--stdio", "--name", name] if name != "synapse"
-                                                                         else []))
+    name = _installed(daemon, upstream, "claude", transport)
     model = ScriptedModel(name, "ask", {"prompt": "what is 2+2", "connection": "gpt"}).start()
     try:
         result = _agent(daemon, model, "ask the other model what 2+2 is")
@@ -164,11 +170,7 @@ def _codex_provider(root: Path, model: ScriptedResponses) -> None:
 def test_a_real_codex_agent_calls_ask_end_to_end_and_the_ledger_names_it(
     daemon: DaemonProcess, upstream: FakeUpstream, transport: str
 ) -> None:
-    require("codex")
-    _with_gpt(daemon, upstream)
-    codex = next(c for c in CLIENTS if c.binary == "codex")
-    name = "synapse" if transport == "http" else "synapse-stdio"
-    _ctl(daemon, codex, "mcp", "install", "--client", "codex", *(["--stdio", "--name", name] if name != "synapse" else []))
+    name = _installed(daemon, upstream, "codex", transport)
     model = ScriptedResponses(name, "ask", {"prompt": "what is 2+2", "connection": "gpt"}).start()
     try:
         _codex_provider(_root(daemon), model)
