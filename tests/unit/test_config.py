@@ -329,3 +329,19 @@ def test_context_settings_out_of_range_name_line_and_field(line: str, field: str
 def test_context_allow_takes_home_relative_and_absolute_directories() -> None:
     config = parse('[context]\nallow = ["~/src", "/work"]\nallow_names = [".env.example"]\n')
     assert config.context.allow == ["~/src", "/work"] and config.context.allow_names == [".env.example"]
+
+
+@pytest.mark.parametrize(("option", "expected"), [('max_input_tokens = "lots"', "whole number of tokens"),
+                                                  ('max_input_tokens = "12"', "whole number of tokens"),
+                                                  ('cache = "forever"', "off, 5m or 1h")])
+def test_window_and_cache_options_are_checked_naming_the_option(option: str, expected: str) -> None:
+    error = _error(GOOD + '\n[connections.c]\nprovider = "anthropic"\nmodel = "claude-opus-4-8"\n'
+                   f'credential = "env:K"\n[connections.c.options]\n{option}\n')
+    assert error.kind == "config_invalid" and expected in error.message
+    assert error.detail["field"] == f"connections.c.options.{option.split()[0]}"
+
+
+def test_window_and_cache_options_that_make_sense_are_taken() -> None:
+    config = parse(GOOD + '\n[connections.c]\nprovider = "anthropic"\nmodel = "claude-opus-4-8"\n'
+                   'credential = "env:K"\n[connections.c.options]\nmax_input_tokens = "131072"\ncache = "1h"\n')
+    assert config.connections["c"].options == {"max_input_tokens": "131072", "cache": "1h"}
