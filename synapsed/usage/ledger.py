@@ -156,7 +156,7 @@ class Ledger:
         self.pruned_rows = 0
         # Rows from before the rollups, being folded in at start: (folded, pending) until done.
         self.backfill: rollups.Progress | None = None
-        self._backfiller: threading.Thread | None = None
+        self._catcher_up: threading.Thread | None = None
         # A size cap in pages (PRAGMA max_page_count); tests use it to make the "disk" full.
         self.max_pages = max_pages
         self._conn: sqlite3.Connection | None = None
@@ -183,28 +183,28 @@ class Ledger:
         self.path.chmod(0o600)
         self._conn = conn
         state = rollups.progress(conn)
-        if not state.done:
-            self.backfill = state
-            self._backfiller = threading.Thread(target=self._backfill, name="ledger-rollups", daemon=True)
-            self._backfiller.start()
-        else:
-            # Days that ended while the daemon was stopped are summed at once, not in five minutes
-            # (and the checkpoint thread's own round of it waits its interval, not done twice).
-            self._last_days = time.monotonic()
-            threading.Thread(target=self._derive_days, name="ledger-days", daemon=True).start()
+        self.backfill = None if state.done else state
+        # Rows from before the rollups are folded in, and days that ended while the daemon was
+        # stopped are summed, at once rather than in five minutes, off the start-up path (the
+        # checkpoint thread's own round of deriving waits its interval, not done twice).
+        self._last_days = time.monotonic()
+        self._catcher_up = threading.Thread(target=self._catch_up, name="ledger-rollups", daemon=True)
+        self._catcher_up.start()
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="ledger-checkpoint", daemon=True)
         self._checkpointer.start()
 
-    def _backfill(self) -> None:
-        try:
-            self.backfill = rollups.backfill(lambda: connect(self.path), self._stop.is_set)
-        except sqlite3.Error as exc:
-            log.error("usage rollups: folding stopped; summaries stay short of the older rows until the next start",
-                      error=str(exc))
-            return
-        if self.backfill.done:
+    def _catch_up(self) -> None:
+        if self.backfill is not None:
+            try:
+                self.backfill = rollups.backfill(lambda: connect(self.path), self._stop.is_set)
+            except sqlite3.Error as exc:
+                log.error("usage rollups: folding stopped; summaries stay short of the older rows until the next "
+                          "start", error=str(exc))
+                return
+            if not self.backfill.done:
+                return
             self.backfill = None
-            self._derive_days()
+        self._derive_days()
 
     def _derive_days(self) -> None:
         conn = connect(self.path)
@@ -245,9 +245,9 @@ class Ledger:
 
     def close(self) -> None:
         self._stop.set()
-        if self._backfiller is not None:
-            self._backfiller.join(30)
-            self._backfiller = None
+        if self._catcher_up is not None:
+            self._catcher_up.join(30)
+            self._catcher_up = None
         if self._checkpointer is not None:
             self._checkpointer.join(10)
             self._checkpointer = None
