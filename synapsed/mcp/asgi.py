@@ -13,6 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
+from synapsed.mcp.call_reply import WRITE_FAILED
+
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
 # How often a blocked receive() checks whether the client went away (long-lived SSE streams).
@@ -46,9 +48,12 @@ def _swap_session(headers: list[tuple[bytes, bytes]], old: bytes, new: bytes) ->
 
 
 async def serve(app: ASGIApp, request: web.Request, body: bytes,
-                session_ids: tuple[str, str] | None = None) -> web.StreamResponse:
+                session_ids: tuple[str, str] | None = None,
+                written: Callable[[bytes], None] | None = None) -> web.StreamResponse:
     """One request through the ASGI app. `session_ids` (the SDK's id, the client's id) swaps
-    the Mcp-Session-Id on the way in and back on the way out, for sessions the daemon opened."""
+    the Mcp-Session-Id on the way in and back on the way out, for sessions the daemon opened.
+    With `written`, the reply is written here and each chunk that reached the socket is handed
+    to it (what never reached it, because the client left, is not)."""
     # The bytes as received: aiohttp's str headers hold what was not UTF-8 as lone surrogates.
     headers = [(k.lower(), v) for k, v in request.raw_headers]
     inner, outer = (session_ids[0].encode(), session_ids[1].encode()) if session_ids else (b"", b"")
@@ -104,10 +109,12 @@ async def serve(app: ASGIApp, request: web.Request, body: bytes,
             chunk = message.get("body", b"")
             if chunk:
                 await response.write(chunk)
+                if written is not None:
+                    written(chunk)
             if not message.get("more_body", False):
                 await response.write_eof()
                 finished.set()
-        except (ConnectionError, RuntimeError):
+        except WRITE_FAILED:
             finished.set()  # the client left mid-stream; the SDK sees http.disconnect next
 
     try:
@@ -115,10 +122,21 @@ async def serve(app: ASGIApp, request: web.Request, body: bytes,
     finally:
         finished.set()
     if whole is not None:
+        if written is not None and await _write_whole(whole, request):
+            written(whole.body)  # type: ignore[arg-type]  # set from bytes above
         return whole
     if response is None:
         return web.Response(status=status)
     return response
+
+
+async def _write_whole(response: web.Response, request: web.Request) -> bool:
+    try:
+        await response.prepare(request)
+        await response.write_eof()
+    except WRITE_FAILED:
+        return False
+    return True
 
 
 async def call(app: ASGIApp, method: str, path: str, headers: dict[str, str],

@@ -12,6 +12,7 @@ from synapsed.config import ConfigStore
 from synapsed.errors import SynapseError, internal_error
 from synapsed.gateway import Gateway
 from synapsed.logging import get_logger
+from synapsed.mcp.deliveries import Deliveries
 from synapsed.mcp.roots import AskRoots, Workspace
 from synapsed.mcp.sessions import Session
 from synapsed.mcp.tools import Answer, Progress, ToolRunner, error_answer, no_progress, tool_names
@@ -38,6 +39,7 @@ class ToolCalls:
         self.gateway = gateway
         self.threads = threads
         self.own_dirs = own_dirs  # files are never read from here
+        self.deliveries = Deliveries(self.undelivered)  # for the answers the SDK writes
 
     def runner(self) -> ToolRunner:
         return ToolRunner(self.gateway, self.config.config.mcp.default_connection, self.threads)

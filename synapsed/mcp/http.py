@@ -26,6 +26,7 @@ from synapsed.json_input import MALFORMED, encoded_body
 from synapsed.logging import get_logger
 from synapsed.mcp import asgi, roots, security
 from synapsed.mcp.conn_guard import ConnectionGuard, GuardedSite, GuardSettings, connection_cap
+from synapsed.mcp.deliveries import Deliveries, carries_reply, tools_call_id
 from synapsed.mcp.fast_path import FastPath
 from synapsed.mcp.listing import BOUND_PREFIX, HANDSHAKE_VERSIONS, SDK_FAILED, negotiated
 from synapsed.mcp.sessions import Session, SessionRegistry
@@ -87,8 +88,10 @@ class HttpListener:
         make_room: Callable[[], Awaitable[None]],
         mounts: Mapping[str, web.Application] | None = None,
         want_sdk: Callable[[], None] = lambda: None,
+        deliveries: Deliveries | None = None,
     ) -> None:
         self.settings = settings
+        self.deliveries = deliveries  # which SDK-written answers reached their client
         self.want_sdk = want_sdk  # a request is waiting for the SDK: load it now
         self.mounts = dict(mounts or {})  # prefix -> sub-application with its own guards (the console)
         self.sessions = sessions
@@ -295,11 +298,21 @@ class HttpListener:
         sdk_id = await self._twin(session)
         if sdk_id is None:
             return jsonrpc_error(404, "Session not found")
+        call_id = tools_call_id(body) if request.method == "POST" and self.deliveries is not None else None
+        delivered = False
+
+        def written(chunk: bytes) -> None:
+            nonlocal delivered
+            delivered = delivered or carries_reply(chunk, call_id)  # type: ignore[arg-type]  # set when used
+
         session.in_flight += 1
         try:
-            response = await asgi.serve(self.manager.handle_request, request, body, (sdk_id, session.public_id))
+            response = await asgi.serve(self.manager.handle_request, request, body, (sdk_id, session.public_id),
+                                        written if call_id is not None else None)
         finally:
             session.in_flight -= 1
+            if call_id is not None and self.deliveries is not None:
+                self.deliveries.settled(session, call_id, delivered)
         if request.method == "DELETE" and response.status < 400 and self.fast is not None:
             self.fast.terminate(session.id)
         if request.method == "DELETE" or (response.status == 404 and not _modern_era(request)):

@@ -109,6 +109,8 @@ class McpServer:
                                            ask_roots=_sdk_roots(ctx))
         except UnknownTool as exc:
             raise MCPError(exc.code, exc.message) from None
+        if _in_http_session(ctx):
+            self.calls.deliveries.answered(session, ctx.request_id, answer)
         await self._log_to_client(ctx, session, answer)
         return to_result(answer)
 
@@ -157,6 +159,13 @@ class McpServer:
             return "text/markdown", as_markdown(self.threads.view(uri[len(THREAD_PREFIX):]))
         raise SynapseError("not_found", f"no resource {uri[:200]!r}",
                            hint=f"read {CONNECTIONS_URI}, {THREADS_URI} or {THREAD_PREFIX}<thread id>")
+
+
+def _in_http_session(ctx: Any) -> bool:
+    """A call on an HTTP session, whose reply the HTTP layer reports as written or not."""
+    request = ctx.request
+    return (ctx.request_id is not None and request is not None and hasattr(request, "url")
+            and request.headers.get("mcp-session-id") is not None)
 
 
 def _sdk_roots(ctx: Any) -> Any:

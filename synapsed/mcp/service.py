@@ -61,6 +61,7 @@ class McpService:
             make_room=self.make_room,
             mounts=mounts,
             want_sdk=self._sdk_wanted.set,
+            deliveries=calls.deliveries,
         )
         self.bridge = BridgeListener(
             self.paths.mcp_socket,

@@ -167,11 +167,17 @@ async def _usage_totals(daemon: DaemonProcess) -> dict[str, Any]:
     return json.loads(result.stdout)["today"]["totals"]  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("streamed", [False, True], ids=["json", "sse"])
+# Who writes the reply: the fast path (JSON, or SSE after sse_after_s), or the SDK (its JSON
+# reply with the fast path off; its SSE stream with stream_responses on).
+WRITERS = {"json": "sse_after_s = 10\n", "sse": FAST, "sdk-json": "fast_path = false\n",
+           "sdk-sse": "stream_responses = true\n"}
+
+
+@pytest.mark.parametrize("writer", list(WRITERS))
 async def test_an_answer_whose_client_left_is_marked_undelivered_in_the_ledger(
-    daemon_proc: DaemonProcess, slow_upstream: FakeUpstream, streamed: bool
+    daemon_proc: DaemonProcess, slow_upstream: FakeUpstream, writer: str
 ) -> None:
-    daemon = _start(daemon_proc, slow_upstream, FAST if streamed else "sse_after_s = 10\n")
+    daemon = _start(daemon_proc, slow_upstream, WRITERS[writer])
     async with aiohttp.ClientSession() as http:
         headers = await _session(http, daemon)
         with pytest.raises(TimeoutError):
@@ -190,8 +196,10 @@ async def test_an_answer_whose_client_left_is_marked_undelivered_in_the_ledger(
     _no_key_anywhere(daemon)
 
 
-async def test_a_delivered_answer_is_not_marked(daemon_proc: DaemonProcess, slow_upstream: FakeUpstream) -> None:
-    daemon = _start(daemon_proc, slow_upstream)
+@pytest.mark.parametrize("writer", list(WRITERS))
+async def test_a_delivered_answer_is_not_marked(daemon_proc: DaemonProcess, slow_upstream: FakeUpstream,
+                                               writer: str) -> None:
+    daemon = _start(daemon_proc, slow_upstream, WRITERS[writer])
     async with http_client(daemon) as client:
         await client.call_tool("ask", {"prompt": "kept", "connection": "gpt"})
     totals = await _usage_totals(daemon)
