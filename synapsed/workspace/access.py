@@ -9,6 +9,7 @@ An allow-list of roots, not a deny-list of paths: peers that checked paths again
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
 import stat
@@ -30,6 +31,7 @@ SECRET_DIRS = (".ssh", ".gnupg")
 SECRET_PAIRS = ((".aws", "credentials"), (".aws", "config"), (".docker", "config.json"), (".kube", "config"))
 # Kernel and device trees: their "files" are not files (they block, or say the process's secrets).
 SYSTEM_TREES = (Path("/proc"), Path("/sys"), Path("/dev"))
+OWN_FILES = "it is one of synapsed's own files (config, token, ledger, a connection's key file)"
 
 
 def refused(reason: str, ref: str, hint: str | None = None) -> SynapseError:
@@ -90,21 +92,77 @@ def _inside(path: Path, directory: Path) -> bool:
     return path == directory or path.is_relative_to(directory)
 
 
+def _named(name: str, pattern: str) -> bool:
+    # Without regard to case: macOS volumes are case-insensitive by default, so `.ENV` opens
+    # `.env` there and `~/.SSH/id_rsa` is `~/.ssh/id_rsa`. Elsewhere this refuses a little more.
+    return fnmatch.fnmatchcase(name.casefold(), pattern.casefold())
+
+
 def _secret_name(path: Path, allow_names: Sequence[str]) -> str | None:
     name = path.name
-    if any(fnmatch.fnmatch(name, allowed) for allowed in allow_names):
+    if any(_named(name, allowed) for allowed in allow_names):
         return None
     for pattern in SECRET_NAMES:
-        if fnmatch.fnmatch(name, pattern):
+        if _named(name, pattern):
             return f"its name looks like a secret ({pattern})"
-    parts = path.parts
+    parts = [part.casefold() for part in path.parts]
     for directory in SECRET_DIRS:
         if directory in parts[:-1]:
             return f"it is inside a {directory} directory"
     for directory, file in SECRET_PAIRS:
-        if name == file and len(parts) > 1 and parts[-2] == directory:
+        if parts[-1] == file and len(parts) > 1 and parts[-2] == directory:
             return f"it is a credentials file ({directory}/{file})"
     return None
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+def _own(real: Path, st: os.stat_result, forbidden: Sequence[Path]) -> bool:
+    """Whether `real` is one of the daemon's own files by identity, not by spelling: under one of
+    its directories reached by another name (a differently cased path on a case-insensitive
+    volume, a bind mount), or a hard link to one of its files."""
+    own_ids: dict[tuple[int, int], Path] = {}
+    for path in forbidden:
+        try:
+            own_ids[_identity(os.stat(path))] = path
+        except OSError:
+            continue  # not there: nothing of it to read
+    if not own_ids:
+        return False
+    for parent in (real, *real.parents):
+        try:
+            if _identity(os.stat(parent)) in own_ids:
+                return True
+        except OSError:
+            return False
+    # A hard link lives anywhere; only a file with more than one name can be one.
+    return st.st_nlink > 1 and _identity(st) in _file_ids(own_ids.values())
+
+
+# How many entries of the daemon's own directories are looked at for a hard-linked file, at most.
+MAX_OWN_ENTRIES = 10_000
+
+
+def _file_ids(directories: Iterable[Path]) -> set[tuple[int, int]]:
+    ids: set[tuple[int, int]] = set()
+    seen = 0
+    for top in directories:
+        if not top.is_dir():
+            with contextlib.suppress(OSError):
+                ids.add(_identity(os.stat(top)))  # a connection's key file
+            continue
+        for folder, _dirs, files in os.walk(top):
+            for name in files:
+                seen += 1
+                if seen > MAX_OWN_ENTRIES:
+                    return ids
+                try:
+                    ids.add(_identity(os.stat(os.path.join(folder, name), follow_symlinks=False)))
+                except OSError:
+                    continue
+    return ids
 
 
 def check(ref: str, where: Scope) -> Path:
@@ -122,7 +180,7 @@ def check(ref: str, where: Scope) -> Path:
         raise refused(f"it is outside {known} (after resolving symlinks and ..: {real})", ref,
                       hint="only files inside " + ", ".join(str(r) for r in where.roots[:5]) + " may be sent")
     if any(_inside(real, own) for own in where.forbidden):
-        raise refused("it is one of synapsed's own files (config, token, ledger, a connection's key file)", ref)
+        raise refused(OWN_FILES, ref)
     secret = _secret_name(real, where.allow_names)
     if secret is not None:
         raise refused(secret, ref, hint='if it holds nothing secret, allow its name in config.toml: '
@@ -138,4 +196,6 @@ def check(ref: str, where: Scope) -> Path:
                 else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
                 else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
         raise refused(f"it is {kind}, not a regular file", ref)
+    if _own(real, st, where.forbidden):
+        raise refused(OWN_FILES, ref)
     return real

@@ -148,6 +148,19 @@ async def test_the_daemons_token_file_is_refused_even_inside_a_root(daemon: Daem
     assert "own files" in result.structured_content["error"]["message"] and _bodies(upstreams["openai"]) == []
 
 
+async def test_a_hard_link_to_the_daemons_token_inside_a_root_is_refused(daemon: DaemonProcess, project: Path,
+                                                                          upstreams: dict[str, FakeUpstream]) -> None:
+    try:
+        os.link(daemon.paths.token_file, project / "notes.txt")
+    except OSError as exc:  # another file system: no hard link can reach the token from there
+        pytest.skip(f"cannot hard-link the token into the project: {exc.strerror}")
+    async with _client(daemon, "stdio", _roots(project)) as client:
+        result = await client.call_tool("ask", {"prompt": "x", "connection": "gpt", "files": ["notes.txt"]})
+    error = result.structured_content["error"]
+    assert error["kind"] == "file_refused" and "own files" in error["message"] and _bodies(upstreams["openai"]) == []
+    assert daemon.paths.token_file.read_text().strip() not in json.dumps(result.structured_content)
+
+
 async def test_a_connections_key_file_is_refused_even_inside_a_root(daemon: DaemonProcess, project: Path,
                                                                     upstreams: dict[str, FakeUpstream]) -> None:
     key_file = project / "keys" / "openai.txt"

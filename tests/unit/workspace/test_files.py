@@ -13,6 +13,7 @@ import pytest
 from synapsed import protocol as p
 from synapsed.errors import SynapseError
 from synapsed.redaction import SECRETS
+from synapsed.workspace import access
 from synapsed.workspace.access import check, roots_from_uris, scope
 from synapsed.workspace.reading import Limits, image_type, read_files
 
@@ -78,6 +79,56 @@ def test_the_daemons_own_files_are_refused(tmp_path: Path) -> None:
     (home / "run" / "mcp.token").write_text("tok")
     where = scope([tmp_path], "roots", forbidden=[home])
     assert "synapsed's own files" in _refusal(str(home / "run" / "mcp.token"), where).message
+
+
+def test_a_hard_link_to_the_daemons_token_inside_a_root_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "synapse-home"
+    (home / "run").mkdir(parents=True)
+    (home / "run" / "mcp.token").write_text("tok")
+    project = tmp_path / "project"
+    project.mkdir()
+    os.link(home / "run" / "mcp.token", project / "notes.txt")
+    where = scope([project], "roots", forbidden=[home])
+    assert "synapsed's own files" in _refusal(str(project / "notes.txt"), where).message
+
+
+def test_a_hard_link_to_a_connections_key_file_inside_a_root_is_refused(tmp_path: Path) -> None:
+    key_file = tmp_path / "keys" / "openai.key.txt"
+    key_file.parent.mkdir()
+    key_file.write_text("sk-not-a-real-key")
+    project = tmp_path / "project"
+    project.mkdir()
+    os.link(key_file, project / "readme.txt")
+    where = scope([project], "roots", forbidden=[key_file])
+    assert "synapsed's own files" in _refusal(str(project / "readme.txt"), where).message
+
+
+def test_a_hard_link_to_an_ordinary_file_outside_the_roots_reads_as_a_file_in_the_root(
+        workspace: Path, tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.txt").write_text("shared text\n")
+    os.link(tmp_path / "elsewhere.txt", workspace / "linked.txt")
+    (text,) = _read(["linked.txt"], scope([workspace], "roots"))  # the documented limit of roots
+    assert isinstance(text, p.TextFile) and text.text == "shared text\n"
+
+
+def test_the_daemons_directory_is_known_by_identity_not_by_spelling(tmp_path: Path) -> None:
+    home = tmp_path / "synapse-home"
+    home.mkdir()
+    (home / "config.toml").write_text("[mcp]\n")
+    other_name = tmp_path / "alias"  # another name for the same directory, as a bind mount or a
+    other_name.symlink_to(home)      # differently cased path on macOS would be
+    real = home / "config.toml"
+    assert access._own(real, os.stat(real), [other_name])
+    assert not access._own(tmp_path / "x", os.stat(tmp_path), [tmp_path / "missing"])
+
+
+@pytest.mark.parametrize("relative", [".ENV", ".Env.Local", "deploy/SERVER.PEM", ".SSH/id_ed25519", "keys/ID_RSA",
+                                      ".Aws/Credentials", ".NETRC"])
+def test_secrets_by_name_are_refused_in_any_case(workspace: Path, relative: str) -> None:
+    path = workspace / relative  # on a case-insensitive volume (macOS) these open the secret itself
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("x")
+    _refusal(str(path), scope([workspace], "roots"))
 
 
 @pytest.mark.parametrize("relative", [".env", ".env.local", "deploy/server.pem", "tls.key", ".ssh/id_ed25519",
