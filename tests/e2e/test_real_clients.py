@@ -2,7 +2,7 @@
 a real daemon: `synapsectl mcp install` makes each list synapse as connected (or enabled, where
 the client's listing does not connect), over HTTP and over stdio, `mcp uninstall` takes it out
 again, and real Claude Code and Codex agents call `ask` through synapsed, including a call its
-provider takes 75 seconds to answer.
+provider takes 75 seconds to answer and one that sends a workspace file by path.
 
 A fake of a client proves only what its author believed; these are the clients themselves.
 """
@@ -157,6 +157,35 @@ def test_a_real_claude_code_agent_calls_ask_end_to_end_and_the_ledger_names_it(
     assert KEY not in result.stdout + result.stderr + daemon.stderr()
 
 
+def _workspace_file(daemon: DaemonProcess) -> str:
+    """A file in the agent's working directory (its workspace root): the text it sends by path."""
+    source = _root(daemon) / "src" / "app.py"
+    source.parent.mkdir(exist_ok=True)
+    source.write_text("def answer():\n    return 42\n")
+    return "src/app.py"
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+def test_a_real_claude_code_agent_hands_a_workspace_file_to_the_other_model_by_path(
+    daemon: DaemonProcess, upstream: FakeUpstream, transport: str
+) -> None:
+    """Claude Code declares its working directory as an MCP root and answers our roots/list: on
+    the call's own SSE stream over HTTP, through the bridge over stdio."""
+    name = _installed(daemon, upstream, "claude", transport)
+    ref = _workspace_file(daemon)
+    model = ScriptedModel(name, "ask", {"prompt": "review it", "connection": "gpt", "files": [ref]}).start()
+    try:
+        result = _agent(daemon, model, "ask the other model to review src/app.py")
+    finally:
+        model.stop()
+    assert result.returncode == 0, result.stderr
+    (sent,) = [r.body["messages"][-1]["content"] for r in upstream.requests if r.method == "POST"]
+    assert sent.startswith(f'<file path="{_root(daemon) / ref}" bytes="28">\ndef answer():') and sent.endswith("review it")
+    assert "upstream says: <file path=" in result.stdout  # the answer came back to the agent
+    rows = json.loads(daemon.ctl("usage", "history", "--json").stdout)["rows"]
+    assert [(r["caller"], r["files"], r["file_bytes"]) for r in rows] == [("mcp:claude-code", 1, 28)]
+
+
 def _codex_provider(root: Path, model: ScriptedResponses) -> None:
     """Codex's own documented way to use another model API: a model provider in config.toml (its
     top-level keys ahead of the tables `mcp install` wrote)."""
@@ -188,6 +217,42 @@ def test_a_real_codex_agent_calls_ask_end_to_end_and_the_ledger_names_it(
     rows = json.loads(daemon.ctl("usage", "history", "--json").stdout)["rows"]
     assert [(r["caller"], r["status"]) for r in rows] == [("mcp:codex-mcp-client", "ok")]
     assert KEY not in result.stdout + result.stderr + daemon.stderr()
+
+
+def _codex_exec(daemon: DaemonProcess, model: ScriptedResponses, prompt: str) -> subprocess.CompletedProcess[str]:
+    _codex_provider(_root(daemon), model)
+    return subprocess.run(
+        [str(require("codex")), "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", prompt],
+        env={**client_env(daemon.env, "codex"), "SCRIPTED_MODEL_KEY": "scripted"}, cwd=_root(daemon),
+        capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+
+
+def test_a_real_codex_agent_declares_no_roots_so_its_files_need_context_allow(
+    daemon: DaemonProcess, upstream: FakeUpstream
+) -> None:
+    """Codex (0.171) declares no MCP roots: its file is refused, naming the way out, until
+    [context] allow lists the directory; then it is sent."""
+    name = _installed(daemon, upstream, "codex", "stdio")
+    ref = _workspace_file(daemon)
+    config = (_root(daemon) / ".codex" / "config.toml").read_text()
+    model = ScriptedResponses(name, "ask", {"prompt": "review it", "connection": "gpt", "files": [ref]}).start()
+    try:
+        refused = _codex_exec(daemon, model, "ask the other model to review src/app.py")
+        assert refused.returncode == 0, refused.stderr[-2000:]
+        assert "file_refused" in refused.stdout and "[context] allow" in refused.stdout, refused.stdout
+        assert upstream.count("POST", "/v1/chat/completions") == 0
+        text = daemon.paths.config_file.read_text()
+        assert "\n[context]\n" in text  # the daemon writes every section
+        daemon.paths.config_file.write_text(text.replace("\n[context]\n", f'\n[context]\nallow = ["{_root(daemon)}"]\n', 1))
+        assert daemon.ctl("reload").returncode == 0
+        (_root(daemon) / ".codex" / "config.toml").write_text(config)  # the provider block, written once
+        sent = _codex_exec(daemon, model, "ask the other model to review src/app.py")
+    finally:
+        model.stop()
+    assert sent.returncode == 0, sent.stderr[-2000:]
+    (body,) = [r.body for r in upstream.requests if r.method == "POST"]
+    assert "def answer():" in body["messages"][-1]["content"]
+    assert KEY not in refused.stdout + sent.stdout + daemon.stderr()
 
 
 @pytest.mark.timeout(300)
