@@ -1,8 +1,8 @@
 """The real IDE clients, installed from the npm registry (tests/real_clients/package.json), against
 a real daemon: `synapsectl mcp install` makes each list synapse as connected (or enabled, where
 the client's listing does not connect), over HTTP and over stdio, `mcp uninstall` takes it out
-again, and real Claude Code and Codex agents call `ask` through synapsed, including a call its
-provider takes 75 seconds to answer and one that sends a workspace file by path.
+again, and real Claude Code, Codex and Gemini CLI agents call `ask` through synapsed, including a
+call its provider takes 75 seconds to answer and calls that send a workspace file by path.
 
 A fake of a client proves only what its author believed; these are the clients themselves.
 """
@@ -23,7 +23,7 @@ from tests.e2e.mcp_support import add_connection, start_with_mcp
 from tests.support.daemon import DaemonProcess
 from tests.support.fake_upstream import FakeUpstream
 from tests.support.real_clients import client_env, require
-from tests.support.scripted_agent_model import ANSWER_PREFIX, ScriptedModel, ScriptedResponses
+from tests.support.scripted_agent_model import ANSWER_PREFIX, ScriptedGemini, ScriptedModel, ScriptedResponses
 
 KEY = "sk-proj-RealCl1entKeyQv7Zt3Lm9Wx4Pb2N"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -184,6 +184,46 @@ def test_a_real_claude_code_agent_hands_a_workspace_file_to_the_other_model_by_p
     assert "upstream says: <file path=" in result.stdout  # the answer came back to the agent
     rows = json.loads(daemon.ctl("usage", "history", "--json").stdout)["rows"]
     assert [(r["caller"], r["files"], r["file_bytes"]) for r in rows] == [("mcp:claude-code", 1, 28)]
+
+
+def _gemini_api_key_auth(root: Path) -> None:
+    """Gemini CLI's documented way to use an API key: security.auth.selectedType in its
+    settings.json (beside the mcpServers `mcp install` wrote), GEMINI_API_KEY in the environment
+    and, for another endpoint, GOOGLE_GEMINI_BASE_URL (loopback may be plain HTTP)."""
+    settings = root / ".gemini" / "settings.json"
+    data = json.loads(settings.read_text())
+    data["security"] = {"auth": {"selectedType": "gemini-api-key"}}
+    settings.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+def test_a_real_gemini_cli_agent_sends_a_workspace_file_through_ask_and_the_ledger_names_it(
+    daemon: DaemonProcess, upstream: FakeUpstream, transport: str
+) -> None:
+    """Gemini CLI (-p, --yolo) against a scripted Gemini API: it declares its workspace as MCP
+    roots and answers our roots/list over both transports."""
+    name = _installed(daemon, upstream, "gemini", transport)
+    root = _root(daemon)
+    _trust_home(root)
+    _gemini_api_key_auth(root)
+    ref = _workspace_file(daemon)
+    model = ScriptedGemini(name, "ask", {"prompt": "review it", "connection": "gpt", "files": [ref]}).start()
+    try:
+        env = {**client_env(daemon.env, "gemini"), "GEMINI_API_KEY": "scripted-model-not-a-key",
+               "GOOGLE_GEMINI_BASE_URL": model.base_url}
+        result = subprocess.run([str(require("gemini")), "-p", "ask the other model to review src/app.py", "--yolo"],
+                                env=env, cwd=root, capture_output=True, text=True, timeout=180,
+                                stdin=subprocess.DEVNULL)
+    finally:
+        model.stop()
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ANSWER_PREFIX in result.stdout and "upstream says: <file path=" in result.stdout, result.stdout
+    assert model.tool_calls() >= 1
+    (sent,) = [r.body["messages"][-1]["content"] for r in upstream.requests if r.method == "POST"]
+    assert sent.startswith(f'<file path="{root / ref}" bytes="28">') and sent.endswith("review it")
+    rows = json.loads(daemon.ctl("usage", "history", "--json").stdout)["rows"]
+    assert [(r["caller"], r["status"], r["files"]) for r in rows] == [("mcp:gemini-cli-mcp-client", "ok", 1)]
+    assert KEY not in result.stdout + result.stderr + daemon.stderr()
 
 
 def _codex_provider(root: Path, model: ScriptedResponses) -> None:

@@ -1,12 +1,14 @@
-"""A scripted Anthropic Messages API for driving a real agent (Claude Code in print mode) through
-one tool call: when the request offers a tool whose name ends in `__<tool>` of our server, the
-"model" calls it with the scripted arguments; when the conversation holds that tool's result, the
-model answers with the result's text quoted. Anything else (Claude Code's own side requests,
-such as titles) gets a short plain answer.
+"""Scripted model APIs for driving a real agent through one tool call: Anthropic's Messages API
+(Claude Code in print mode), OpenAI's Responses API (codex exec) and the Gemini API (Gemini CLI
+in non-interactive mode). The script is the same for each: when the request offers our server's
+tool, the "model" calls it with the scripted arguments; when the conversation holds that tool's
+result, the model answers with the result's text quoted. Anything else (the agents' own side
+requests, such as titles) gets a short plain answer.
 
-It speaks the Messages API's streaming form (server-sent events: message_start,
-content_block_start/delta/stop, message_delta, message_stop) as Anthropic's API reference
-documents it, because that is what Claude Code asks for; and the plain JSON form otherwise.
+Each speaks its API's streaming form as the provider's reference documents it, because that is
+what the agents ask for (Messages: message_start, content_block_start/delta/stop, message_delta,
+message_stop; Responses: response.created, response.output_item.done, response.completed;
+Gemini: `data:` chunks of GenerateContentResponse), and the plain JSON form otherwise.
 """
 
 from __future__ import annotations
@@ -190,3 +192,57 @@ class ScriptedResponses(_Script):
     def tool_calls(self) -> int:
         return sum(1 for body in self.requests if any(isinstance(i, dict) and i.get("type") == "function_call_output"
                                                       for i in body.get("input") or []))
+
+
+@dataclass
+class ScriptedGemini(_Script):
+    """The same script for Gemini CLI, over the Gemini API's generateContent and its streaming
+    form (streamGenerateContent?alt=sse), as Google's API reference documents them. Gemini CLI
+    offers MCP tools as function declarations; a call is a `functionCall` part, its result comes
+    back as a `functionResponse` part."""
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def declared(self, body: dict[str, Any]) -> str | None:
+        """The name Gemini CLI gave our tool (it may qualify it with the server's name)."""
+        names = [d.get("name", "") for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
+        return next((n for n in names if n == self.tool or n.endswith(("__" + self.tool, "_" + self.tool))
+                     and self.server.replace("-", "_") in n.replace("-", "_")), None)
+
+    def _parts(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        contents = body.get("contents") or []
+        last = contents[-1] if contents else {}
+        responses = [p["functionResponse"] for p in last.get("parts") or [] if "functionResponse" in p]
+        if responses:
+            return [{"text": ANSWER_PREFIX + json.dumps(responses[-1].get("response"))}]
+        if (body.get("generationConfig") or {}).get("responseMimeType") == "application/json":
+            return [{"text": "{}"}]  # the CLI's own side questions: no opinion
+        name = self.declared(body)
+        if name is not None:
+            return [{"functionCall": {"name": name, "args": self.arguments}}]
+        return [{"text": "ok"}]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if request.method != "POST":
+            return web.json_response({"models": []})
+        body = await request.json()
+        if request.path.endswith(":countTokens"):
+            return web.json_response({"totalTokens": 10})
+        self.requests.append(body)
+        reply = {"candidates": [{"content": {"role": "model", "parts": self._parts(body)}, "finishReason": "STOP",
+                                 "index": 0}],
+                 "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 7, "totalTokenCount": 19},
+                 "modelVersion": "gemini-scripted"}
+        if not request.path.endswith(":streamGenerateContent"):
+            return web.json_response(reply)
+        stream = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        await stream.prepare(request)
+        await stream.write(f"data: {json.dumps(reply)}\r\n\r\n".encode())
+        await stream.write_eof()
+        return stream
+
+    def tool_calls(self) -> int:
+        return sum(1 for body in self.requests
+                   if any("functionResponse" in p for c in body.get("contents") or [] for p in c.get("parts") or []))
