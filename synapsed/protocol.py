@@ -154,6 +154,8 @@ class ChatResult(msgspec.Struct, omit_defaults=True):
     # Of input_tokens, those read from the provider's prompt cache, and those written to it.
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
+    # Of cache_write_tokens, those written with the 1-hour lifetime (Anthropic bills them higher).
+    cache_write_1h_tokens: int | None = None
     # With include_reasoning: the API's reasoning summary, or why there is none.
     reasoning_summary: str | None = None
     reasoning_note: str | None = None

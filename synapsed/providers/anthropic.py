@@ -51,6 +51,11 @@ class _OutputDetails(msgspec.Struct):
     thinking_tokens: int | None = None
 
 
+class _CacheCreation(msgspec.Struct):
+    ephemeral_5m_input_tokens: int | None = None
+    ephemeral_1h_input_tokens: int | None = None
+
+
 class _Usage(msgspec.Struct):
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -59,6 +64,8 @@ class _Usage(msgspec.Struct):
     # Prompt caching: these are billed input too, and input_tokens leaves them out.
     cache_creation_input_tokens: int | None = None
     cache_read_input_tokens: int | None = None
+    # cache_creation_input_tokens split by lifetime (the 1-hour writes cost more).
+    cache_creation: _CacheCreation | None = None
 
     def total_input(self) -> int | None:
         parts = (self.input_tokens, self.cache_creation_input_tokens, self.cache_read_input_tokens)
@@ -176,6 +183,7 @@ def message_result(reply: http.Reply, request: ChatRequest | None = None) -> Cha
         reasoning_tokens=usage.output_tokens_details.thinking_tokens if usage.output_tokens_details else None,
         cache_read_tokens=usage.cache_read_input_tokens,
         cache_write_tokens=usage.cache_creation_input_tokens,
+        cache_write_1h_tokens=usage.cache_creation.ephemeral_1h_input_tokens if usage.cache_creation else None,
         reasoning_summary="\n\n".join(thoughts) if wanted and thoughts else None,
         reasoning_note="the model returned no thinking for this answer" if wanted and not thoughts else None,
     )

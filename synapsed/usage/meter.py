@@ -218,7 +218,8 @@ class Meter:
         """A provider answer, billed; `error_kind` when it is unusable all the same (schema_mismatch)."""
         self._release(reservation)
         cost = self.prices.cost(reservation.provider, reservation.model, result.model, result.input_tokens,
-                                result.output_tokens, result.cost_usd, result.cache_read_tokens, result.cache_write_tokens)
+                                result.output_tokens, result.cost_usd, result.cache_read_tokens, result.cache_write_tokens,
+                                result.cache_write_1h_tokens)
         tokens = (result.input_tokens or 0) + (result.output_tokens or 0)
         now = time.time()
         self._add(now, reservation.connection, tokens, cost.usd or 0.0)

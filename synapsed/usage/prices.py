@@ -8,6 +8,8 @@ cache-write rates, a long-context tier (every token of a request above `above` i
 the higher rates, as Gemini and Anthropic bill it) and the page it was read from. Cached and
 cache-write tokens are priced at their own rates; where an entry has none, at the input rate.
 Reasoning tokens are part of the output and priced as output, as every provider bills them.
+Anthropic's 1-hour cache writes, which its usage reports apart (`cache_creation`), cost twice
+the input rate, against 1.25x for the 5-minute writes the entries carry.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from typing import Any
 
 from synapsed.config.schema import PriceOverride
 from synapsed.protocol import PriceRow
+
+# "1-hour cache write tokens are 2 times the base input tokens price":
+# https://platform.claude.com/docs/en/about-claude/pricing (and each Claude 5 model page: Opus 5.5
+# $4 input, $8 1-hour writes; Sonnet 5.5 $2, $4).
+ONE_HOUR_WRITE_X = 2.0
 
 
 @dataclass(frozen=True)
@@ -109,8 +116,10 @@ class PriceTable:
         reported_usd: float | None,
         cache_read_tokens: int | None = None,
         cache_write_tokens: int | None = None,
+        cache_write_1h_tokens: int | None = None,
     ) -> Cost:
-        """`input_tokens` counts the whole prompt, cached and cache-written tokens included."""
+        """`input_tokens` counts the whole prompt, cached and cache-written tokens included;
+        `cache_write_1h_tokens` are the part of the writes made with the 1-hour lifetime."""
         if reported_usd is not None:
             return Cost(reported_usd, "ACTUAL")
         price = self.lookup(provider, model_reported, model_requested)
@@ -118,10 +127,13 @@ class PriceTable:
             return Cost(None, "UNKNOWN")
         rates = price.rates(input_tokens)
         read, written = cache_read_tokens or 0, cache_write_tokens or 0
+        written_1h = min(cache_write_1h_tokens or 0, written)
         fresh = max(input_tokens - read - written, 0)
         usd = (fresh * rates.input_per_mtok
                + read * (rates.cached_input_per_mtok if rates.cached_input_per_mtok is not None else rates.input_per_mtok)
-               + written * (rates.cache_write_per_mtok if rates.cache_write_per_mtok is not None else rates.input_per_mtok)
+               + (written - written_1h) * (rates.cache_write_per_mtok if rates.cache_write_per_mtok is not None
+                                           else rates.input_per_mtok)
+               + written_1h * rates.input_per_mtok * ONE_HOUR_WRITE_X
                + output_tokens * rates.output_per_mtok) / 1_000_000
         return Cost(round(usd, 10), "ESTIMATED", price.source)
 

@@ -309,6 +309,32 @@ async def test_a_continued_claude_thread_carries_cache_breakpoints_and_cache_rea
     _no_secrets(daemon)
 
 
+async def test_one_hour_cache_writes_are_asked_for_and_priced_at_twice_the_input_rate(
+    daemon: DaemonProcess, project: Path, upstreams: dict[str, FakeUpstream]
+) -> None:
+    def written_for_an_hour(record: Recorded) -> Canned:
+        canned = FakeUpstream("anthropic").family.chat_ok("noted")
+        canned.json["usage"] = {"input_tokens": 40, "output_tokens": 5, "cache_creation_input_tokens": 6000,
+                                "cache_read_input_tokens": 0,
+                                "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 6000}}
+        return canned
+
+    add_connection(daemon, "claude-hour", "anthropic", "claude-opus-4-8", upstreams["anthropic"].base_url, "ANT_KEY",
+                   "--option", "cache=1h")
+    upstreams["anthropic"].reply_chat(written_for_an_hour)
+    (project / "big.md").write_text("# notes\n" + "a line of project notes\n" * 1200)
+    async with _client(daemon, "stdio", _roots(project)) as client:
+        result = await client.call_tool("ask", {"prompt": "read these", "connection": "claude-hour", "files": ["big.md"]})
+    (body,) = _bodies(upstreams["anthropic"])
+    assert '"cache_control": {"type": "ephemeral", "ttl": "1h"}' in json.dumps(body)
+    entry = _price("anthropic/claude-opus-4-8")  # $5 in, $25 out; an hour's writes at 2x input
+    expected = (40 * entry["input"] + 6000 * 2 * entry["input"] + 5 * entry["output"]) / 1e6
+    assert result.structured_content["cost_usd"] == pytest.approx(expected, rel=1e-6)
+    history = json.loads(daemon.ctl("usage", "history", "--json").stdout)["rows"]
+    assert history[0]["cost_usd"] == pytest.approx(expected, rel=1e-6) and history[0]["cache_write_tokens"] == 6000
+    _no_secrets(daemon)
+
+
 @pytest.mark.parametrize("transport", ["http", "stdio"])
 async def test_the_sdk_path_asks_for_roots_through_the_sdk(daemon_proc: DaemonProcess, project: Path,
                                                            upstreams: dict[str, FakeUpstream], transport: str) -> None:

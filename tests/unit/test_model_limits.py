@@ -22,6 +22,17 @@ def test_the_window_comes_from_the_table_or_the_connection_option() -> None:
     assert window("llama3.2", {}) is None and window("llama3.2", {"max_input_tokens": "8192"}) == 8192
 
 
+@pytest.mark.parametrize(("model", "expected"), [
+    ("claude-opus-5-5", 1_000_000), ("claude-opus-5", 1_000_000), ("claude-sonnet-5-5", 1_000_000),
+    ("claude-sonnet-5", 1_000_000), ("claude-haiku-5-5", 1_000_000), ("claude-fable-5-1", 1_000_000),
+    ("claude-opus-4-7", 1_000_000), ("claude-opus-4-6", 1_000_000), ("claude-sonnet-4-6", 1_000_000),
+    ("claude-opus-4-5-20251101", 200_000), ("claude-sonnet-4-5-20250929", 200_000),
+    ("global.anthropic.claude-opus-4-7", 1_000_000),
+])
+def test_current_claude_models_have_their_pages_windows(model: str, expected: int) -> None:
+    assert window(model, {}) == expected
+
+
 def test_an_estimated_overflow_is_context_too_long_with_the_numbers() -> None:
     with pytest.raises(SynapseError) as refused:
         check("openai", "gpt-4o", {}, _request(510_000, out=1000), takes_images=True)

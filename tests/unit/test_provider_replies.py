@@ -29,6 +29,17 @@ def test_anthropic_cached_input_counts_as_input() -> None:
     assert message_result(_reply(body)).input_tokens == 1005
 
 
+def test_anthropic_one_hour_cache_writes_are_read_apart() -> None:
+    body = {"id": "msg_3", "type": "message", "role": "assistant", "model": "claude-sonnet-5-5",
+            "stop_reason": "end_turn", "stop_sequence": None, "content": [{"type": "text", "text": "ok"}],
+            "usage": {"input_tokens": 5, "output_tokens": 2, "cache_creation_input_tokens": 3000,
+                      "cache_read_input_tokens": 0, "cache_creation": {"ephemeral_5m_input_tokens": 1000,
+                                                                        "ephemeral_1h_input_tokens": 2000}}}
+    anthropic_validate("Message", body)
+    result = message_result(_reply(body))
+    assert (result.cache_write_tokens, result.cache_write_1h_tokens) == (3000, 2000)
+
+
 def test_anthropic_refusal_is_reported_as_its_finish_reason() -> None:
     body = {"id": "msg_2", "type": "message", "role": "assistant", "model": "claude-opus-4-8", "stop_reason": "refusal",
             "stop_sequence": None, "content": [], "usage": {"input_tokens": 5, "output_tokens": 0}}

@@ -47,6 +47,37 @@ def test_cache_reads_and_writes_are_priced_at_their_own_rates() -> None:
     assert cost.usd is not None and full.usd is not None and cost.usd < full.usd
 
 
+def test_one_hour_cache_writes_are_priced_at_twice_the_input_rate() -> None:
+    from synapsed.usage.prices import PriceTable
+
+    table = PriceTable()
+    mixed = table.cost("anthropic", "claude-sonnet-5-5", None, 10_000, 1_000, None,
+                       cache_read_tokens=4_000, cache_write_tokens=3_000, cache_write_1h_tokens=2_000)
+    # 3,000 fresh at $2, 4,000 read at $0.20, 1,000 written for 5 minutes at $2.50, 2,000 for an
+    # hour at $4 (2x input), 1,000 out at $10 (per million).
+    assert mixed.usd == pytest.approx((3_000 * 2 + 4_000 * 0.2 + 1_000 * 2.5 + 2_000 * 4 + 1_000 * 10) / 1e6)
+    short = table.cost("anthropic", "claude-sonnet-5-5", None, 10_000, 1_000, None,
+                       cache_read_tokens=4_000, cache_write_tokens=3_000)
+    assert short.usd is not None and mixed.usd is not None and mixed.usd > short.usd
+    # A 1-hour count above the writes (a malformed reply) is held to the writes.
+    capped = table.cost("anthropic", "claude-sonnet-5-5", None, 10_000, 1_000, None,
+                        cache_write_tokens=1_000, cache_write_1h_tokens=5_000)
+    assert capped.usd == pytest.approx((9_000 * 2 + 1_000 * 4 + 1_000 * 10) / 1e6)
+
+
+@pytest.mark.parametrize(("model", "rates"), [
+    ("claude-opus-5-5", (4, 20, 0.2, 5)), ("claude-opus-5", (5, 25, 0.5, 6.25)),
+    ("claude-sonnet-5-5", (2, 10, 0.2, 2.5)), ("claude-sonnet-5", (2, 10, 0.2, 2.5)),
+])
+def test_the_claude_5_models_carry_their_own_pages_rates(model: str, rates: tuple[float, ...]) -> None:
+    from synapsed.usage.prices import PriceTable
+
+    price = PriceTable().lookup("anthropic", model)
+    assert price is not None and price.page is not None and "platform.claude.com" in price.page
+    assert (price.input_per_mtok, price.output_per_mtok, price.cached_input_per_mtok,
+            price.cache_write_per_mtok) == rates
+
+
 def test_a_long_prompt_is_priced_at_the_long_context_tier() -> None:
     from synapsed.usage.prices import PriceTable
 
