@@ -45,11 +45,22 @@ class _Output(msgspec.Struct):
     message: _Message | None = None
 
 
+class _CacheDetail(msgspec.Struct):
+    ttl: str | None = None  # "5m" or "1h"
+    inputTokens: int | None = None  # noqa: N815
+
+
 class _Usage(msgspec.Struct):
     inputTokens: int | None = None  # noqa: N815 - wire names
     outputTokens: int | None = None  # noqa: N815
     cacheReadInputTokens: int | None = None  # noqa: N815
     cacheWriteInputTokens: int | None = None  # noqa: N815
+    cacheDetails: list[_CacheDetail] | None = None  # noqa: N815 - the writes by lifetime
+
+    def written_for_an_hour(self) -> int | None:
+        if self.cacheDetails is None:
+            return None
+        return sum(d.inputTokens or 0 for d in self.cacheDetails if d.ttl == "1h")
 
     def total_input(self) -> int | None:
         parts = (self.inputTokens, self.cacheReadInputTokens, self.cacheWriteInputTokens)
@@ -174,6 +185,7 @@ def converse_result(reply: http.Reply, requested_model: str) -> ChatResult:
         latency_ms=round(reply.latency_ms, 3),
         cache_read_tokens=usage.cacheReadInputTokens,
         cache_write_tokens=usage.cacheWriteInputTokens,
+        cache_write_1h_tokens=usage.written_for_an_hour(),
     )
 
 

@@ -93,6 +93,18 @@ def test_bedrock_cache_reads_count_as_input() -> None:
     assert converse_result(_reply(body), "amazon.nova-lite-v1:0").input_tokens == 60
 
 
+def test_bedrock_one_hour_cache_writes_are_read_from_cache_details() -> None:
+    body = {"output": {"message": {"role": "assistant", "content": [{"text": "ok"}]}}, "stopReason": "end_turn",
+            "usage": {"inputTokens": 4, "outputTokens": 1, "totalTokens": 3005, "cacheWriteInputTokens": 3000,
+                      "cacheDetails": [{"ttl": "1h", "inputTokens": 2000}, {"ttl": "5m", "inputTokens": 1000}]},
+            "metrics": {"latencyMs": 10}}
+    bedrock_validate("bedrock-runtime", "Converse", body, output=True)
+    result = converse_result(_reply(body), "anthropic.claude-opus-4-8")
+    assert (result.cache_write_tokens, result.cache_write_1h_tokens) == (3000, 2000)
+    plain = {**body, "usage": {"inputTokens": 4, "outputTokens": 1, "totalTokens": 5}}
+    assert converse_result(_reply(plain), "anthropic.claude-opus-4-8").cache_write_1h_tokens is None
+
+
 def test_an_upstream_body_nested_past_the_interpreters_limit_is_malformed_not_internal() -> None:
     garbage = Reply(200, {}, b"[" * 5000 + b"]" * 5000, 1.0)
     with pytest.raises(SynapseError) as bad:
