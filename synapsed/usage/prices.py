@@ -22,9 +22,10 @@ from typing import Any
 from synapsed.config.schema import PriceOverride
 from synapsed.protocol import PriceRow
 
-# "1-hour cache write tokens are 2 times the base input tokens price":
-# https://platform.claude.com/docs/en/about-claude/pricing (and each Claude 5 model page: Opus 5.5
-# $4 input, $8 1-hour writes; Sonnet 5.5 $2, $4).
+# Anthropic bills 1-hour cache writes at twice the base input rate; each Claude 5 model page read
+# shows it: Opus 5.5 $4 input and $8 1-hour writes, Sonnet 5.5 $2 and $4, Opus 5 $5 and $10
+# (https://platform.claude.com/docs/zh-CN/models/opus-5-5/overview, .../sonnet-5-5/overview,
+# https://platform.claude.com/docs/about-claude/models/whats-new-opus-5).
 ONE_HOUR_WRITE_X = 2.0
 
 
