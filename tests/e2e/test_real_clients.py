@@ -184,6 +184,7 @@ def test_a_real_claude_code_agent_hands_a_workspace_file_to_the_other_model_by_p
     assert "upstream says: <file path=" in result.stdout  # the answer came back to the agent
     rows = json.loads(daemon.ctl("usage", "history", "--json").stdout)["rows"]
     assert [(r["caller"], r["files"], r["file_bytes"]) for r in rows] == [("mcp:claude-code", 1, 28)]
+    assert KEY not in result.stdout + result.stderr + daemon.stderr()
 
 
 def _gemini_api_key_auth(root: Path) -> None:
