@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import msgspec
 
+from synapsed.json_input import MALFORMED
 from synapsed.mcp.sessions import Session
 from synapsed.mcp.tools import Answer
 
@@ -42,7 +43,7 @@ def tools_call_id(body: bytes) -> RequestId | None:
         return None
     try:
         head = _head.decode(body)
-    except msgspec.DecodeError:
+    except MALFORMED:  # a client's body: nested past the interpreter's limit is malformed too
         return None
     return head.id if head.method == "tools/call" else None
 
@@ -64,7 +65,7 @@ def carries_reply(chunk: bytes, request_id: RequestId) -> bool:
     for payload in _payloads(chunk):
         try:
             head = _reply.decode(payload)
-        except msgspec.DecodeError:
+        except MALFORMED:
             continue
         if head.method is None and head.id == request_id and (head.result or head.error):
             return True

@@ -266,10 +266,11 @@ async def test_stateless_era_replies_are_identical_on_both_paths(
     assert _fast_answers(pair[0]) - before == int(taken)
 
 
-def _past_recursion_limit(body: dict[str, Any]) -> bytes:
-    """`body` with 5000 nested lists among its arguments: msgspec raises RecursionError there."""
+def _past_recursion_limit(body: dict[str, Any], depth: int = 5000) -> bytes:
+    """`body` with `depth` nested lists among its arguments: msgspec raises RecursionError there
+    (past 5000 even where it only skips them, as the undelivered-answer check does)."""
     body["params"]["arguments"]["extra"] = "NEST"
-    return json.dumps(body).encode().replace(b'"NEST"', b"[" * 5000 + b"]" * 5000)
+    return json.dumps(body).encode().replace(b'"NEST"', b"[" * depth + b"]" * depth)
 
 
 RAW_CASES: list[tuple[str, str, bytes, dict[str, Any]]] = [
@@ -312,6 +313,18 @@ async def test_malformed_requests_get_the_sdk_reply_on_both_paths(
         for endpoint in [await _open(http, daemon) for daemon in pair]:
             replies.append(await _send(http, endpoint, era, None, raw=raw, headers=headers))
         assert replies[0] == replies[1]
+
+
+async def test_a_call_nested_100000_deep_gets_a_json_rpc_refusal_on_both_paths_not_a_500(
+    pair: tuple[DaemonProcess, DaemonProcess],
+) -> None:
+    """Both daemons hand it to the SDK, whose reply is the JSON-RPC one; the check for answers
+    nobody received reads the same body first and must take such nesting as malformed too."""
+    raw = _past_recursion_limit(_call("ask", {"prompt": "x"}), 100_000)
+    async with aiohttp.ClientSession() as http:
+        replies = [await _send(http, await _open(http, daemon), "handshake", None, raw=raw) for daemon in pair]
+    assert replies[0] == replies[1]
+    assert replies[0]["status"] < 500 and isinstance(replies[0]["body"], dict) and "error" in replies[0]["body"]
 
 
 async def test_a_client_name_with_a_lone_surrogate_is_shown_with_a_replacement_character(

@@ -99,7 +99,8 @@ def test_the_tables_stay_bounded(table: Deliveries, marked: list[object], monkey
     (b'[{"jsonrpc":"2.0","id":5,"method":"tools/call"}]', None),
     (b'{"jsonrpc":"2.0","id":5,"method":"tools/call"', None),
     (b'{"id":true,"method":"tools/call"}', None),
-], ids=["int-id", "str-id", "notification", "other-method", "batch", "truncated", "bad-id"])
+    (b'{"id":1,"method":"tools/call","params":' + b"[" * 100_000 + b"]" * 100_000 + b"}", None),
+], ids=["int-id", "str-id", "notification", "other-method", "batch", "truncated", "bad-id", "nested-past-the-limit"])
 def test_tools_call_id_reads_only_a_single_tools_call_request(body: bytes, expected: object) -> None:
     assert tools_call_id(body) == expected
 
@@ -119,7 +120,8 @@ RESULT = b'{"jsonrpc":"2.0","id":5,"result":{"content":[],"isError":false}}'
     (b'{"jsonrpc":"2.0","id":5,"method":"roots/list"}', False),
     (b": ping - 2026-12-06\r\n\r\n", False),
     (b"event: message\ndata: " + RESULT[:30] + b"\n\n", False),
+    (b'{"jsonrpc":"2.0","id":5,"result":' + b"[" * 100_000 + b"]" * 100_000 + b"}", False),
 ], ids=["json-result", "json-error", "sse-crlf", "sse-lf", "other-id", "id-type-differs", "progress",
-        "server-request", "ping", "truncated"])
+        "server-request", "ping", "truncated", "nested-past-the-limit"])
 def test_carries_reply_finds_only_the_calls_own_response(chunk: bytes, expected: bool) -> None:
     assert deliveries.carries_reply(chunk, 5) is expected
