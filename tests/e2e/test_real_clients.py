@@ -236,6 +236,14 @@ def _codex_provider(root: Path, model: ScriptedResponses) -> None:
                         'env_key = "SCRIPTED_MODEL_KEY"\nwire_api = "responses"\n')
 
 
+def _codex_exec(daemon: DaemonProcess, model: ScriptedResponses, prompt: str) -> subprocess.CompletedProcess[str]:
+    _codex_provider(_root(daemon), model)
+    return subprocess.run(
+        [str(require("codex")), "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", prompt],
+        env={**client_env(daemon.env, "codex"), "SCRIPTED_MODEL_KEY": "scripted"}, cwd=_root(daemon),
+        capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+
+
 @pytest.mark.parametrize("transport", ["http", "stdio"])
 def test_a_real_codex_agent_calls_ask_end_to_end_and_the_ledger_names_it(
     daemon: DaemonProcess, upstream: FakeUpstream, transport: str
@@ -243,11 +251,7 @@ def test_a_real_codex_agent_calls_ask_end_to_end_and_the_ledger_names_it(
     name = _installed(daemon, upstream, "codex", transport)
     model = ScriptedResponses(name, "ask", {"prompt": "what is 2+2", "connection": "gpt"}).start()
     try:
-        _codex_provider(_root(daemon), model)
-        result = subprocess.run(
-            [str(require("codex")), "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox",
-             "ask the other model what 2+2 is"], env={**client_env(daemon.env, "codex"), "SCRIPTED_MODEL_KEY": "scripted"},
-            cwd=_root(daemon), capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+        result = _codex_exec(daemon, model, "ask the other model what 2+2 is")
     finally:
         model.stop()
     assert result.returncode == 0, result.stderr[-2000:]
@@ -258,14 +262,6 @@ def test_a_real_codex_agent_calls_ask_end_to_end_and_the_ledger_names_it(
     rows = json.loads(daemon.ctl("usage", "history", "--json").stdout)["rows"]
     assert [(r["caller"], r["status"]) for r in rows] == [("mcp:codex-mcp-client", "ok")]
     assert KEY not in result.stdout + result.stderr + daemon.stderr()
-
-
-def _codex_exec(daemon: DaemonProcess, model: ScriptedResponses, prompt: str) -> subprocess.CompletedProcess[str]:
-    _codex_provider(_root(daemon), model)
-    return subprocess.run(
-        [str(require("codex")), "exec", "--skip-git-repo-check", "--dangerously-bypass-approvals-and-sandbox", prompt],
-        env={**client_env(daemon.env, "codex"), "SCRIPTED_MODEL_KEY": "scripted"}, cwd=_root(daemon),
-        capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
 
 
 def test_a_real_codex_agent_declares_no_roots_so_its_files_need_context_allow(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from aiohttp import web
 
@@ -34,6 +34,11 @@ class _Script:
     arguments: dict[str, Any]
     requests: list[dict[str, Any]] = field(default_factory=list)
     port: int = 0
+    api_root: ClassVar[str] = ""  # where the API's paths start, below the host
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.api_root}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raise NotImplementedError
@@ -50,10 +55,6 @@ class _Script:
 @dataclass
 class ScriptedModel(_Script):
     """Claude Code's side: its tools are mcp__<server>__<tool>."""
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def tool_name(self) -> str:
@@ -141,9 +142,7 @@ class ScriptedResponses(_Script):
     `namespace` tool (mcp__<server>) whose description is the server's initialize instructions;
     a call names the tool and its namespace."""
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+    api_root: ClassVar[str] = "/v1"
 
     @property
     def namespace(self) -> str:
@@ -200,10 +199,6 @@ class ScriptedGemini(_Script):
     form (streamGenerateContent?alt=sse), as Google's API reference documents them. Gemini CLI
     offers MCP tools as function declarations; a call is a `functionCall` part, its result comes
     back as a `functionResponse` part."""
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     def declared(self, body: dict[str, Any]) -> str | None:
         """The name Gemini CLI gave our tool (it may qualify it with the server's name)."""

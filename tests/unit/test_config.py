@@ -294,10 +294,9 @@ def test_a_bedrock_region_typo_in_a_hand_edit_names_the_option_and_its_line() ->
                                          ("sse_after_s = -1", "mcp.sse_after_s"),
                                          ("progress_interval_s = 0.1", "mcp.progress_interval_s")])
 def test_connection_guard_limits_out_of_range_name_line_and_field(line: str, field: str) -> None:
-    with pytest.raises(SynapseError) as caught:
-        parse(f"[mcp]\nport = 0\n{line}\n")
-    assert caught.value.kind == "config_invalid" and caught.value.detail["field"] == field
-    assert caught.value.detail["line"] == 3
+    error = _error(f"[mcp]\nport = 0\n{line}\n")
+    assert error.kind == "config_invalid" and error.detail["field"] == field
+    assert error.detail["line"] == 3
 
 
 def test_connection_guard_settings_need_a_restart() -> None:
@@ -320,10 +319,9 @@ def test_an_invalid_choice_lists_the_allowed_ones(text: str, allowed: str) -> No
                                              ("max_call_bytes = 2048", "context.max_call_bytes"),
                                              ("read_timeout_s = 0", "context.read_timeout_s")])
 def test_context_settings_out_of_range_name_line_and_field(line: str, field: str) -> None:
-    with pytest.raises(SynapseError) as caught:
-        parse(f"[mcp]\nport = 0\n\n[context]\n{line}\n")
-    assert caught.value.kind == "config_invalid" and caught.value.detail["field"] == field
-    assert caught.value.detail["line"] == 5
+    error = _error(f"[mcp]\nport = 0\n\n[context]\n{line}\n")
+    assert error.kind == "config_invalid" and error.detail["field"] == field
+    assert error.detail["line"] == 5
 
 
 def test_context_allow_takes_home_relative_and_absolute_directories() -> None:
