@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from synapsed.mcp.call_reply import WRITE_FAILED
+from synapsed.mcp.call_reply import WRITE_FAILED, write_whole
 
 Message = MutableMapping[str, Any]
 ASGIApp = Callable[[MutableMapping[str, Any], Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
@@ -122,21 +122,12 @@ async def serve(app: ASGIApp, request: web.Request, body: bytes,
     finally:
         finished.set()
     if whole is not None:
-        if written is not None and await _write_whole(whole, request):
+        if written is not None and await write_whole(whole, request):
             written(whole.body)  # type: ignore[arg-type]  # set from bytes above
         return whole
     if response is None:
         return web.Response(status=status)
     return response
-
-
-async def _write_whole(response: web.Response, request: web.Request) -> bool:
-    try:
-        await response.prepare(request)
-        await response.write_eof()
-    except WRITE_FAILED:
-        return False
-    return True
 
 
 async def call(app: ASGIApp, method: str, path: str, headers: dict[str, str],

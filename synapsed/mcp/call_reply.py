@@ -60,6 +60,16 @@ def sse_frame(data: bytes) -> bytes:
     return b"event: message\ndata: " + data + b"\n\n"
 
 
+async def write_whole(response: web.Response, request: web.Request) -> bool:
+    """Send a complete response now, inside the handler; False when the client had left."""
+    try:
+        await response.prepare(request)
+        await response.write_eof()
+    except WRITE_FAILED:
+        return False
+    return True
+
+
 class CallReply:
     def __init__(self, request: web.Request, headers: dict[str, str], *, sse_after_s: float, beat_s: float,
                  token: int | str | None, logs_wanted: bool, cancel_on_disconnect: bool = False) -> None:
@@ -142,10 +152,7 @@ class CallReply:
         """The reply itself: a JSON response, or the stream's last event. Sets `delivered`."""
         if self.response is None:
             response = web.Response(body=body, status=status, headers=self.headers)
-            try:
-                await response.prepare(self.request)
-                await response.write_eof()
-            except WRITE_FAILED:
+            if not await write_whole(response, self.request):
                 self.delivered = False
             return response
         try:

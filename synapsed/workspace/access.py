@@ -38,6 +38,9 @@ def refused(reason: str, ref: str, hint: str | None = None) -> SynapseError:
     return SynapseError("file_refused", f"{ref[:300]}: {reason}", hint=hint, path=ref[:300], reason=reason)
 
 
+Identities = tuple[tuple[tuple[int, int], Path], ...]
+
+
 @dataclass(frozen=True)
 class Scope:
     """Where this call may read: real (symlink-free) directories, and where they came from."""
@@ -46,6 +49,7 @@ class Scope:
     source: str  # "roots" (the client's MCP roots) or "config" ([context] allow)
     forbidden: tuple[Path, ...] = ()  # the daemon's own directories
     allow_names: tuple[str, ...] = ()
+    own: Identities = ()  # the forbidden paths that exist, by (device, inode): read once a call
 
     @property
     def first(self) -> Path | None:
@@ -68,7 +72,18 @@ def roots_from_uris(uris: Iterable[str]) -> list[Path]:
 def scope(roots: Sequence[Path], source: str, forbidden: Sequence[Path] = (), allow_names: Sequence[str] = ()) -> Scope:
     """A root that is itself a symlink counts as its target."""
     real = tuple(dict.fromkeys(Path(os.path.realpath(r)) for r in roots))
-    return Scope(real, source, tuple(Path(os.path.realpath(f)) for f in forbidden), tuple(allow_names))
+    own = tuple(Path(os.path.realpath(f)) for f in forbidden)
+    return Scope(real, source, own, tuple(allow_names), identities(own))
+
+
+def identities(paths: Iterable[Path]) -> Identities:
+    found = []
+    for path in paths:
+        try:
+            found.append((_identity(os.stat(path)), path))
+        except OSError:
+            continue  # not there: nothing of it to read
+    return tuple(found)
 
 
 def candidate(ref: str, where: Scope) -> Path:
@@ -119,16 +134,11 @@ def _identity(st: os.stat_result) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-def _own(real: Path, st: os.stat_result, forbidden: Sequence[Path]) -> bool:
+def _own(real: Path, st: os.stat_result, own: Identities) -> bool:
     """Whether `real` is one of the daemon's own files by identity, not by spelling: under one of
     its directories reached by another name (a differently cased path on a case-insensitive
     volume, a bind mount), or a hard link to one of its files."""
-    own_ids: dict[tuple[int, int], Path] = {}
-    for path in forbidden:
-        try:
-            own_ids[_identity(os.stat(path))] = path
-        except OSError:
-            continue  # not there: nothing of it to read
+    own_ids = dict(own)
     if not own_ids:
         return False
     for parent in (real, *real.parents):
@@ -196,6 +206,6 @@ def check(ref: str, where: Scope) -> Path:
                 else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
                 else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
         raise refused(f"it is {kind}, not a regular file", ref)
-    if _own(real, st, where.forbidden):
+    if _own(real, st, where.own):
         raise refused(OWN_FILES, ref)
     return real

@@ -118,8 +118,8 @@ def test_the_daemons_directory_is_known_by_identity_not_by_spelling(tmp_path: Pa
     other_name = tmp_path / "alias"  # another name for the same directory, as a bind mount or a
     other_name.symlink_to(home)      # differently cased path on macOS would be
     real = home / "config.toml"
-    assert access._own(real, os.stat(real), [other_name])
-    assert not access._own(tmp_path / "x", os.stat(tmp_path), [tmp_path / "missing"])
+    assert access._own(real, os.stat(real), access.identities([other_name]))
+    assert not access._own(tmp_path / "x", os.stat(tmp_path), access.identities([tmp_path / "missing"]))
 
 
 @pytest.mark.parametrize("relative", [".ENV", ".Env.Local", "deploy/SERVER.PEM", ".SSH/id_ed25519", "keys/ID_RSA",
